@@ -1,0 +1,43 @@
+# rsvm: top-level make targets. See README.md.
+#   make deps    install build and test dependencies (idempotent)
+#   make         build rsvm.ko against KDIR (default: the cached test kernel)
+#   make test    build everything, run the host unit tests and the in-VM test suites
+#   make run     boot the test VM with rsvm loaded, interactively
+SHELL := /bin/bash
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RSVM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rsvm
+export RSVM_CACHE
+
+# Out-of-tree kbuild invokes this Makefile again from the kernel tree with KERNELRELEASE set;
+# then only Kbuild matters.
+ifneq ($(KERNELRELEASE),)
+include $(TOP)/Kbuild
+else
+
+KDIR ?= $(shell $(TOP)/scripts/kernel.sh --print-dir)
+
+.PHONY: all module deps kernel userspace initramfs test test-host test-vm run clean
+all: module
+
+deps:
+	@$(TOP)/scripts/deps.sh
+
+kernel:
+	@$(TOP)/scripts/kernel.sh >/dev/null
+
+module: kernel
+	@$(TOP)/scripts/build-module.sh "$(KDIR)"
+
+userspace:
+	@$(TOP)/scripts/build-userspace.sh
+
+test: module userspace
+	@$(TOP)/tests/run.sh
+
+run: module userspace
+	@$(TOP)/scripts/vm-run --interactive
+
+clean:
+	rm -rf $(TOP)/build
+	cd $(TOP)/userspace-vmm && cargo clean
+endif

@@ -1,0 +1,3 @@
+./rust/rsvm.o
+./rust/shim.o
+./rust/svm/vmenter.o

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the C shim (`shim.c`) and the VMRUN trampoline (`svm/vmenter.S`).
+//! Each exists because Linux 7.2's `kernel` crate lacks the corresponding abstraction;
+//! `shim.c` says why for each one.
+
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+
+extern "C" {
+    pub(crate) fn rsvm_shim_misc_register() -> c_int;
+    pub(crate) fn rsvm_shim_misc_deregister();
+    pub(crate) fn rsvm_shim_cpuhp_setup(
+        online: unsafe extern "C" fn(c_uint) -> c_int,
+        offline: unsafe extern "C" fn(c_uint) -> c_int,
+    ) -> c_int;
+    pub(crate) fn rsvm_shim_cpuhp_remove(state: c_int);
+    pub(crate) fn rsvm_shim_cpu() -> c_uint;
+    pub(crate) fn rsvm_shim_nr_cpu_ids() -> c_uint;
+    pub(crate) fn rsvm_shim_preempt_disable();
+    pub(crate) fn rsvm_shim_preempt_enable();
+    pub(crate) fn rsvm_shim_irq_save() -> c_ulong;
+    pub(crate) fn rsvm_shim_irq_restore(flags: c_ulong);
+    pub(crate) fn rsvm_shim_irq_enable();
+    pub(crate) fn rsvm_shim_irq_disable();
+    pub(crate) fn rsvm_shim_rdmsr(msr: u32, val: *mut u64) -> c_int;
+    pub(crate) fn rsvm_shim_wrmsr(msr: u32, val: u64) -> c_int;
+    pub(crate) fn rsvm_shim_cpuid(leaf: u32, subleaf: u32, out: *mut u32);
+    pub(crate) fn rsvm_shim_read_cr4() -> c_ulong;
+    pub(crate) fn rsvm_shim_alloc_pages(order: c_uint) -> c_ulong;
+    pub(crate) fn rsvm_shim_free_pages(va: c_ulong, order: c_uint);
+    pub(crate) fn rsvm_shim_pages_held() -> c_long;
+    pub(crate) fn rsvm_shim_virt_to_phys(va: c_ulong) -> u64;
+    pub(crate) fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;
+    pub(crate) fn rsvm_shim_need_resched() -> c_int;
+
+    /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
+    /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
+    pub(crate) fn __rsvm_vmrun(vmcb_pa: u64, host_save_pa: u64, gprs: *mut u64) -> u64;
+}
+
+/// CPUID leaf `leaf`, subleaf `sub`: [eax, ebx, ecx, edx].
+pub(crate) fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    let mut out = [0u32; 4];
+    // SAFETY: `out` is a valid array of four u32 the shim writes; CPUID has no side effects.
+    unsafe { rsvm_shim_cpuid(leaf, sub, out.as_mut_ptr()) };
+    out
+}
+
+/// RDMSR with exception fixup: a #GP comes back as `EIO`.
+pub(crate) fn rdmsr(msr: u32) -> kernel::error::Result<u64> {
+    let mut v = 0u64;
+    // SAFETY: `v` is a valid u64 to write; rdmsrq_safe catches a faulting RDMSR.
+    match unsafe { rsvm_shim_rdmsr(msr, &mut v) } {
+        0 => Ok(v),
+        _ => Err(kernel::error::code::EIO),
+    }
+}
+
+/// WRMSR with exception fixup: a #GP comes back as `EIO`.
+///
+/// # Safety
+///
+/// The caller owns the MSR's meaning: writing it must not break the kernel's invariants
+/// (rsvm writes only EFER.SVME and VM_HSAVE_PA, which no other kernel code relies on).
+pub(crate) unsafe fn wrmsr(msr: u32, val: u64) -> kernel::error::Result {
+    // SAFETY: the caller guarantees the write is sound; wrmsrq_safe catches a #GP.
+    match unsafe { rsvm_shim_wrmsr(msr, val) } {
+        0 => Ok(()),
+        _ => Err(kernel::error::code::EIO),
+    }
+}
+
+/// The current CPU. Only meaningful while preemption is off (or in a CPU-bound context).
+pub(crate) fn this_cpu() -> usize {
+    // SAFETY: raw_smp_processor_id() has no preconditions.
+    unsafe { rsvm_shim_cpu() as usize }
+}
+
+/// Number of possible CPU ids.
+pub(crate) fn nr_cpu_ids() -> usize {
+    // SAFETY: reads a boot-time constant.
+    unsafe { rsvm_shim_nr_cpu_ids() as usize }
+}
+
+/// Pages currently held by rsvm (all hardware structures), for leak tests.
+pub(crate) fn pages_held() -> i64 {
+    // SAFETY: reads an atomic counter.
+    unsafe { rsvm_shim_pages_held() as i64 }
+}
+
+/// Preemption off for the guard's lifetime.
+pub(crate) struct NoPreempt(());
+
+impl NoPreempt {
+    pub(crate) fn new() -> Self {
+        // SAFETY: balanced by the enable in `Drop`.
+        unsafe { rsvm_shim_preempt_disable() };
+        NoPreempt(())
+    }
+}
+
+impl Drop for NoPreempt {
+    fn drop(&mut self) {
+        // SAFETY: balances the disable in `new`.
+        unsafe { rsvm_shim_preempt_enable() };
+    }
+}
+
+/// Local interrupts off for the guard's lifetime (restored to their prior state).
+pub(crate) struct IrqSave(c_ulong);
+
+impl IrqSave {
+    pub(crate) fn new() -> Self {
+        // SAFETY: balanced by the restore in `Drop`.
+        IrqSave(unsafe { rsvm_shim_irq_save() })
+    }
+}
+
+impl Drop for IrqSave {
+    fn drop(&mut self) {
+        // SAFETY: restores exactly the flags saved in `new`, on the same CPU (IRQs were off).
+        unsafe { rsvm_shim_irq_restore(self.0) };
+    }
+}

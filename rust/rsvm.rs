@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsvm: a type-2 hypervisor for AMD-V (SVM).
+//!
+//! On load: checks the CPU (AMD, SVM usable, NPT), enables SVM on every CPU and follows
+//! hotplug, publishes the features in debugfs and registers `/dev/rsvm`, which speaks a
+//! subset of KVM's ioctl ABI. See Documentation/design.md.
+
+use core::fmt;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{debugfs, prelude::*};
+
+mod cpu;
+mod dev;
+mod ffi;
+mod hwpage;
+mod npt;
+mod selftest;
+mod svm;
+mod uapi;
+
+module! {
+    type: Rsvm,
+    name: "rsvm",
+    authors: ["The rsvm developers"],
+    description: "rsvm: AMD-V (SVM) hypervisor with a KVM-compatible /dev/rsvm",
+    license: "GPL",
+}
+
+/// The features read at load, published for ioctls (which cannot run before `init` ends or
+/// after `drop` begins: every open file holds a module reference).
+static FEATURES: AtomicPtr<cpu::SvmFeatures> = AtomicPtr::new(core::ptr::null_mut());
+
+struct PublishedFeatures;
+
+impl PublishedFeatures {
+    fn new(f: cpu::SvmFeatures) -> Result<Self> {
+        let b = KBox::new(f, GFP_KERNEL)?;
+        FEATURES.store(KBox::into_raw(b), Ordering::Release);
+        Ok(Self)
+    }
+}
+
+impl Drop for PublishedFeatures {
+    fn drop(&mut self) {
+        let p = FEATURES.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !p.is_null() {
+            // SAFETY: `p` came from `KBox::into_raw` in `new`; the swap makes this the only free.
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
+}
+
+/// `/dev/rsvm`, registered through the C shim so that its fops carry `.owner`.
+struct MiscReg;
+
+impl MiscReg {
+    fn new() -> Result<Self> {
+        // SAFETY: registers a static miscdevice; deregistered once in `Drop`.
+        kernel::error::to_result(unsafe { ffi::rsvm_shim_misc_register() })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for MiscReg {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`.
+        unsafe { ffi::rsvm_shim_misc_deregister() };
+    }
+}
+
+/// Pages rsvm holds right now (`/sys/kernel/debug/rsvm/pages_held`), for leak tests.
+struct PagesHeld;
+
+impl fmt::Debug for PagesHeld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", ffi::pages_held())
+    }
+}
+
+#[pin_data]
+struct Rsvm {
+    // Dropped in declaration order: no new opens, then debugfs, then SVM off everywhere.
+    // (Initialised in the opposite order, below.)
+    _misc: MiscReg,
+    #[pin]
+    _features_file: debugfs::File<cpu::SvmFeatures>,
+    #[pin]
+    _pages_file: debugfs::File<PagesHeld>,
+    _debugfs: debugfs::Dir,
+    _published: PublishedFeatures,
+    _svm: cpu::SvmEnable,
+    features: cpu::SvmFeatures,
+}
+
+impl kernel::InPlaceModule for Rsvm {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(&this in Self {
+            features: {
+                let f = cpu::SvmFeatures::probe()?;
+                pr_info!(
+                    "SVM rev {}, {} ASIDs, {}-level NPT; nrip_save={} decode_assists={} \
+                     flush_by_asid={} vmcb_clean={} vgif={} avic={}\n",
+                    f.revision, f.nr_asids, f.npt_levels, f.nrip_save, f.decode_assists,
+                    f.flush_by_asid, f.vmcb_clean, f.vgif, f.avic
+                );
+                f
+            },
+            // SAFETY (this and the accesses below): `this` points at the module object under
+            // construction, whose fields named here are already initialised.
+            _svm: cpu::SvmEnable::new()?,
+            _published: PublishedFeatures::new(unsafe { (*this.as_ptr()).features })?,
+            _debugfs: debugfs::Dir::new(c"rsvm"),
+            // SAFETY: `_debugfs` is initialised and is dropped after the files.
+            _features_file <- unsafe { &(*this.as_ptr())._debugfs }
+                // SAFETY: `features` is initialised.
+                .read_only_file(c"features", unsafe { (*this.as_ptr()).features }),
+            // SAFETY: as above.
+            _pages_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"pages_held", PagesHeld),
+            _misc: MiscReg::new()?,
+        })
+    }
+}
+
+impl Rsvm {
+    /// The features read at load.
+    pub(crate) fn features() -> Option<cpu::SvmFeatures> {
+        let p = FEATURES.load(Ordering::Acquire);
+        // SAFETY: non-null means published by `PublishedFeatures::new` and not yet freed
+        // (see `FEATURES`).
+        (!p.is_null()).then(|| unsafe { *p })
+    }
+}

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMCB: control area (AMD64 APM vol. 2, appendix B, table B-1) and state save area
+//! (table B-2). `#[repr(C)]`: every field is naturally aligned, so the layout is the manual's
+//! without `packed`; every offset is asserted below. Reserved gaps are named by their offset.
+
+use core::mem::{offset_of, size_of};
+use kernel::static_assert;
+
+/// One segment register in the save area (APM B-2: selector, attrib, limit, base).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct VmcbSeg {
+    pub(crate) selector: u16,
+    /// Packed attributes: type[3:0], S[4], DPL[6:5], P[7], AVL[8], L[9], D/B[10], G[11].
+    pub(crate) attrib: u16,
+    pub(crate) limit: u32,
+    pub(crate) base: u64,
+}
+
+impl VmcbSeg {
+    pub(crate) const fn new(selector: u16, attrib: u16, limit: u32, base: u64) -> Self {
+        Self { selector, attrib, limit, base }
+    }
+}
+
+/// Intercept vectors of the control area, as (word, bit): word 3 is byte offset 0x0C,
+/// word 4 is 0x10 (APM table B-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Intercept {
+    Intr = 3 * 32,
+    Nmi = 3 * 32 + 1,
+    Smi = 3 * 32 + 2,
+    Init = 3 * 32 + 3,
+    Vintr = 3 * 32 + 4,
+    Cpuid = 3 * 32 + 18,
+    Invd = 3 * 32 + 22,
+    Hlt = 3 * 32 + 24,
+    Invlpga = 3 * 32 + 26,
+    IoioProt = 3 * 32 + 27,
+    MsrProt = 3 * 32 + 28,
+    Shutdown = 3 * 32 + 31,
+    Vmrun = 4 * 32,
+    Vmmcall = 4 * 32 + 1,
+    Vmload = 4 * 32 + 2,
+    Vmsave = 4 * 32 + 3,
+    Stgi = 4 * 32 + 4,
+    Clgi = 4 * 32 + 5,
+    Skinit = 4 * 32 + 6,
+    Xsetbv = 4 * 32 + 13,
+}
+
+/// VMCB control area, 1024 bytes at offset 0 (APM table B-1).
+#[repr(C)]
+pub(crate) struct VmcbControl {
+    /// 0x000: CR, DR, exception, and the three general intercept vectors.
+    pub(crate) intercepts: [u32; 6],
+    reserved_0x018: [u32; 9],
+    /// 0x03C
+    pub(crate) pause_filter_thresh: u16,
+    /// 0x03E
+    pub(crate) pause_filter_count: u16,
+    /// 0x040: physical base of the 12 KiB I/O permission map.
+    pub(crate) iopm_base_pa: u64,
+    /// 0x048: physical base of the 8 KiB MSR permission map.
+    pub(crate) msrpm_base_pa: u64,
+    /// 0x050
+    pub(crate) tsc_offset: u64,
+    /// 0x058: guest ASID; 0 is the host's and makes VMRUN fail.
+    pub(crate) asid: u32,
+    /// 0x05C: TLB_CONTROL.
+    pub(crate) tlb_ctl: u8,
+    reserved_0x05d: [u8; 3],
+    /// 0x060: V_TPR, V_IRQ, V_INTR_PRIO, V_IGN_TPR, V_INTR_MASKING, V_GIF...
+    pub(crate) int_ctl: u32,
+    /// 0x064
+    pub(crate) int_vector: u32,
+    /// 0x068: interrupt shadow.
+    pub(crate) int_state: u32,
+    reserved_0x06c: u32,
+    /// 0x070: EXITCODE (64 bits; VMEXIT_INVALID is -1).
+    pub(crate) exit_code: u64,
+    /// 0x078: EXITINFO1.
+    pub(crate) exit_info_1: u64,
+    /// 0x080: EXITINFO2.
+    pub(crate) exit_info_2: u64,
+    /// 0x088: EXITINTINFO.
+    pub(crate) exit_int_info: u32,
+    /// 0x08C
+    pub(crate) exit_int_info_err: u32,
+    /// 0x090: NP_ENABLE (bit 0) and friends.
+    pub(crate) nested_ctl: u64,
+    /// 0x098
+    pub(crate) avic_vapic_bar: u64,
+    /// 0x0A0
+    pub(crate) ghcb_gpa: u64,
+    /// 0x0A8: EVENTINJ.
+    pub(crate) event_inj: u32,
+    /// 0x0AC
+    pub(crate) event_inj_err: u32,
+    /// 0x0B0: N_CR3, the nested page table root.
+    pub(crate) nested_cr3: u64,
+    /// 0x0B8: LBR virtualization, VMSAVE/VMLOAD virtualization.
+    pub(crate) virt_ext: u64,
+    /// 0x0C0: VMCB clean bits.
+    pub(crate) clean: u32,
+    reserved_0x0c4: u32,
+    /// 0x0C8: next sequential RIP (NRIP save).
+    pub(crate) next_rip: u64,
+    /// 0x0D0: number of bytes fetched (decode assists).
+    pub(crate) insn_len: u8,
+    /// 0x0D1
+    pub(crate) insn_bytes: [u8; 15],
+    /// 0x0E0
+    pub(crate) avic_backing_page: u64,
+    reserved_0x0e8: u64,
+    /// 0x0F0
+    pub(crate) avic_logical_id: u64,
+    /// 0x0F8
+    pub(crate) avic_physical_id: u64,
+    reserved_0x100: u64,
+    /// 0x108
+    pub(crate) vmsa_pa: u64,
+    reserved_0x110: [u8; 0x3e0 - 0x110],
+    /// 0x3E0: reserved for software.
+    reserved_sw: [u8; 32],
+}
+
+/// VMCB state save area, at offset 0x400 (APM table B-2).
+#[repr(C)]
+pub(crate) struct VmcbSave {
+    pub(crate) es: VmcbSeg,
+    pub(crate) cs: VmcbSeg,
+    pub(crate) ss: VmcbSeg,
+    pub(crate) ds: VmcbSeg,
+    pub(crate) fs: VmcbSeg,
+    pub(crate) gs: VmcbSeg,
+    pub(crate) gdtr: VmcbSeg,
+    pub(crate) ldtr: VmcbSeg,
+    pub(crate) idtr: VmcbSeg,
+    pub(crate) tr: VmcbSeg,
+    reserved_0x0a0: [u8; 42],
+    pub(crate) vmpl: u8,
+    /// 0x0CB
+    pub(crate) cpl: u8,
+    reserved_0x0cc: u32,
+    /// 0x0D0
+    pub(crate) efer: u64,
+    reserved_0x0d8: [u8; 112],
+    /// 0x148
+    pub(crate) cr4: u64,
+    pub(crate) cr3: u64,
+    pub(crate) cr0: u64,
+    pub(crate) dr7: u64,
+    pub(crate) dr6: u64,
+    pub(crate) rflags: u64,
+    /// 0x178
+    pub(crate) rip: u64,
+    reserved_0x180: [u8; 88],
+    /// 0x1D8
+    pub(crate) rsp: u64,
+    pub(crate) s_cet: u64,
+    pub(crate) ssp: u64,
+    pub(crate) isst_addr: u64,
+    /// 0x1F8
+    pub(crate) rax: u64,
+    pub(crate) star: u64,
+    pub(crate) lstar: u64,
+    pub(crate) cstar: u64,
+    pub(crate) sfmask: u64,
+    pub(crate) kernel_gs_base: u64,
+    pub(crate) sysenter_cs: u64,
+    pub(crate) sysenter_esp: u64,
+    pub(crate) sysenter_eip: u64,
+    /// 0x240
+    pub(crate) cr2: u64,
+    reserved_0x248: [u8; 32],
+    /// 0x268
+    pub(crate) g_pat: u64,
+    pub(crate) dbgctl: u64,
+    pub(crate) br_from: u64,
+    pub(crate) br_to: u64,
+    pub(crate) last_excp_from: u64,
+    pub(crate) last_excp_to: u64,
+    reserved_0x298: [u8; 72],
+    /// 0x2E0
+    pub(crate) spec_ctrl: u64,
+}
+
+/// A whole VMCB: one 4 KiB page, 4 KiB aligned (APM 15.5.1).
+#[repr(C, align(4096))]
+pub(crate) struct Vmcb {
+    pub(crate) control: VmcbControl,
+    pub(crate) save: VmcbSave,
+    reserved_0x6e8: [u8; 4096 - 0x6e8],
+}
+
+// APM vol. 2, appendix B: sizes and the offsets of every field.
+static_assert!(size_of::<VmcbSeg>() == 16);
+static_assert!(size_of::<VmcbControl>() == 1024);
+static_assert!(size_of::<VmcbSave>() == 744);
+static_assert!(size_of::<Vmcb>() == 4096);
+static_assert!(offset_of!(Vmcb, save) == 0x400);
+static_assert!(offset_of!(VmcbControl, pause_filter_thresh) == 0x03c);
+static_assert!(offset_of!(VmcbControl, iopm_base_pa) == 0x040);
+static_assert!(offset_of!(VmcbControl, msrpm_base_pa) == 0x048);
+static_assert!(offset_of!(VmcbControl, tsc_offset) == 0x050);
+static_assert!(offset_of!(VmcbControl, asid) == 0x058);
+static_assert!(offset_of!(VmcbControl, tlb_ctl) == 0x05c);
+static_assert!(offset_of!(VmcbControl, int_ctl) == 0x060);
+static_assert!(offset_of!(VmcbControl, int_vector) == 0x064);
+static_assert!(offset_of!(VmcbControl, int_state) == 0x068);
+static_assert!(offset_of!(VmcbControl, exit_code) == 0x070);
+static_assert!(offset_of!(VmcbControl, exit_info_1) == 0x078);
+static_assert!(offset_of!(VmcbControl, exit_info_2) == 0x080);
+static_assert!(offset_of!(VmcbControl, exit_int_info) == 0x088);
+static_assert!(offset_of!(VmcbControl, exit_int_info_err) == 0x08c);
+static_assert!(offset_of!(VmcbControl, nested_ctl) == 0x090);
+static_assert!(offset_of!(VmcbControl, avic_vapic_bar) == 0x098);
+static_assert!(offset_of!(VmcbControl, ghcb_gpa) == 0x0a0);
+static_assert!(offset_of!(VmcbControl, event_inj) == 0x0a8);
+static_assert!(offset_of!(VmcbControl, event_inj_err) == 0x0ac);
+static_assert!(offset_of!(VmcbControl, nested_cr3) == 0x0b0);
+static_assert!(offset_of!(VmcbControl, virt_ext) == 0x0b8);
+static_assert!(offset_of!(VmcbControl, clean) == 0x0c0);
+static_assert!(offset_of!(VmcbControl, next_rip) == 0x0c8);
+static_assert!(offset_of!(VmcbControl, insn_len) == 0x0d0);
+static_assert!(offset_of!(VmcbControl, insn_bytes) == 0x0d1);
+static_assert!(offset_of!(VmcbControl, avic_backing_page) == 0x0e0);
+static_assert!(offset_of!(VmcbControl, avic_logical_id) == 0x0f0);
+static_assert!(offset_of!(VmcbControl, avic_physical_id) == 0x0f8);
+static_assert!(offset_of!(VmcbControl, vmsa_pa) == 0x108);
+static_assert!(offset_of!(VmcbControl, reserved_sw) == 0x3e0);
+static_assert!(offset_of!(VmcbSave, cs) == 0x010);
+static_assert!(offset_of!(VmcbSave, gdtr) == 0x060);
+static_assert!(offset_of!(VmcbSave, tr) == 0x090);
+static_assert!(offset_of!(VmcbSave, reserved_0x0a0) == 0x0a0);
+static_assert!(offset_of!(VmcbSave, cpl) == 0x0cb);
+static_assert!(offset_of!(VmcbSave, reserved_0x0cc) == 0x0cc);
+static_assert!(offset_of!(VmcbSave, efer) == 0x0d0);
+static_assert!(offset_of!(VmcbSave, reserved_0x0d8) == 0x0d8);
+static_assert!(offset_of!(VmcbSave, cr4) == 0x148);
+static_assert!(offset_of!(VmcbSave, cr3) == 0x150);
+static_assert!(offset_of!(VmcbSave, cr0) == 0x158);
+static_assert!(offset_of!(VmcbSave, dr7) == 0x160);
+static_assert!(offset_of!(VmcbSave, dr6) == 0x168);
+static_assert!(offset_of!(VmcbSave, rflags) == 0x170);
+static_assert!(offset_of!(VmcbSave, rip) == 0x178);
+static_assert!(offset_of!(VmcbSave, reserved_0x180) == 0x180);
+static_assert!(offset_of!(VmcbSave, rsp) == 0x1d8);
+static_assert!(offset_of!(VmcbSave, s_cet) == 0x1e0);
+static_assert!(offset_of!(VmcbSave, rax) == 0x1f8);
+static_assert!(offset_of!(VmcbSave, star) == 0x200);
+static_assert!(offset_of!(VmcbSave, kernel_gs_base) == 0x220);
+static_assert!(offset_of!(VmcbSave, sysenter_eip) == 0x238);
+static_assert!(offset_of!(VmcbSave, cr2) == 0x240);
+static_assert!(offset_of!(VmcbSave, reserved_0x248) == 0x248);
+static_assert!(offset_of!(VmcbSave, g_pat) == 0x268);
+static_assert!(offset_of!(VmcbSave, dbgctl) == 0x270);
+static_assert!(offset_of!(VmcbSave, last_excp_to) == 0x290);
+static_assert!(offset_of!(VmcbSave, reserved_0x298) == 0x298);
+static_assert!(offset_of!(VmcbSave, spec_ctrl) == 0x2e0);
+
+/// TLB_CONTROL values (APM table B-1, offset 0x5C).
+pub(crate) const TLB_CONTROL_DO_NOTHING: u8 = 0;
+pub(crate) const TLB_CONTROL_FLUSH_ALL: u8 = 1;
+pub(crate) const TLB_CONTROL_FLUSH_ASID: u8 = 3;
+
+/// int_ctl bit 24: V_INTR_MASKING — the host's RFLAGS.IF, not the guest's, masks physical
+/// interrupts, so a host interrupt always ends the guest's slice.
+pub(crate) const V_INTR_MASKING: u32 = 1 << 24;
+/// nested_ctl bit 0: NP_ENABLE.
+pub(crate) const NP_ENABLE: u64 = 1;
+
+impl Vmcb {
+    pub(crate) fn set_intercept(&mut self, i: Intercept) {
+        let bit = i as u32;
+        // The enum's values are all below 6 * 32; `get_mut` keeps this panic-free anyway.
+        if let Some(w) = self.control.intercepts.get_mut((bit / 32) as usize) {
+            *w |= 1 << (bit % 32);
+        }
+    }
+
+    /// The exit code, with QEMU's zero-extended VMEXIT_INVALID (0x0000_0000_FFFF_FFFF)
+    /// sign-extended back to the architectural -1.
+    pub(crate) fn exit_code(&self) -> u64 {
+        let c = self.control.exit_code;
+        if c as u32 == u32::MAX { u64::MAX } else { c }
+    }
+}
