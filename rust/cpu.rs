@@ -203,6 +203,28 @@ unsafe extern "C" fn svm_cpu_offline(cpu: c_uint) -> c_int {
     0
 }
 
+/// `/sys/kernel/debug/rsvm/svm_cpus`: the CPUs on which rsvm has SVM enabled, one line,
+/// comma-separated (tests follow hotplug with it).
+pub(crate) struct SvmCpusFile;
+
+impl fmt::Debug for SvmCpusFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cpus = SVM_CPUS.load(Ordering::Acquire);
+        if !cpus.is_null() {
+            // SAFETY: as in `this_svm_cpu`; debugfs files are removed before the array is freed.
+            let cpus = unsafe { &*cpus };
+            let mut first = true;
+            for (i, c) in cpus.iter().enumerate() {
+                if c.enabled.load(Ordering::Relaxed) {
+                    write!(f, "{}{}", if first { "" } else { "," }, i)?;
+                    first = false;
+                }
+            }
+        }
+        writeln!(f)
+    }
+}
+
 /// SVM enabled on every online CPU for as long as this value lives.
 pub(crate) struct SvmEnable {
     state: c_int,

@@ -87,6 +87,8 @@ struct Rsvm {
     _features_file: debugfs::File<cpu::SvmFeatures>,
     #[pin]
     _pages_file: debugfs::File<PagesHeld>,
+    #[pin]
+    _cpus_file: debugfs::File<cpu::SvmCpusFile>,
     _debugfs: debugfs::Dir,
     _published: PublishedFeatures,
     _svm: cpu::SvmEnable,
@@ -117,6 +119,8 @@ impl kernel::InPlaceModule for Rsvm {
                 .read_only_file(c"features", unsafe { (*this.as_ptr()).features }),
             // SAFETY: as above.
             _pages_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"pages_held", PagesHeld),
+            // SAFETY: as above.
+            _cpus_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"svm_cpus", cpu::SvmCpusFile),
             _misc: MiscReg::new()?,
         })
     }

@@ -1,1 +1,0 @@
-savedcmd_Module.symvers :=  /root/.cache/rsvm/kbuild-ef4f6abaf9843f61/scripts/mod/modpost -M     -E     -o Module.symvers -T modules.order -i /root/.cache/rsvm/kbuild-ef4f6abaf9843f61/Module.symvers -e 

@@ -1,1 +1,0 @@
-savedcmd_modules.order := {   echo rsvm.o; :; } > modules.order

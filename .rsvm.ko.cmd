@@ -1,1 +1,0 @@
-savedcmd_rsvm.ko := ld -r -m elf_x86_64 -z noexecstack --no-warn-rwx-segments --build-id=sha1  -T /root/.cache/rsvm/kbuild-ef4f6abaf9843f61/scripts/module.lds -o rsvm.ko rsvm.o rsvm.mod.o .module-common.o

@@ -1,3 +1,0 @@
-./rust/rsvm.o
-./rust/shim.o
-./rust/svm/vmenter.o

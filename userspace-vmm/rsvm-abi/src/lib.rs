@@ -1,0 +1,86 @@
+//! Userspace copies of rsvm's ioctl ABI (rust/uapi.rs in the module).
+//!
+//! The KVM subset uses KVM's numbers and `kvm-bindings`' layouts, so clients use
+//! `kvm-ioctls` directly; this crate carries only what rsvm adds (type 0xAF, numbers
+//! 0x80..0xFF), with compile-time checks that it matches the module's layout.
+
+use static_assertions::const_assert_eq;
+use std::mem::{offset_of, size_of};
+use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr};
+
+/// KVM's ioctl type.
+pub const KVMIO: u32 = 0xAE;
+/// rsvm's own ioctl type (numbers 0x80..0xFF; 0x00..0x1F belong to fsl_hypervisor).
+pub const RSVMIO: u32 = 0xAF;
+const_assert_eq!(KVMIO, kvm_bindings::KVMIO);
+
+/// KVM's API version, which /dev/rsvm reports too.
+pub const KVM_API_VERSION: i32 = 12;
+
+ioctl_io_nr!(KVM_GET_API_VERSION, KVMIO, 0x00);
+ioctl_io_nr!(KVM_CREATE_VM, KVMIO, 0x01);
+ioctl_io_nr!(KVM_CHECK_EXTENSION, KVMIO, 0x03);
+ioctl_io_nr!(KVM_GET_VCPU_MMAP_SIZE, KVMIO, 0x04);
+
+/// Maximum exits the world-switch self-test reports.
+pub const SELFTEST_MAX_EXITS: usize = 8;
+
+/// One exit of the self-test guest (`struct rsvm_selftest_exit`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmSelftestExit {
+    pub exit_code: u64,
+    pub exit_info_1: u64,
+    pub exit_info_2: u64,
+    pub rip: u64,
+    pub next_rip: u64,
+    pub rax: u64,
+    pub rdx: u64,
+}
+
+/// Result of `RSVM_SELFTEST_WORLD_SWITCH` (`struct rsvm_selftest`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmSelftest {
+    pub npt_levels: u32,
+    pub nr_exits: u32,
+    pub exits: [RsvmSelftestExit; SELFTEST_MAX_EXITS],
+}
+
+// The same layout as the module's (rust/uapi.rs asserts the same numbers).
+const_assert_eq!(size_of::<RsvmSelftestExit>(), 56);
+const_assert_eq!(size_of::<RsvmSelftest>(), 8 + 8 * 56);
+const_assert_eq!(offset_of!(RsvmSelftest, exits), 8);
+
+ioctl_ior_nr!(RSVM_SELFTEST_WORLD_SWITCH, RSVMIO, 0x80, RsvmSelftest);
+
+/// #VMEXIT codes the self-test expects (APM vol. 2, appendix C).
+pub mod exit {
+    pub const CPUID: u64 = 0x72;
+    pub const HLT: u64 = 0x78;
+    pub const IOIO: u64 = 0x7b;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kvm_numbers_match_linux_uapi() {
+        // Values from include/uapi/linux/kvm.h (_IO(0xAE, n) = 0xAE00 | n).
+        assert_eq!(KVM_GET_API_VERSION(), 0xae00);
+        assert_eq!(KVM_CREATE_VM(), 0xae01);
+        assert_eq!(KVM_CHECK_EXTENSION(), 0xae03);
+        assert_eq!(KVM_GET_VCPU_MMAP_SIZE(), 0xae04);
+    }
+
+    #[test]
+    fn rsvm_numbers_are_in_rsvm_range() {
+        let nr = RSVM_SELFTEST_WORLD_SWITCH();
+        assert_eq!((nr >> 8) & 0xff, RSVMIO as u64 as _);
+        assert!((nr & 0xff) >= 0x80);
+        // _IOR: direction bits 2 (read), size of the struct.
+        assert_eq!(nr >> 30, 2);
+        assert_eq!((nr >> 16) & 0x3fff, size_of::<RsvmSelftest>() as _);
+    }
+}
