@@ -14,7 +14,9 @@ ifneq ($(KERNELRELEASE),)
 include $(TOP)/Kbuild
 else
 
-KDIR ?= $(shell $(TOP)/scripts/kernel.sh --print-dir)
+# KDIR: the kernel build to compile against. Empty means the cached test kernel (built on
+# demand); on a real AMD host: KDIR=/lib/modules/$(uname -r)/build (CONFIG_RUST=y).
+KDIR ?=
 
 .PHONY: all module deps kernel userspace initramfs test test-host test-vm run clean
 all: module
@@ -25,7 +27,8 @@ deps:
 kernel:
 	@$(TOP)/scripts/kernel.sh >/dev/null
 
-module: kernel
+module:
+	@$(if $(KDIR),,$(TOP)/scripts/kernel.sh >/dev/null)
 	@$(TOP)/scripts/build-module.sh "$(KDIR)"
 
 userspace:
