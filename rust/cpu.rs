@@ -3,7 +3,7 @@
 //! SVM on every CPU: feature detection (CPUID 8000_000Ah), EFER.SVME and VM_HSAVE_PA per CPU,
 //! following CPU hotplug. AMD64 APM vol. 2, 15.4 ("Enabling SVM") and 15.30.
 
-use crate::{ffi, hwpage::HwPages};
+use crate::{asid::AsidCpu, ffi, hwpage::HwPages};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::ffi::{c_int, c_uint};
@@ -15,6 +15,7 @@ pub(crate) const MSR_VM_CR: u32 = 0xc001_0114;
 pub(crate) const VM_CR_LOCK: u64 = 1 << 3;
 pub(crate) const VM_CR_SVMDIS: u64 = 1 << 4;
 pub(crate) const MSR_VM_HSAVE_PA: u32 = 0xc001_0117;
+pub(crate) const MSR_IA32_PRED_CMD: u32 = 0x49;
 const CR4_LA57: u64 = 1 << 12;
 
 /// What CPUID 8000_000Ah says this CPU's SVM can do (APM vol. 3, appendix E.4.9).
@@ -32,6 +33,8 @@ pub(crate) struct SvmFeatures {
     pub(crate) avic: bool,
     pub(crate) vgif: bool,
     pub(crate) vmsave_virt: bool,
+    /// IBPB (CPUID 8000_0008h EBX bit 12): flushed between VMs on one CPU.
+    pub(crate) ibpb: bool,
     /// Host paging depth, which the NPT must match (CR4.LA57: 5 levels).
     pub(crate) npt_levels: u32,
 }
@@ -80,6 +83,7 @@ impl SvmFeatures {
             avic: bit(edx, 13),
             vmsave_virt: bit(edx, 15),
             vgif: bit(edx, 16),
+            ibpb: ffi::cpuid(0x8000_0000, 0)[0] >= 0x8000_0008 && bit(ffi::cpuid(0x8000_0008, 0)[1], 12),
             npt_levels: if cr4 & CR4_LA57 != 0 { 5 } else { 4 },
         };
         if !f.npt {
@@ -110,7 +114,8 @@ impl fmt::Debug for SvmFeatures {
         writeln!(f, "avic: {}", yn(self.avic))?;
         writeln!(f, "lbr_virt: {}", yn(self.lbr_virt))?;
         writeln!(f, "pause_filter: {}", yn(self.pause_filter))?;
-        writeln!(f, "vmsave_virt: {}", yn(self.vmsave_virt))
+        writeln!(f, "vmsave_virt: {}", yn(self.vmsave_virt))?;
+        writeln!(f, "ibpb: {}", yn(self.ibpb))
     }
 }
 
@@ -123,14 +128,30 @@ pub(crate) struct SvmCpu {
     pub(crate) host_save: HwPages,
     /// EFER.SVME set by rsvm on this CPU.
     enabled: AtomicBool,
+    /// ASID allocator; only this CPU touches it, with preemption off.
+    asid: core::cell::UnsafeCell<AsidCpu>,
+}
+
+// SAFETY: `asid` is only accessed through `with_asid`, on the owning CPU with preemption
+// disabled, so there is never concurrent access; everything else is immutable or atomic.
+unsafe impl Sync for SvmCpu {}
+
+impl SvmCpu {
+    /// Runs `f` on this CPU's ASID allocator. `_np` proves preemption is off, and callers
+    /// get `self` from `this_svm_cpu()` under that same guard, so this is the owning CPU.
+    pub(crate) fn with_asid<R>(&self, _np: &ffi::NoPreempt, f: impl FnOnce(&mut AsidCpu) -> R) -> R {
+        // SAFETY: see the `Sync` impl: owning CPU, preemption off, and `f` cannot re-enter
+        // (it gets no access to `self`).
+        f(unsafe { &mut *self.asid.get() })
+    }
 }
 
 /// The per-CPU array, indexed by CPU id, published for the hotplug callbacks (C function
 /// pointers without a context argument). Null while SVM is not set up.
 static SVM_CPUS: AtomicPtr<KVec<SvmCpu>> = AtomicPtr::new(core::ptr::null_mut());
 
-/// This CPU's SVM state, if rsvm enabled SVM on it. Call with preemption disabled.
-pub(crate) fn this_svm_cpu<'a>() -> Option<&'a SvmCpu> {
+/// This CPU's SVM state, if rsvm enabled SVM on it; `_np` proves preemption is off.
+pub(crate) fn this_svm_cpu<'a>(_np: &'a ffi::NoPreempt) -> Option<&'a SvmCpu> {
     let cpus = SVM_CPUS.load(Ordering::Acquire);
     if cpus.is_null() {
         return None;
@@ -231,7 +252,7 @@ pub(crate) struct SvmEnable {
 }
 
 impl SvmEnable {
-    pub(crate) fn new() -> Result<Self> {
+    pub(crate) fn new(features: &SvmFeatures) -> Result<Self> {
         let n = ffi::nr_cpu_ids();
         let mut cpus = KVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
@@ -240,6 +261,7 @@ impl SvmEnable {
                     hsave: HwPages::page()?,
                     host_save: HwPages::page()?,
                     enabled: AtomicBool::new(false),
+                    asid: core::cell::UnsafeCell::new(AsidCpu::new(features.nr_asids)),
                 },
                 GFP_KERNEL,
             )?;

@@ -4,7 +4,7 @@
 //! Each exists because Linux 7.2's `kernel` crate lacks the corresponding abstraction;
 //! `shim.c` says why for each one.
 
-use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
 
 extern "C" {
     pub(crate) fn rsvm_shim_misc_register() -> c_int;
@@ -20,8 +20,6 @@ extern "C" {
     pub(crate) fn rsvm_shim_preempt_enable();
     pub(crate) fn rsvm_shim_irq_save() -> c_ulong;
     pub(crate) fn rsvm_shim_irq_restore(flags: c_ulong);
-    pub(crate) fn rsvm_shim_irq_enable();
-    pub(crate) fn rsvm_shim_irq_disable();
     pub(crate) fn rsvm_shim_rdmsr(msr: u32, val: *mut u64) -> c_int;
     pub(crate) fn rsvm_shim_wrmsr(msr: u32, val: u64) -> c_int;
     pub(crate) fn rsvm_shim_cpuid(leaf: u32, subleaf: u32, out: *mut u32);
@@ -31,7 +29,27 @@ extern "C" {
     pub(crate) fn rsvm_shim_pages_held() -> c_long;
     pub(crate) fn rsvm_shim_virt_to_phys(va: c_ulong) -> u64;
     pub(crate) fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;
-    pub(crate) fn rsvm_shim_need_resched() -> c_int;
+
+    pub(crate) fn rsvm_shim_anon_fd(vcpu: c_int, private: *mut c_void) -> c_int;
+    pub(crate) fn rsvm_shim_file_private(file: *mut c_void) -> *mut c_void;
+    pub(crate) fn rsvm_shim_mmap_pages(vma: *mut c_void, vas: *const c_ulong, n: c_uint) -> c_int;
+    pub(crate) fn rsvm_shim_current_mm_grab() -> *mut c_void;
+    pub(crate) fn rsvm_shim_is_current_mm(mm: *mut c_void) -> c_int;
+    pub(crate) fn rsvm_shim_mmdrop(mm: *mut c_void);
+    pub(crate) fn rsvm_shim_pin_user_pages(start: c_ulong, nr: c_ulong, write: c_int, pages: *mut *mut c_void) -> c_long;
+    pub(crate) fn rsvm_shim_unpin_user_page(page: *mut c_void, dirty: c_int);
+    pub(crate) fn rsvm_shim_pinned_pages() -> c_long;
+    pub(crate) fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
+    pub(crate) fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;
+    pub(crate) fn rsvm_shim_access_ok(addr: c_ulong, size: c_ulong) -> c_int;
+    pub(crate) fn rsvm_shim_signal_pending() -> c_int;
+    pub(crate) fn rsvm_shim_cond_resched();
+    pub(crate) fn rsvm_shim_sigset_activate(mask: *const u64);
+    pub(crate) fn rsvm_shim_sigset_deactivate();
+    pub(crate) fn rsvm_shim_kick_cpu(cpu: c_uint);
+    pub(crate) fn rsvm_shim_fpu_begin();
+    pub(crate) fn rsvm_shim_fpu_end();
+    pub(crate) fn rsvm_shim_rdtsc() -> u64;
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
@@ -121,4 +139,25 @@ impl Drop for IrqSave {
         // SAFETY: restores exactly the flags saved in `new`, on the same CPU (IRQs were off).
         unsafe { rsvm_shim_irq_restore(self.0) };
     }
+}
+
+/// Pages of guest memory pinned by rsvm right now, for leak tests.
+pub(crate) fn pinned_pages() -> i64 {
+    // SAFETY: reads an atomic counter.
+    unsafe { rsvm_shim_pinned_pages() as i64 }
+}
+
+pub(crate) fn signal_pending() -> bool {
+    // SAFETY: reads the current task's flags.
+    unsafe { rsvm_shim_signal_pending() != 0 }
+}
+
+pub(crate) fn cond_resched() {
+    // SAFETY: called from process context without locks that forbid sleeping.
+    unsafe { rsvm_shim_cond_resched() };
+}
+
+pub(crate) fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no side effects.
+    unsafe { rsvm_shim_rdtsc() }
 }

@@ -44,15 +44,9 @@ impl HwPages {
         self.va as *mut T
     }
 
-    /// The pages as an array of `u64` (page tables, bitmaps).
-    pub(crate) fn words(&mut self) -> &mut [u64] {
-        // SAFETY: the allocation is `len()` bytes, 4 KiB aligned, exclusively ours (`&mut self`),
-        // and any bit pattern is a valid u64.
-        unsafe { core::slice::from_raw_parts_mut(self.va as *mut u64, self.len() / 8) }
-    }
-
     pub(crate) fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: as in `words`.
+        // SAFETY: the allocation is `len()` bytes, exclusively ours (`&mut self`), and any
+        // bit pattern is a valid u8.
         unsafe { core::slice::from_raw_parts_mut(self.va as *mut u8, self.len()) }
     }
 

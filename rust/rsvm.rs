@@ -10,14 +10,24 @@ use core::fmt;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{debugfs, prelude::*};
 
+mod anonfd;
+mod asid;
 mod cpu;
+mod cpuid;
 mod dev;
+mod emulate;
 mod ffi;
+mod fpu;
+mod gmem;
 mod hwpage;
+mod memslot;
+mod msr;
 mod npt;
 mod selftest;
 mod svm;
 mod uapi;
+mod vcpu;
+mod vm;
 
 module! {
     type: Rsvm,
@@ -78,6 +88,15 @@ impl fmt::Debug for PagesHeld {
     }
 }
 
+/// Guest pages pinned right now (`/sys/kernel/debug/rsvm/pinned_pages`), for leak tests.
+struct PinnedPages;
+
+impl fmt::Debug for PinnedPages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", ffi::pinned_pages())
+    }
+}
+
 #[pin_data]
 struct Rsvm {
     // Dropped in declaration order: no new opens, then debugfs, then SVM off everywhere.
@@ -89,6 +108,8 @@ struct Rsvm {
     _pages_file: debugfs::File<PagesHeld>,
     #[pin]
     _cpus_file: debugfs::File<cpu::SvmCpusFile>,
+    #[pin]
+    _pinned_file: debugfs::File<PinnedPages>,
     _debugfs: debugfs::Dir,
     _published: PublishedFeatures,
     _svm: cpu::SvmEnable,
@@ -100,6 +121,7 @@ impl kernel::InPlaceModule for Rsvm {
         try_pin_init!(&this in Self {
             features: {
                 let f = cpu::SvmFeatures::probe()?;
+                fpu::probe()?;
                 pr_info!(
                     "SVM rev {}, {} ASIDs, {}-level NPT; nrip_save={} decode_assists={} \
                      flush_by_asid={} vmcb_clean={} vgif={} avic={}\n",
@@ -110,7 +132,8 @@ impl kernel::InPlaceModule for Rsvm {
             },
             // SAFETY (this and the accesses below): `this` points at the module object under
             // construction, whose fields named here are already initialised.
-            _svm: cpu::SvmEnable::new()?,
+            // SAFETY: `features` is initialised.
+            _svm: cpu::SvmEnable::new(unsafe { &(*this.as_ptr()).features })?,
             _published: PublishedFeatures::new(unsafe { (*this.as_ptr()).features })?,
             _debugfs: debugfs::Dir::new(c"rsvm"),
             // SAFETY: `_debugfs` is initialised and is dropped after the files.
@@ -121,6 +144,8 @@ impl kernel::InPlaceModule for Rsvm {
             _pages_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"pages_held", PagesHeld),
             // SAFETY: as above.
             _cpus_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"svm_cpus", cpu::SvmCpusFile),
+            // SAFETY: as above.
+            _pinned_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"pinned_pages", PinnedPages),
             _misc: MiscReg::new()?,
         })
     }

@@ -12,7 +12,7 @@ use crate::{
     cpu::{self, SvmFeatures},
     ffi,
     hwpage::HwPages,
-    npt::{Npt, NPT_RW},
+    npt::{Access, Npt},
     svm::{exit::*, ops, vmcb::*},
     uapi::{RsvmSelftest, RsvmSelftestExit, SELFTEST_MAX_EXITS},
 };
@@ -45,9 +45,6 @@ fn init_real_mode(vmcb: &mut Vmcb, iopm_pa: u64, msrpm_pa: u64, npt: &Npt) {
     let c = &mut vmcb.control;
     c.iopm_base_pa = iopm_pa;
     c.msrpm_base_pa = msrpm_pa;
-    c.asid = 1;
-    // Every VMRUN flushes: this test does not take part in ASID management.
-    c.tlb_ctl = TLB_CONTROL_FLUSH_ALL;
     c.int_ctl = V_INTR_MASKING;
     c.nested_ctl = NP_ENABLE;
     c.nested_cr3 = npt.root_pa();
@@ -98,7 +95,7 @@ fn init_real_mode(vmcb: &mut Vmcb, iopm_pa: u64, msrpm_pa: u64, npt: &Npt) {
 
 /// Runs the self-test guest on the current CPU until its second HLT.
 pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
-    let mut vmcb_page = HwPages::page()?;
+    let vmcb_page = HwPages::page()?;
     let mut iopm = HwPages::new(2)?; // 12 KiB used
     let mut msrpm = HwPages::new(1)?; // 8 KiB
     iopm.fill(0xff);
@@ -107,7 +104,7 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
     code.bytes()[..GUEST_CODE.len()].copy_from_slice(&GUEST_CODE);
     code.bytes()[GUEST_CODE.len()] = 0xf4; // hlt
     let mut npt = Npt::new(features.npt_levels)?;
-    npt.map_4k(CODE_GPA, code.phys(), NPT_RW)?;
+    npt.map_4k(CODE_GPA, code.phys(), Access::ReadWrite)?;
 
     // SAFETY: the page is 4 KiB, zeroed and exclusively ours; `Vmcb` is a 4 KiB POD type
     // for which all-zero is valid.
@@ -116,16 +113,29 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
 
     let mut out = RsvmSelftest { npt_levels: npt.levels(), ..Default::default() };
     let mut gprs = [0u64; 16];
+    // The self-test takes its ASIDs from the same per-CPU allocator as vCPUs, so its TLB
+    // entries can never be mistaken for a VM's.
+    let mut asid = crate::asid::VcpuAsid::default();
     let mut hlts = 0;
     // Bounded: host interrupts can add INTR exits, but not without limit in a test.
     for _ in 0..10_000 {
         let code_bytes = code.bytes();
         {
-            let _np = ffi::NoPreempt::new();
-            let svm = cpu::this_svm_cpu().ok_or(ENODEV)?;
+            let np = ffi::NoPreempt::new();
+            let svm = cpu::this_svm_cpu(&np).ok_or(ENODEV)?;
             // GIF=0 with host IF=1: interrupts arriving now are held, then end the guest's
             // slice through the INTR intercept (V_INTR_MASKING).
             ops::clgi();
+            let this = ffi::this_cpu();
+            let (a, tlb) = svm.with_asid(&np, |c| {
+                // Not a VM: make the next VM on this CPU issue its IBPB.
+                c.last_vm = 0;
+                asid.pre_run(c, this, 0, features.flush_by_asid)
+            });
+            // SAFETY: the VMCB page is ours and not in use by the CPU right now.
+            let v = unsafe { &mut *vmcb_page.as_mut_ptr::<Vmcb>() };
+            v.control.asid = a;
+            v.control.tlb_ctl = tlb;
             // SAFETY: SVM is enabled on this CPU (checked above with preemption off), GIF=0,
             // the VMCB, IOPM, MSRPM and NPT are valid and live until after the call, and
             // `gprs` has 16 slots.

@@ -14,6 +14,12 @@
 #include <linux/preempt.h>
 #include <linux/smp.h>
 #include <linux/atomic.h>
+#include <linux/anon_inodes.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/signal.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/api.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/special_insns.h>
@@ -96,16 +102,6 @@ void rsvm_shim_irq_restore(unsigned long flags)
 	local_irq_restore(flags);
 }
 
-void rsvm_shim_irq_enable(void)
-{
-	local_irq_enable();
-}
-
-void rsvm_shim_irq_disable(void)
-{
-	local_irq_disable();
-}
-
 /*
  * MSR access with the kernel's exception fixup and paravirt hooks (static inlines in C). A
  * fault comes back as an error instead of an oops.
@@ -167,7 +163,175 @@ unsigned long rsvm_shim_phys_to_virt(phys_addr_t pa)
 	return (unsigned long)__va(pa);
 }
 
-int rsvm_shim_need_resched(void)
+
+/*
+ * VM and vCPU file descriptors. The `kernel` crate has no anon-inode wrapper; these fops
+ * carry .owner like /dev/rsvm's, so every VM or vCPU fd pins the module. The callbacks are
+ * in Rust (vm.rs, vcpu.rs); private_data is the Arc handed to rsvm_shim_anon_fd().
+ */
+static const struct file_operations rsvm_vm_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= rsvm_vm_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.release	= rsvm_vm_release,
+	.llseek		= noop_llseek,
+};
+
+static const struct file_operations rsvm_vcpu_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= rsvm_vcpu_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.release	= rsvm_vcpu_release,
+	.mmap		= rsvm_vcpu_mmap,
+	.llseek		= noop_llseek,
+};
+
+int rsvm_shim_anon_fd(int vcpu, void *priv)
 {
-	return need_resched();
+	return anon_inode_getfd(vcpu ? "rsvm-vcpu" : "rsvm-vm",
+				vcpu ? &rsvm_vcpu_fops : &rsvm_vm_fops, priv, O_RDWR | O_CLOEXEC);
+}
+
+void *rsvm_shim_file_private(struct file *file)
+{
+	return file->private_data;
+}
+
+/*
+ * The vCPU mmap: kvm_run at page 0, the PIO data page at page 1 (KVM_PIO_PAGE_OFFSET).
+ * vm_insert_page() takes its own page references, so the pages outlive the vCPU if the
+ * mapping does.
+ */
+int rsvm_shim_mmap_pages(struct vm_area_struct *vma, unsigned long *vas, unsigned int n)
+{
+	unsigned long len = vma->vm_end - vma->vm_start;
+	unsigned long i, first = vma->vm_pgoff;
+	int r;
+
+	if (first >= n || (len >> PAGE_SHIFT) > n - first)
+		return -EINVAL;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	for (i = 0; i < (len >> PAGE_SHIFT); i++) {
+		r = vm_insert_page(vma, vma->vm_start + (i << PAGE_SHIFT),
+				   virt_to_page((void *)vas[first + i]));
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The calling process's mm, held (mmgrab) so that comparing it later is meaningful. */
+struct mm_struct *rsvm_shim_current_mm_grab(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (mm)
+		mmgrab(mm);
+	return mm;
+}
+
+int rsvm_shim_is_current_mm(struct mm_struct *mm)
+{
+	return current->mm == mm;
+}
+
+void rsvm_shim_mmdrop(struct mm_struct *mm)
+{
+	mmdrop(mm);
+}
+
+/*
+ * Guest memory is pinned (FOLL_LONGTERM) for as long as a memslot maps it: see
+ * Documentation/design.md. The count of pinned pages is exposed for leak tests.
+ */
+static atomic_long_t rsvm_pinned_pages = ATOMIC_LONG_INIT(0);
+
+long rsvm_shim_pin_user_pages(unsigned long start, unsigned long nr, int write, struct page **pages)
+{
+	long r = pin_user_pages_fast(start, nr, FOLL_LONGTERM | (write ? FOLL_WRITE : 0), pages);
+
+	if (r > 0)
+		atomic_long_add(r, &rsvm_pinned_pages);
+	return r;
+}
+
+void rsvm_shim_unpin_user_page(struct page *page, int dirty)
+{
+	unpin_user_pages_dirty_lock(&page, 1, dirty);
+	atomic_long_dec(&rsvm_pinned_pages);
+}
+
+long rsvm_shim_pinned_pages(void)
+{
+	return atomic_long_read(&rsvm_pinned_pages);
+}
+
+phys_addr_t rsvm_shim_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+
+unsigned long rsvm_shim_page_address(struct page *page)
+{
+	return (unsigned long)page_address(page);
+}
+
+int rsvm_shim_access_ok(unsigned long addr, unsigned long size)
+{
+	return access_ok((void __user *)addr, size);
+}
+
+/* Signals and scheduling for the run loop. */
+int rsvm_shim_signal_pending(void)
+{
+	return signal_pending(current);
+}
+
+void rsvm_shim_cond_resched(void)
+{
+	cond_resched();
+}
+
+/* KVM_SET_SIGNAL_MASK semantics, as kvm_sigset_activate()/deactivate(). */
+void rsvm_shim_sigset_activate(const u64 *mask)
+{
+	sigset_t set;
+
+	set.sig[0] = *mask;
+	sigprocmask(SIG_SETMASK, &set, &current->real_blocked);
+}
+
+void rsvm_shim_sigset_deactivate(void)
+{
+	sigprocmask(SIG_SETMASK, &current->real_blocked, NULL);
+	sigemptyset(&current->real_blocked);
+}
+
+/*
+ * Make a CPU leave guest mode: the IPI ends the guest's slice through the INTR intercept,
+ * and with wait=1 we return only after the target ran the handler, i.e. after its #VMEXIT.
+ */
+static void rsvm_kick_fn(void *info)
+{
+}
+
+void rsvm_shim_kick_cpu(unsigned int cpu)
+{
+	smp_call_function_single(cpu, rsvm_kick_fn, NULL, 1);
+}
+
+/* FPU ownership for the guest's XSAVE state (kvm's fpu_swap_kvm_fpstate is KVM-only). */
+void rsvm_shim_fpu_begin(void)
+{
+	kernel_fpu_begin();
+}
+
+void rsvm_shim_fpu_end(void)
+{
+	kernel_fpu_end();
+}
+
+unsigned long long rsvm_shim_rdtsc(void)
+{
+	return rdtsc();
 }

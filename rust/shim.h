@@ -1,10 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Prototypes of shim.c, the C side of rust/ffi.rs. */
+/* Prototypes of shim.c, the C side of rust/ffi.rs, and of the Rust callbacks it calls. */
 #ifndef RSVM_SHIM_H
 #define RSVM_SHIM_H
 #include <linux/types.h>
 struct file;
+struct inode;
+struct mm_struct;
+struct page;
+struct vm_area_struct;
+
+/* Implemented in Rust. */
 long rsvm_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long rsvm_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int rsvm_vm_release(struct inode *inode, struct file *file);
+long rsvm_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int rsvm_vcpu_release(struct inode *inode, struct file *file);
+int rsvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma);
+u64 __rsvm_vmrun(u64 vmcb_pa, u64 host_save_pa, u64 *gprs);
+
+/* shim.c */
 int rsvm_shim_misc_register(void);
 void rsvm_shim_misc_deregister(void);
 int rsvm_shim_cpuhp_setup(int (*online)(unsigned int cpu), int (*offline)(unsigned int cpu));
@@ -15,8 +29,6 @@ void rsvm_shim_preempt_disable(void);
 void rsvm_shim_preempt_enable(void);
 unsigned long rsvm_shim_irq_save(void);
 void rsvm_shim_irq_restore(unsigned long flags);
-void rsvm_shim_irq_enable(void);
-void rsvm_shim_irq_disable(void);
 int rsvm_shim_rdmsr(u32 msr, u64 *val);
 int rsvm_shim_wrmsr(u32 msr, u64 val);
 void rsvm_shim_cpuid(u32 leaf, u32 subleaf, u32 out[4]);
@@ -26,6 +38,24 @@ void rsvm_shim_free_pages(unsigned long va, unsigned int order);
 long rsvm_shim_pages_held(void);
 phys_addr_t rsvm_shim_virt_to_phys(unsigned long va);
 unsigned long rsvm_shim_phys_to_virt(phys_addr_t pa);
-int rsvm_shim_need_resched(void);
-u64 __rsvm_vmrun(u64 vmcb_pa, u64 host_save_pa, u64 *gprs);
+int rsvm_shim_anon_fd(int vcpu, void *priv);
+void *rsvm_shim_file_private(struct file *file);
+int rsvm_shim_mmap_pages(struct vm_area_struct *vma, unsigned long *vas, unsigned int n);
+struct mm_struct *rsvm_shim_current_mm_grab(void);
+int rsvm_shim_is_current_mm(struct mm_struct *mm);
+void rsvm_shim_mmdrop(struct mm_struct *mm);
+long rsvm_shim_pin_user_pages(unsigned long start, unsigned long nr, int write, struct page **pages);
+void rsvm_shim_unpin_user_page(struct page *page, int dirty);
+long rsvm_shim_pinned_pages(void);
+phys_addr_t rsvm_shim_page_to_phys(struct page *page);
+unsigned long rsvm_shim_page_address(struct page *page);
+int rsvm_shim_access_ok(unsigned long addr, unsigned long size);
+int rsvm_shim_signal_pending(void);
+void rsvm_shim_cond_resched(void);
+void rsvm_shim_sigset_activate(const u64 *mask);
+void rsvm_shim_sigset_deactivate(void);
+void rsvm_shim_kick_cpu(unsigned int cpu);
+void rsvm_shim_fpu_begin(void);
+void rsvm_shim_fpu_end(void);
+unsigned long long rsvm_shim_rdtsc(void);
 #endif

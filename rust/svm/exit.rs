@@ -5,12 +5,21 @@
 pub(crate) const SVM_EXIT_INTR: u64 = 0x060;
 pub(crate) const SVM_EXIT_NMI: u64 = 0x061;
 pub(crate) const SVM_EXIT_SMI: u64 = 0x062;
+pub(crate) const SVM_EXIT_VINTR: u64 = 0x064;
 pub(crate) const SVM_EXIT_CPUID: u64 = 0x072;
 pub(crate) const SVM_EXIT_HLT: u64 = 0x078;
+pub(crate) const SVM_EXIT_INVLPGA: u64 = 0x07a;
 pub(crate) const SVM_EXIT_IOIO: u64 = 0x07b;
 pub(crate) const SVM_EXIT_MSR: u64 = 0x07c;
 pub(crate) const SVM_EXIT_SHUTDOWN: u64 = 0x07f;
 pub(crate) const SVM_EXIT_VMRUN: u64 = 0x080;
+pub(crate) const SVM_EXIT_VMMCALL: u64 = 0x081;
+pub(crate) const SVM_EXIT_VMLOAD: u64 = 0x082;
+pub(crate) const SVM_EXIT_VMSAVE: u64 = 0x083;
+pub(crate) const SVM_EXIT_STGI: u64 = 0x084;
+pub(crate) const SVM_EXIT_CLGI: u64 = 0x085;
+pub(crate) const SVM_EXIT_SKINIT: u64 = 0x086;
+pub(crate) const SVM_EXIT_XSETBV: u64 = 0x08d;
 pub(crate) const SVM_EXIT_NPF: u64 = 0x400;
 /// VMEXIT_INVALID: VMRUN refused the VMCB state (after `Vmcb::exit_code` normalises it).
 pub(crate) const SVM_EXIT_ERR: u64 = u64::MAX;

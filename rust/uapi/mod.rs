@@ -5,15 +5,11 @@
 //! See Documentation/ioctl-abi.md.
 
 use core::mem::{offset_of, size_of};
-use kernel::{ioctl::{_IO, _IOR}, static_assert, transmute::AsBytes};
+use kernel::{ioctl::_IOR, static_assert, transmute::AsBytes};
 
-pub(crate) const KVMIO: u32 = 0xAE;
+pub(crate) mod kvm;
+
 pub(crate) const RSVMIO: u32 = 0xAF;
-
-pub(crate) const KVM_API_VERSION: isize = 12;
-
-pub(crate) const KVM_GET_API_VERSION: u32 = _IO(KVMIO, 0x00);
-pub(crate) const KVM_CHECK_EXTENSION: u32 = _IO(KVMIO, 0x03);
 
 pub(crate) const SELFTEST_MAX_EXITS: usize = 8;
 
@@ -50,3 +46,26 @@ unsafe impl AsBytes for RsvmSelftest {}
 
 /// Runs the built-in world-switch self-test; the result is written to the argument.
 pub(crate) const RSVM_SELFTEST_WORLD_SWITCH: u32 = _IOR::<RsvmSelftest>(RSVMIO, 0x80);
+
+/// Number of exit counters in `RsvmVcpuStats::exits` (names in Documentation/ioctl-abi.md).
+pub(crate) const STAT_NR: usize = 16;
+
+/// Result of `RSVM_GET_VCPU_STATS` (on a vCPU fd).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmVcpuStats {
+    /// Exits by reason: io, mmio, hlt, cpuid, msr, npf, intr, vintr, shutdown, fail_entry,
+    /// ud, vmmcall, xsetbv, exception, other, total.
+    pub(crate) exits: [u64; STAT_NR],
+    /// Guest pages the VM has pinned.
+    pub(crate) pinned_pages: u64,
+    /// NPT leaves the VM has mapped, 4 KiB and 2 MiB.
+    pub(crate) npt_leaves_4k: u64,
+    pub(crate) npt_leaves_2m: u64,
+}
+static_assert!(size_of::<RsvmVcpuStats>() == 8 * (STAT_NR + 3));
+// SAFETY: `repr(C)`, u64 fields only, no padding (asserted).
+unsafe impl AsBytes for RsvmVcpuStats {}
+
+/// Exit counters and memory figures of a vCPU and its VM.
+pub(crate) const RSVM_GET_VCPU_STATS: u32 = _IOR::<RsvmVcpuStats>(RSVMIO, 0x81);

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guest CPUID: the table the VMM sets with `KVM_SET_CPUID2`, what `KVM_GET_SUPPORTED_CPUID`
+//! offers, and the in-kernel CPUID exit. SVM is never shown to guests.
+
+use crate::{ffi, uapi::kvm::*};
+use kernel::prelude::*;
+
+const X86_CR4_OSXSAVE: u64 = 1 << 18;
+const X86_CR4_PKE: u64 = 1 << 22;
+const XFEATURE_PKRU: u64 = 1 << 9;
+
+fn entry(function: u32, index: u32, flags: u32) -> KvmCpuidEntry2 {
+    let [eax, ebx, ecx, edx] = ffi::cpuid(function, index);
+    KvmCpuidEntry2 { function, index, flags, eax, ebx, ecx, edx, padding: [0; 3] }
+}
+
+/// Removes what rsvm cannot give a guest from a host CPUID entry.
+fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
+    match e.function {
+        1 => {
+            // No VMX/SMX, MONITOR/MWAIT, x2APIC or TSC-deadline (no in-kernel APIC yet);
+            // OSXSAVE is the guest's own CR4 bit. Hypervisor present.
+            e.ecx &= !((1 << 3) | (1 << 5) | (1 << 6) | (1 << 21) | (1 << 24) | (1 << 27));
+            e.ecx |= 1 << 31;
+        }
+        7 => {
+            // No PKU (guest PKRU is not context-switched) and OSPKE is dynamic.
+            e.ecx &= !((1 << 3) | (1 << 4));
+        }
+        0xd if e.index == 0 => {
+            // XSAVE components: the host's, without PKRU.
+            let xcr0 = host_xcr0 & !XFEATURE_PKRU;
+            e.eax = xcr0 as u32;
+            e.edx = (xcr0 >> 32) as u32;
+        }
+        0x8000_0000 => e.eax = e.eax.min(0x8000_0008),
+        0x8000_0001 => {
+            // No SVM, SKINIT for guests.
+            e.ecx &= !((1 << 2) | (1 << 12));
+        }
+        _ => {}
+    }
+}
+
+/// The `KVM_GET_SUPPORTED_CPUID` table.
+pub(crate) fn supported(host_xcr0: u64) -> Result<KVec<KvmCpuidEntry2>> {
+    let mut v = KVec::new();
+    let max_basic = ffi::cpuid(0, 0)[0].min(0xd);
+    let max_ext = ffi::cpuid(0x8000_0000, 0)[0].min(0x8000_0008);
+    for f in 0..=max_basic {
+        match f {
+            // Leaves with subleaves: the ones the guest needs.
+            4 | 7 | 0xb | 0xd => {
+                let n = if f == 0xd { 2 } else { 1 };
+                for i in 0..n {
+                    v.push(entry(f, i, KVM_CPUID_FLAG_SIGNIFCANT_INDEX), GFP_KERNEL)?;
+                }
+            }
+            // MONITOR/MWAIT, thermal/power, performance monitoring: not offered.
+            5 | 6 | 0xa => {}
+            _ => v.push(entry(f, 0, 0), GFP_KERNEL)?,
+        }
+    }
+    for f in 0x8000_0000..=max_ext {
+        // 8000_000Ah is SVM's own leaf.
+        if f != 0x8000_000a {
+            v.push(entry(f, 0, 0), GFP_KERNEL)?;
+        }
+    }
+    for e in v.iter_mut() {
+        mask_supported(e, host_xcr0);
+    }
+    Ok(v)
+}
+
+/// Is the guest's CPU vendor Intel (which decides out-of-range leaf behaviour)?
+fn vendor_intel(table: &[KvmCpuidEntry2]) -> bool {
+    table.iter().any(|e| e.function == 0 && e.ebx == 0x756e_6547 && e.edx == 0x4965_6e69 && e.ecx == 0x6c65_746e)
+}
+
+fn lookup(table: &[KvmCpuidEntry2], function: u32, index: u32) -> Option<&KvmCpuidEntry2> {
+    table.iter().find(|e| {
+        e.function == function && (e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX == 0 || e.index == index)
+    })
+}
+
+/// The guest's CPUID(function, index) from its table, as KVM's kvm_cpuid(): a missing leaf
+/// reads as zeros (AMD), or for an Intel guest above the basic range as the highest basic
+/// leaf; the OS-controlled bits follow the guest's CR4; SVM stays hidden.
+pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, cr4: u64) -> [u32; 4] {
+    let mut e = lookup(table, function, index).copied();
+    if e.is_none() && vendor_intel(table) {
+        let max_basic = lookup(table, 0, 0).map(|e| e.eax).unwrap_or(0);
+        let in_ext = function & 0x8000_0000 != 0;
+        let max_ext = lookup(table, 0x8000_0000, 0).map(|e| e.eax).unwrap_or(0);
+        if (!in_ext && function > max_basic) || (in_ext && function > max_ext) {
+            e = lookup(table, max_basic, index).copied();
+        }
+    }
+    let Some(mut e) = e else { return [0; 4] };
+    match e.function {
+        1 => {
+            e.ecx &= !(1 << 27);
+            if cr4 & X86_CR4_OSXSAVE != 0 {
+                e.ecx |= 1 << 27;
+            }
+        }
+        7 if e.index == 0 => {
+            e.ecx &= !(1 << 4);
+            if cr4 & X86_CR4_PKE != 0 {
+                e.ecx |= 1 << 4;
+            }
+        }
+        0x8000_0001 => e.ecx &= !(1 << 2),
+        0x8000_000a => return [0; 4],
+        _ => {}
+    }
+    [e.eax, e.ebx, e.ecx, e.edx]
+}

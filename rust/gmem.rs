@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guest memory as the module sees it: guest-physical reads and writes through the
+//! memslots, and the guest's own page-table walk (for instruction fetch and string I/O).
+
+use crate::{ffi, memslot::PAGE_SIZE, vm::VmMem};
+use kernel::prelude::*;
+
+/// Copies guest-physical memory into `buf`. `EFAULT` outside slot memory.
+pub(crate) fn read_phys(mem: &mut VmMem, gpa: u64, buf: &mut [u8]) -> Result {
+    let mut done = 0;
+    while done < buf.len() {
+        let a = gpa.checked_add(done as u64).ok_or(EFAULT)?;
+        let off = (a % PAGE_SIZE) as usize;
+        let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+        let slot = mem.slots.find_mut(a).ok_or(EFAULT)?;
+        let page = slot.page((a - slot.gpa) / PAGE_SIZE)?;
+        // SAFETY: `page` is pinned by the slot, so its direct-map address stays valid while
+        // we hold the memory lock (`mem`); `off + n <= PAGE_SIZE`.
+        let src = unsafe { ffi::rsvm_shim_page_address(page) as *const u8 };
+        if let Some(dst) = buf.get_mut(done..done + n) {
+            // SAFETY: `src + off .. + n` lies in the page; `dst` is `n` bytes; no overlap.
+            unsafe { core::ptr::copy_nonoverlapping(src.add(off), dst.as_mut_ptr(), n) };
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// Copies `buf` into guest-physical memory. `EFAULT` outside slot memory or for a
+/// read-only slot.
+pub(crate) fn write_phys(mem: &mut VmMem, gpa: u64, buf: &[u8]) -> Result {
+    let mut done = 0;
+    while done < buf.len() {
+        let a = gpa.checked_add(done as u64).ok_or(EFAULT)?;
+        let off = (a % PAGE_SIZE) as usize;
+        let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+        let slot = mem.slots.find_mut(a).ok_or(EFAULT)?;
+        if slot.readonly {
+            return Err(EFAULT);
+        }
+        let page = slot.page((a - slot.gpa) / PAGE_SIZE)?;
+        // SAFETY: as in `read_phys`.
+        let dst = unsafe { ffi::rsvm_shim_page_address(page) as *mut u8 };
+        if let Some(src) = buf.get(done..done + n) {
+            // SAFETY: as in `read_phys`, in the other direction.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.add(off), n) };
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+fn read_u64(mem: &mut VmMem, gpa: u64) -> Result<u64> {
+    let mut b = [0u8; 8];
+    read_phys(mem, gpa, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn read_u32(mem: &mut VmMem, gpa: u64) -> Result<u64> {
+    let mut b = [0u8; 4];
+    read_phys(mem, gpa, &mut b)?;
+    Ok(u32::from_le_bytes(b) as u64)
+}
+
+/// The guest's paging state.
+#[derive(Clone, Copy)]
+pub(crate) struct Paging {
+    pub(crate) cr0: u64,
+    pub(crate) cr3: u64,
+    pub(crate) cr4: u64,
+    pub(crate) efer: u64,
+}
+
+/// What kind of access a walk checks for.
+#[derive(Clone, Copy)]
+pub(crate) struct AccessKind {
+    pub(crate) write: bool,
+    pub(crate) user: bool,
+    pub(crate) fetch: bool,
+}
+
+/// Why a guest-virtual access failed.
+pub(crate) enum WalkError {
+    /// The guest takes #PF with this error code (APM vol. 2, 8.4.2).
+    PageFault(u32),
+    /// A page table is not in guest RAM (e.g. in MMIO): rsvm cannot follow it.
+    NotRam,
+}
+
+const PTE_P: u64 = 1;
+const PTE_W: u64 = 1 << 1;
+const PTE_U: u64 = 1 << 2;
+const PTE_PS: u64 = 1 << 7;
+const PTE_NX: u64 = 1 << 63;
+const ADDR: u64 = 0x000f_ffff_ffff_f000;
+const CR0_WP: u64 = 1 << 16;
+const CR0_PG: u64 = 1 << 31;
+const CR4_PSE: u64 = 1 << 4;
+const CR4_PAE: u64 = 1 << 5;
+const CR4_LA57: u64 = 1 << 12;
+const EFER_LMA: u64 = 1 << 10;
+const EFER_NXE: u64 = 1 << 11;
+
+/// Translates a guest-virtual (linear) address to guest-physical, checking permissions as
+/// the CPU would. Accessed/dirty bits are not updated.
+pub(crate) fn translate(mem: &mut VmMem, pg: Paging, la: u64, acc: AccessKind) -> Result<u64, WalkError> {
+    if pg.cr0 & CR0_PG == 0 {
+        return Ok(if pg.efer & EFER_LMA != 0 { la } else { la & 0xffff_ffff });
+    }
+    let rd = |mem: &mut VmMem, a: u64, wide: bool| {
+        if wide { read_u64(mem, a) } else { read_u32(mem, a) }.map_err(|_| WalkError::NotRam)
+    };
+    // (table base, levels, entry size 8?, index bits per level)
+    let (mut table, levels, wide) = if pg.efer & EFER_LMA != 0 {
+        (pg.cr3 & ADDR, if pg.cr4 & CR4_LA57 != 0 { 5 } else { 4 }, true)
+    } else if pg.cr4 & CR4_PAE != 0 {
+        // PAE: the PDPTE is chosen by bits 31:30 from a 32-byte aligned table.
+        let pdpte = rd(mem, (pg.cr3 & 0xffff_ffe0) + ((la >> 30) & 3) * 8, true)?;
+        if pdpte & PTE_P == 0 {
+            return Err(WalkError::PageFault(fault_code(false, acc)));
+        }
+        (pdpte & ADDR, 2, true)
+    } else {
+        (pg.cr3 & 0xffff_f000, 2, false)
+    };
+    let (mut w, mut u, mut nx) = (true, true, false);
+    for level in (1..=levels).rev() {
+        let (shift, idx_bits) = if wide { (12 + 9 * (level - 1), 0x1ff) } else { (12 + 10 * (level - 1), 0x3ff) };
+        let idx = (la >> shift) & idx_bits;
+        let e = rd(mem, table + idx * if wide { 8 } else { 4 }, wide)?;
+        if e & PTE_P == 0 {
+            return Err(WalkError::PageFault(fault_code(false, acc)));
+        }
+        w &= e & PTE_W != 0;
+        u &= e & PTE_U != 0;
+        nx |= wide && pg.efer & EFER_NXE != 0 && e & PTE_NX != 0;
+        let large = level > 1 && e & PTE_PS != 0 && (wide || pg.cr4 & CR4_PSE != 0) && level <= 3;
+        if level == 1 || large {
+            let page_mask = (1u64 << shift) - 1;
+            let base = if wide {
+                e & ADDR & !page_mask
+            } else if large {
+                // PSE-36: bits 20:13 of a 4 MiB PDE are physical address bits 39:32.
+                (e & 0xffc0_0000) | (((e >> 13) & 0xff) << 32)
+            } else {
+                e & 0xffff_f000
+            };
+            if (acc.write && !w && (acc.user || pg.cr0 & CR0_WP != 0)) || (acc.user && !u) || (acc.fetch && nx) {
+                return Err(WalkError::PageFault(fault_code(true, acc)));
+            }
+            return Ok(base | (la & page_mask));
+        }
+        table = if wide { e & ADDR } else { e & 0xffff_f000 };
+    }
+    Err(WalkError::PageFault(fault_code(false, acc)))
+}
+
+fn fault_code(present: bool, acc: AccessKind) -> u32 {
+    (present as u32) | ((acc.write as u32) << 1) | ((acc.user as u32) << 2) | ((acc.fetch as u32) << 4)
+}
+
+/// Reads guest-virtual memory, page by page.
+pub(crate) fn read_virt(mem: &mut VmMem, pg: Paging, la: u64, buf: &mut [u8], acc: AccessKind) -> Result<(), WalkError> {
+    let mut done = 0;
+    while done < buf.len() {
+        let a = la.wrapping_add(done as u64);
+        let n = (PAGE_SIZE - a % PAGE_SIZE).min((buf.len() - done) as u64) as usize;
+        let gpa = translate(mem, pg, a, acc)?;
+        let dst = buf.get_mut(done..done + n).ok_or(WalkError::NotRam)?;
+        read_phys(mem, gpa, dst).map_err(|_| WalkError::NotRam)?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// Writes guest-virtual memory, page by page.
+pub(crate) fn write_virt(mem: &mut VmMem, pg: Paging, la: u64, buf: &[u8], user: bool) -> Result<(), WalkError> {
+    let acc = AccessKind { write: true, user, fetch: false };
+    let mut done = 0;
+    while done < buf.len() {
+        let a = la.wrapping_add(done as u64);
+        let n = (PAGE_SIZE - a % PAGE_SIZE).min((buf.len() - done) as u64) as usize;
+        let gpa = translate(mem, pg, a, acc)?;
+        let src = buf.get(done..done + n).ok_or(WalkError::NotRam)?;
+        write_phys(mem, gpa, src).map_err(|_| WalkError::NotRam)?;
+        done += n;
+    }
+    Ok(())
+}

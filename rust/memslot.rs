@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memslots: guest-physical ranges backed by the VMM's memory.
+//!
+//! Pinning decision (Documentation/design.md): guest pages are pinned with FOLL_LONGTERM on
+//! first touch (the nested page fault) and stay pinned until their slot is deleted or the VM
+//! is destroyed; there is no MMU notifier. Faulting takes the whole 2 MiB block where the
+//! slot covers it and guest-physical and host-virtual addresses agree modulo 2 MiB, and maps
+//! it with one 2 MiB NPT leaf when the pinned block is physically contiguous (a THP or
+//! hugetlbfs folio); otherwise 4 KiB leaves. Every pin is counted
+//! (`/sys/kernel/debug/rsvm/pinned_pages`).
+
+use crate::ffi;
+use crate::npt::{Access, Npt};
+use crate::uapi::kvm::{KvmUserspaceMemoryRegion, KVM_MEM_READONLY};
+use kernel::prelude::*;
+
+pub(crate) const PAGE_SIZE: u64 = 4096;
+const PAGES_2M: u64 = 512;
+/// As KVM_USER_MEM_SLOTS on x86 (KVM_CAP_NR_MEMSLOTS).
+pub(crate) const MAX_SLOTS: u32 = 32764;
+/// KVM's KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages.
+const MAX_NR_PAGES: u64 = (1 << 31) - 1;
+
+/// One memslot.
+///
+/// # Invariants
+///
+/// Each non-zero entry of `pages` is a `struct page *` pinned by `pin_page`/`pin_block`,
+/// unpinned exactly once, in `Drop`.
+pub(crate) struct Memslot {
+    pub(crate) id: u32,
+    pub(crate) gpa: u64,
+    pub(crate) npages: u64,
+    pub(crate) hva: u64,
+    pub(crate) readonly: bool,
+    pages: KVVec<usize>,
+}
+
+impl Memslot {
+    pub(crate) fn contains(&self, gpa: u64) -> bool {
+        gpa >= self.gpa && (gpa - self.gpa) / PAGE_SIZE < self.npages
+    }
+
+    fn overlaps(&self, gpa: u64, npages: u64) -> bool {
+        gpa < self.gpa + self.npages * PAGE_SIZE && self.gpa < gpa + npages * PAGE_SIZE
+    }
+
+    /// Pins pages `[first, first + n)` of the slot that are not pinned yet.
+    fn pin_range(&mut self, first: u64, n: u64) -> Result {
+        let mut i = first;
+        while i < first + n {
+            if self.pages.get(i as usize).copied().unwrap_or(1) != 0 {
+                i += 1;
+                continue;
+            }
+            let mut p: *mut core::ffi::c_void = core::ptr::null_mut();
+            // SAFETY: pins one page of the caller's (the VM owner's, checked by the ioctl
+            // layer) address space into `p`; the result is checked below.
+            let r = unsafe {
+                ffi::rsvm_shim_pin_user_pages((self.hva + i * PAGE_SIZE) as _, 1, (!self.readonly) as _, &mut p)
+            };
+            if r != 1 || p.is_null() {
+                return Err(if r < 0 { Error::from_errno(r as i32) } else { EFAULT });
+            }
+            // INVARIANT: recorded exactly once; unpinned in Drop.
+            if let Some(slot) = self.pages.get_mut(i as usize) {
+                *slot = p as usize;
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// The pinned page backing slot page `i`, pinning it first if needed.
+    pub(crate) fn page(&mut self, i: u64) -> Result<*mut core::ffi::c_void> {
+        self.pin_range(i, 1)?;
+        Ok(self.pages.get(i as usize).copied().unwrap_or(0) as *mut core::ffi::c_void)
+    }
+
+    fn phys(&self, i: u64) -> Option<u64> {
+        let p = self.pages.get(i as usize).copied().filter(|&p| p != 0)?;
+        // SAFETY: `p` is a page we hold pinned (type invariant).
+        Some(unsafe { ffi::rsvm_shim_page_to_phys(p as *mut core::ffi::c_void) })
+    }
+
+    /// Handles a nested page fault at `gpa` inside this slot: pins and maps it.
+    pub(crate) fn fault_in(&mut self, npt: &mut Npt, gpa: u64) -> Result {
+        let access = if self.readonly { Access::ReadOnly } else { Access::ReadWrite };
+        let i = (gpa - self.gpa) / PAGE_SIZE;
+        let block_gpa = gpa & !(PAGES_2M * PAGE_SIZE - 1);
+        let huge_ok = block_gpa >= self.gpa
+            && self.contains(block_gpa + (PAGES_2M - 1) * PAGE_SIZE)
+            && (self.hva.wrapping_sub(self.gpa)) % (PAGES_2M * PAGE_SIZE) == 0;
+        if huge_ok {
+            let first = (block_gpa - self.gpa) / PAGE_SIZE;
+            self.pin_range(first, PAGES_2M)?;
+            if let Some(base) = self.phys(first) {
+                let contiguous = base % (PAGES_2M * PAGE_SIZE) == 0
+                    && (1..PAGES_2M).all(|k| self.phys(first + k) == Some(base + k * PAGE_SIZE));
+                if contiguous && npt.map_2m(block_gpa, base, access).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        self.pin_range(i, 1)?;
+        let pa = self.phys(i).ok_or(EFAULT)?;
+        npt.map_4k(gpa & !(PAGE_SIZE - 1), pa, access)
+    }
+
+    /// Pages of this slot pinned right now.
+    pub(crate) fn pinned(&self) -> u64 {
+        self.pages.iter().filter(|&&p| p != 0).count() as u64
+    }
+}
+
+impl Drop for Memslot {
+    fn drop(&mut self) {
+        for &p in self.pages.iter() {
+            if p != 0 {
+                // SAFETY: pinned by us and unpinned only here (type invariant). Pages of a
+                // writable slot may have been written by the guest: mark them dirty.
+                unsafe { ffi::rsvm_shim_unpin_user_page(p as *mut core::ffi::c_void, (!self.readonly) as _) };
+            }
+        }
+    }
+}
+
+/// The memslot table of one VM.
+#[derive(Default)]
+pub(crate) struct Memslots {
+    slots: KVec<Memslot>,
+}
+
+/// What `KVM_SET_USER_MEMORY_REGION` asks for, after validation.
+pub(crate) enum SlotChange {
+    /// Nothing to do (same slot, same flags).
+    None,
+    Create(Memslot),
+    /// Delete slot `id`: the caller unmaps `[gpa, gpa+len)`, flushes, then drops the slot.
+    Delete { index: usize },
+    Move { index: usize, new_gpa: u64 },
+}
+
+impl Memslots {
+    pub(crate) fn find_mut(&mut self, gpa: u64) -> Option<&mut Memslot> {
+        self.slots.iter_mut().find(|s| s.contains(gpa))
+    }
+
+    pub(crate) fn pinned(&self) -> u64 {
+        self.slots.iter().map(|s| s.pinned()).sum()
+    }
+
+    /// Validates a region as KVM's `__kvm_set_memory_region()` does (same errnos).
+    pub(crate) fn plan(&self, r: &KvmUserspaceMemoryRegion, gpa_limit: u64) -> Result<SlotChange> {
+        if r.flags & !KVM_MEM_READONLY != 0 {
+            return Err(EINVAL);
+        }
+        // High 16 bits: address space id (x86 has 1 without SMM); low: slot id.
+        if r.slot >> 16 != 0 || (r.slot & 0xffff) >= MAX_SLOTS {
+            return Err(EINVAL);
+        }
+        let id = r.slot & 0xffff;
+        if r.memory_size & (PAGE_SIZE - 1) != 0 || r.guest_phys_addr & (PAGE_SIZE - 1) != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: access_ok() only inspects the numbers.
+        if r.userspace_addr & (PAGE_SIZE - 1) != 0
+            || unsafe { ffi::rsvm_shim_access_ok(r.userspace_addr as _, r.memory_size as _) } == 0
+        {
+            return Err(EINVAL);
+        }
+        let end = r.guest_phys_addr.checked_add(r.memory_size).ok_or(EINVAL)?;
+        let npages = r.memory_size / PAGE_SIZE;
+        if npages > MAX_NR_PAGES {
+            return Err(EINVAL);
+        }
+        let existing = self.slots.iter().position(|s| s.id == id);
+        if npages == 0 {
+            // Deleting a slot that does not exist is EINVAL, as in KVM.
+            return existing.map(|index| SlotChange::Delete { index }).ok_or(EINVAL);
+        }
+        // rsvm's own limit: the NPT cannot map beyond its depth.
+        if end > gpa_limit {
+            return Err(EINVAL);
+        }
+        let overlap = self.slots.iter().any(|s| s.id != id && s.overlaps(r.guest_phys_addr, npages));
+        match existing.and_then(|i| self.slots.get(i).map(|s| (i, s))) {
+            Some((index, s)) => {
+                // KVM: size, host address and READONLY cannot change on an existing slot.
+                if s.npages != npages || s.hva != r.userspace_addr || s.readonly != (r.flags & KVM_MEM_READONLY != 0) {
+                    return Err(EINVAL);
+                }
+                if s.gpa == r.guest_phys_addr {
+                    return Ok(SlotChange::None);
+                }
+                if overlap {
+                    return Err(EEXIST);
+                }
+                Ok(SlotChange::Move { index, new_gpa: r.guest_phys_addr })
+            }
+            None => {
+                if overlap {
+                    return Err(EEXIST);
+                }
+                let mut pages = KVVec::with_capacity(npages as usize, GFP_KERNEL)?;
+                pages.resize(npages as usize, 0, GFP_KERNEL)?;
+                Ok(SlotChange::Create(Memslot {
+                    id,
+                    gpa: r.guest_phys_addr,
+                    npages,
+                    hva: r.userspace_addr,
+                    readonly: r.flags & KVM_MEM_READONLY != 0,
+                    pages,
+                }))
+            }
+        }
+    }
+
+    pub(crate) fn insert(&mut self, s: Memslot) -> Result {
+        self.slots.push(s, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, index: usize) -> Option<Memslot> {
+        if index < self.slots.len() {
+            self.slots.remove(index).ok()
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guest MSRs: the MSR permission map (APM vol. 2, 15.11) and the emulated MSRs.
+//!
+//! MSRs that VMLOAD/VMSAVE switch (STAR, LSTAR, CSTAR, SFMASK, KernelGsBase, SYSENTER_*,
+//! FS/GS base) are passed through: the world switch saves and restores them. EFER, PAT and
+//! TSC are intercepted and emulated; every other MSR is intercepted and raises #GP.
+
+use crate::{hwpage::HwPages, svm::vmcb::Vmcb};
+use kernel::prelude::*;
+
+pub(crate) const MSR_IA32_TSC: u32 = 0x10;
+pub(crate) const MSR_IA32_SYSENTER_CS: u32 = 0x174;
+pub(crate) const MSR_IA32_SYSENTER_ESP: u32 = 0x175;
+pub(crate) const MSR_IA32_SYSENTER_EIP: u32 = 0x176;
+pub(crate) const MSR_IA32_CR_PAT: u32 = 0x277;
+pub(crate) const MSR_EFER: u32 = 0xc000_0080;
+pub(crate) const MSR_STAR: u32 = 0xc000_0081;
+pub(crate) const MSR_LSTAR: u32 = 0xc000_0082;
+pub(crate) const MSR_CSTAR: u32 = 0xc000_0083;
+pub(crate) const MSR_SYSCALL_MASK: u32 = 0xc000_0084;
+pub(crate) const MSR_FS_BASE: u32 = 0xc000_0100;
+pub(crate) const MSR_GS_BASE: u32 = 0xc000_0101;
+pub(crate) const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+
+pub(crate) const EFER_SCE: u64 = 1 << 0;
+pub(crate) const EFER_LME: u64 = 1 << 8;
+pub(crate) const EFER_LMA: u64 = 1 << 10;
+pub(crate) const EFER_NXE: u64 = 1 << 11;
+pub(crate) const EFER_SVME: u64 = 1 << 12;
+/// EFER bits a guest may set (SVM is not offered to guests).
+const EFER_GUEST_VALID: u64 = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+const CR0_PG: u64 = 1 << 31;
+
+/// MSRs passed through to the guest (switched by VMLOAD/VMSAVE).
+const PASSTHROUGH: [u32; 10] = [
+    MSR_IA32_SYSENTER_CS,
+    MSR_IA32_SYSENTER_ESP,
+    MSR_IA32_SYSENTER_EIP,
+    MSR_STAR,
+    MSR_LSTAR,
+    MSR_CSTAR,
+    MSR_SYSCALL_MASK,
+    MSR_FS_BASE,
+    MSR_GS_BASE,
+    MSR_KERNEL_GS_BASE,
+];
+
+/// The MSRs `KVM_GET_MSR_INDEX_LIST` reports: everything `get`/`set` handle.
+pub(crate) const MSR_INDEX_LIST: [u32; 13] = [
+    MSR_IA32_TSC,
+    MSR_IA32_SYSENTER_CS,
+    MSR_IA32_SYSENTER_ESP,
+    MSR_IA32_SYSENTER_EIP,
+    MSR_IA32_CR_PAT,
+    MSR_EFER,
+    MSR_STAR,
+    MSR_LSTAR,
+    MSR_CSTAR,
+    MSR_SYSCALL_MASK,
+    MSR_FS_BASE,
+    MSR_GS_BASE,
+    MSR_KERNEL_GS_BASE,
+];
+
+/// Byte offset and bit of `msr`'s read-intercept bit in the MSRPM (the write bit follows).
+fn msrpm_bit(msr: u32) -> Option<(usize, u32)> {
+    let (base, off) = match msr {
+        0..=0x1fff => (0, 0),
+        0xc000_0000..=0xc000_1fff => (0xc000_0000, 0x800),
+        0xc001_0000..=0xc001_1fff => (0xc001_0000, 0x1000),
+        _ => return None,
+    };
+    let bit = (msr - base) * 2;
+    Some((off + (bit / 8) as usize, bit % 8))
+}
+
+/// A new MSRPM: every MSR intercepted except the pass-through ones.
+pub(crate) fn new_msrpm() -> Result<HwPages> {
+    let mut pm = HwPages::new(1)?;
+    pm.fill(0xff);
+    let bytes = pm.bytes();
+    for msr in PASSTHROUGH {
+        if let Some((byte, bit)) = msrpm_bit(msr) {
+            if let Some(b) = bytes.get_mut(byte) {
+                *b &= !(3 << bit);
+            }
+        }
+    }
+    Ok(pm)
+}
+
+/// Why an MSR access failed: the guest gets #GP, `KVM_{GET,SET}_MSRS` stop there.
+pub(crate) struct MsrFault;
+
+fn pat_valid(v: u64) -> bool {
+    // Each byte a valid memory type: UC, WC, WT, WP, WB, UC-.
+    (0..8).all(|i| matches!((v >> (i * 8)) & 0xff, 0 | 1 | 4 | 5 | 6 | 7))
+}
+
+/// Reads an MSR of the guest whose state is `vmcb` (after VMSAVE).
+pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
+    let s = &vmcb.save;
+    Ok(match msr {
+        MSR_IA32_TSC => crate::ffi::rdtsc().wrapping_add(vmcb.control.tsc_offset),
+        MSR_IA32_SYSENTER_CS => s.sysenter_cs,
+        MSR_IA32_SYSENTER_ESP => s.sysenter_esp,
+        MSR_IA32_SYSENTER_EIP => s.sysenter_eip,
+        MSR_IA32_CR_PAT => s.g_pat,
+        MSR_EFER => s.efer & !EFER_SVME,
+        MSR_STAR => s.star,
+        MSR_LSTAR => s.lstar,
+        MSR_CSTAR => s.cstar,
+        MSR_SYSCALL_MASK => s.sfmask,
+        MSR_FS_BASE => s.fs.base,
+        MSR_GS_BASE => s.gs.base,
+        MSR_KERNEL_GS_BASE => s.kernel_gs_base,
+        _ => return Err(MsrFault),
+    })
+}
+
+/// Writes an MSR. `host` is true for `KVM_SET_MSRS` (the VMM may set what the guest may
+/// not, such as EFER.LMA).
+pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool) -> Result<(), MsrFault> {
+    let s = &mut vmcb.save;
+    match msr {
+        MSR_IA32_TSC => vmcb.control.tsc_offset = v.wrapping_sub(crate::ffi::rdtsc()),
+        MSR_IA32_SYSENTER_CS => s.sysenter_cs = v,
+        MSR_IA32_SYSENTER_ESP => s.sysenter_esp = v,
+        MSR_IA32_SYSENTER_EIP => s.sysenter_eip = v,
+        MSR_IA32_CR_PAT if pat_valid(v) => s.g_pat = v,
+        MSR_EFER => {
+            if v & !EFER_GUEST_VALID != 0 {
+                return Err(MsrFault);
+            }
+            let mut v = v;
+            if !host {
+                // As KVM's set_efer(): LME cannot change with paging on; LMA is read-only.
+                if s.cr0 & CR0_PG != 0 && (s.efer ^ v) & EFER_LME != 0 {
+                    return Err(MsrFault);
+                }
+                v = (v & !EFER_LMA) | (s.efer & EFER_LMA);
+            }
+            s.efer = v | EFER_SVME;
+        }
+        MSR_STAR => s.star = v,
+        MSR_LSTAR if is_canonical(v) => s.lstar = v,
+        MSR_CSTAR if is_canonical(v) => s.cstar = v,
+        MSR_SYSCALL_MASK => s.sfmask = v,
+        MSR_FS_BASE if is_canonical(v) => s.fs.base = v,
+        MSR_GS_BASE if is_canonical(v) => s.gs.base = v,
+        MSR_KERNEL_GS_BASE if is_canonical(v) => s.kernel_gs_base = v,
+        _ => return Err(MsrFault),
+    }
+    Ok(())
+}
+
+/// Canonical for 57-bit virtual addresses (the widest the guest can have).
+fn is_canonical(v: u64) -> bool {
+    ((v as i64) << 7 >> 7) as u64 == v
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A VM: its memslots and nested page tables, its vCPUs, and the VM fd's ioctls.
+
+use crate::{
+    cpu::SvmFeatures,
+    ffi,
+    hwpage::HwPages,
+    memslot::{Memslot, Memslots, SlotChange, PAGE_SIZE},
+    npt::Npt,
+    uapi::kvm::*,
+    vcpu::Vcpu,
+};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_long, c_uint, c_ulong},
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// KVM_CAP_MAX_VCPUS / KVM_CAP_NR_VCPUS.
+pub(crate) const MAX_VCPUS: u32 = 64;
+/// KVM_CAP_MAX_VCPU_ID: vCPU ids are below this.
+pub(crate) const MAX_VCPU_ID: u32 = 1024;
+
+/// What a VM's other users need of a vCPU, without owning it (the vCPU owns its VM).
+pub(crate) struct VcpuShared {
+    pub(crate) id: u32,
+    /// The CPU this vCPU is in guest mode on, or -1. Set before CLGI, cleared after STGI.
+    pub(crate) in_guest_cpu: AtomicI32,
+}
+
+/// Guest memory: slots and the NPT that maps them, under one lock (the "MMU lock").
+pub(crate) struct VmMem {
+    pub(crate) slots: Memslots,
+    pub(crate) npt: Npt,
+}
+
+#[pin_data(PinnedDrop)]
+pub(crate) struct Vm {
+    pub(crate) id: u64,
+    pub(crate) features: SvmFeatures,
+    /// The creating process's mm (held with mmgrab). ioctls from another mm get EIO, as KVM.
+    mm: *mut core::ffi::c_void,
+    #[pin]
+    pub(crate) mem: Mutex<VmMem>,
+    /// Bumped whenever NPT entries are removed: vCPUs flush their ASID before re-entry.
+    pub(crate) npt_gen: AtomicU64,
+    pub(crate) npt_root: u64,
+    #[pin]
+    pub(crate) vcpus: Mutex<KVec<Arc<VcpuShared>>>,
+    /// I/O and MSR permission maps, shared by the VM's vCPUs.
+    pub(crate) iopm: HwPages,
+    pub(crate) msrpm: HwPages,
+}
+
+// SAFETY: `mm` is only compared with the current task's mm and dropped once; everything
+// else is Send + Sync or behind a mutex.
+unsafe impl Send for Vm {}
+// SAFETY: as above.
+unsafe impl Sync for Vm {}
+
+static NEXT_VM_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Vm {
+    pub(crate) fn new(features: SvmFeatures) -> Result<Arc<Self>> {
+        let npt = Npt::new(features.npt_levels)?;
+        let npt_root = npt.root_pa();
+        let mut iopm = HwPages::new(2)?; // 12 KiB used: intercept every port
+        iopm.fill(0xff);
+        let msrpm = crate::msr::new_msrpm()?;
+        // SAFETY: the current task is in the ioctl; its mm (if any) is grabbed.
+        let mm = unsafe { ffi::rsvm_shim_current_mm_grab() };
+        if mm.is_null() {
+            return Err(EINVAL);
+        }
+        let r = Arc::pin_init(
+            try_pin_init!(Self {
+                id: NEXT_VM_ID.fetch_add(1, Ordering::Relaxed),
+                features,
+                mm,
+                mem <- new_mutex!(VmMem { slots: Memslots::default(), npt }),
+                npt_gen: AtomicU64::new(1),
+                npt_root,
+                vcpus <- new_mutex!(KVec::new()),
+                iopm,
+                msrpm,
+            }? Error),
+            GFP_KERNEL,
+        );
+        if r.is_err() {
+            // SAFETY: grabbed above, not stored anywhere.
+            unsafe { ffi::rsvm_shim_mmdrop(mm) };
+        }
+        r
+    }
+
+    pub(crate) fn is_owner(&self) -> bool {
+        // SAFETY: pointer comparison with the current task's mm.
+        unsafe { ffi::rsvm_shim_is_current_mm(self.mm) != 0 }
+    }
+
+    /// After NPT entries were removed: make every vCPU flush before it uses the NPT again,
+    /// and wait until none is still in guest mode with the old translations.
+    fn flush_npt(&self) {
+        self.npt_gen.fetch_add(1, Ordering::SeqCst);
+        let vcpus = self.vcpus.lock();
+        for v in vcpus.iter() {
+            let cpu = v.in_guest_cpu.load(Ordering::SeqCst);
+            if cpu >= 0 {
+                // SAFETY: `cpu` is a valid CPU id (it ran a guest); the kick waits for the IPI
+                // handler, which runs only after that CPU left guest mode.
+                unsafe { ffi::rsvm_shim_kick_cpu(cpu as c_uint) };
+            }
+        }
+    }
+
+    fn set_memory_region(&self, r: &KvmUserspaceMemoryRegion) -> Result<isize> {
+        let mut mem = self.mem.lock();
+        let limit = mem.npt.gpa_limit();
+        match mem.slots.plan(r, limit)? {
+            SlotChange::None => {}
+            SlotChange::Create(s) => mem.slots.insert(s)?,
+            SlotChange::Delete { index } => {
+                let s = Self::unmap_slot(&mut mem, index)?;
+                self.flush_npt();
+                // Unpinned only now: no vCPU can reach the pages any more.
+                drop(s);
+            }
+            SlotChange::Move { index, new_gpa } => {
+                let mut s = Self::unmap_slot(&mut mem, index)?;
+                self.flush_npt();
+                s.gpa = new_gpa;
+                mem.slots.insert(s)?;
+            }
+        }
+        Ok(0)
+    }
+
+    fn unmap_slot(mem: &mut VmMem, index: usize) -> Result<Memslot> {
+        let s = mem.slots.remove(index).ok_or(EINVAL)?;
+        mem.npt.unmap(s.gpa, s.npages * PAGE_SIZE);
+        Ok(s)
+    }
+
+    fn create_vcpu(self: &Arc<Self>, id: c_ulong) -> Result<isize> {
+        if id >= MAX_VCPU_ID as c_ulong {
+            return Err(EINVAL);
+        }
+        let shared = {
+            let mut vcpus = self.vcpus.lock();
+            if vcpus.iter().any(|v| v.id as c_ulong == id) {
+                return Err(EEXIST);
+            }
+            if vcpus.len() >= MAX_VCPUS as usize {
+                return Err(EINVAL);
+            }
+            let shared = Arc::new(VcpuShared { id: id as u32, in_guest_cpu: AtomicI32::new(-1) }, GFP_KERNEL)?;
+            vcpus.push(shared.clone(), GFP_KERNEL)?;
+            shared
+        };
+        let r = Vcpu::new(self.clone(), shared.clone()).and_then(|v| crate::anonfd::install(v, true));
+        if r.is_err() {
+            self.vcpus.lock().retain(|v| !Arc::ptr_eq(v, &shared));
+        }
+        r
+    }
+
+    /// Drops a vCPU from the kick list (its fd was closed).
+    pub(crate) fn remove_vcpu(&self, shared: &Arc<VcpuShared>) {
+        self.vcpus.lock().retain(|v| !Arc::ptr_eq(v, shared));
+    }
+
+    fn ioctl(self: &Arc<Self>, cmd: c_uint, arg: c_ulong) -> Result<isize> {
+        if !self.is_owner() {
+            return Err(EIO);
+        }
+        match cmd {
+            KVM_CREATE_VCPU => self.create_vcpu(arg),
+            KVM_CHECK_EXTENSION => Ok(crate::dev::check_extension(arg)),
+            KVM_SET_USER_MEMORY_REGION => {
+                let r: KvmUserspaceMemoryRegion =
+                    UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmUserspaceMemoryRegion>()).reader().read()?;
+                self.set_memory_region(&r)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Vm {
+    fn drop(self: Pin<&mut Self>) {
+        // No vCPU is left (each holds a reference), so nothing runs on the NPT: the memslots
+        // (and their pins) and the tables are freed by the fields' own drops.
+        // SAFETY: grabbed in `new`, dropped once here.
+        unsafe { ffi::rsvm_shim_mmdrop(self.mm) };
+    }
+}
+
+/// Creates a VM fd (`KVM_CREATE_VM`).
+pub(crate) fn create_vm(features: SvmFeatures, machine_type: c_ulong) -> Result<isize> {
+    // Only the default machine type, as KVM on AMD without SEV.
+    if machine_type != 0 {
+        return Err(EINVAL);
+    }
+    let vm = Vm::new(features)?;
+    crate::anonfd::install(vm, false)
+}
+
+#[no_mangle]
+unsafe extern "C" fn rsvm_vm_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    // SAFETY: the VM fd's private data is the `Arc<Vm>` installed by `anonfd::install`, alive
+    // until release, which cannot run during an ioctl.
+    let vm: Arc<Vm> = unsafe { crate::anonfd::borrow::<Vm>(file) }.into();
+    match vm.ioctl(cmd, arg) {
+        Ok(v) => v as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+#[no_mangle]
+unsafe extern "C" fn rsvm_vm_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: last reference of the fd: takes back the `Arc` installed by `anonfd::install`.
+    drop(unsafe { crate::anonfd::take::<Vm>(file) });
+    0
+}
