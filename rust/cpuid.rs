@@ -74,6 +74,28 @@ pub(crate) fn supported(host_xcr0: u64) -> Result<KVec<KvmCpuidEntry2>> {
     Ok(v)
 }
 
+/// Does the guest's CPUID table have feature bit `bit` of register `reg` (0 EAX .. 3 EDX)
+/// in leaf `function` (subleaf 0)?
+pub(crate) fn has(table: &[KvmCpuidEntry2], function: u32, reg: usize, bit: u32) -> bool {
+    lookup(table, function, 0).map(|e| [e.eax, e.ebx, e.ecx, e.edx].get(reg).copied().unwrap_or(0) >> bit & 1 != 0).unwrap_or(false)
+}
+
+/// EFER bits the guest's CPUID allows (KVM's __kvm_valid_efer): LME/LMA need long mode,
+/// NXE needs NX, SCE needs SYSCALL.
+pub(crate) fn efer_allowed(table: &[KvmCpuidEntry2]) -> u64 {
+    let mut a = 0;
+    if has(table, 0x8000_0001, 3, 29) {
+        a |= (1 << 8) | (1 << 10);
+    }
+    if has(table, 0x8000_0001, 3, 20) {
+        a |= 1 << 11;
+    }
+    if has(table, 0x8000_0001, 3, 11) {
+        a |= 1;
+    }
+    a
+}
+
 /// Is the guest's CPU vendor Intel (which decides out-of-range leaf behaviour)?
 fn vendor_intel(table: &[KvmCpuidEntry2]) -> bool {
     table.iter().any(|e| e.function == 0 && e.ebx == 0x756e_6547 && e.edx == 0x4965_6e69 && e.ecx == 0x6c65_746e)

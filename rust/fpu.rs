@@ -103,20 +103,23 @@ impl GuestFpu {
         unsafe { asm!("xsave64 [{}]", in(reg) p, in("eax") self.mask as u32, in("edx") (self.mask >> 32) as u32, options(nostack)) };
     }
 
-    /// Switches to the guest's XCR0 if the guest enabled XSAVE and it differs. Returns
-    /// whether the host's value must be restored.
-    pub(crate) fn enter_xcr0(&self, guest_cr4: u64, host_xcr0: u64) -> bool {
+    /// Switches to the guest's XCR0 if the guest enabled XSAVE and it differs.
+    pub(crate) fn enter_xcr0(&self, guest_cr4: u64, host_xcr0: u64) {
         if guest_cr4 & CR4_OSXSAVE != 0 && self.xcr0 != host_xcr0 {
-            // SAFETY: `xcr0` was validated by `set_xcr0` (subset of the host's, x87 set);
-            // the caller restores the host's value with `exit_xcr0` right after #VMEXIT.
+            // SAFETY: `xcr0` was validated by `set_xcr0` (subset of the host's, x87 set)
+            // or read back from the CPU after a guest XSETBV; the caller restores the
+            // host's value with `exit_xcr0` right after #VMEXIT.
             unsafe { xsetbv0(self.xcr0) };
-            return true;
         }
-        false
     }
 
-    pub(crate) fn exit_xcr0(switched: bool, host_xcr0: u64) {
-        if switched {
+    /// After #VMEXIT: takes the XCR0 the guest left loaded and puts the host's back.
+    /// XSETBV is intercepted on hardware, but QEMU's SVM does not intercept it, so the
+    /// guest may have changed XCR0 directly: reading it back keeps the host safe either way.
+    pub(crate) fn exit_xcr0(&mut self, host_xcr0: u64) {
+        let cur = xgetbv0();
+        if cur != host_xcr0 {
+            self.xcr0 = cur;
             // SAFETY: restores the host's own value.
             unsafe { xsetbv0(host_xcr0) };
         }

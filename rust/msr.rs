@@ -121,7 +121,7 @@ pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
 
 /// Writes an MSR. `host` is true for `KVM_SET_MSRS` (the VMM may set what the guest may
 /// not, such as EFER.LMA).
-pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool) -> Result<(), MsrFault> {
+pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool, efer_allowed: u64) -> Result<(), MsrFault> {
     let s = &mut vmcb.save;
     match msr {
         MSR_IA32_TSC => vmcb.control.tsc_offset = v.wrapping_sub(crate::ffi::rdtsc()),
@@ -130,7 +130,7 @@ pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool) -> Result<(), M
         MSR_IA32_SYSENTER_EIP => s.sysenter_eip = v,
         MSR_IA32_CR_PAT if pat_valid(v) => s.g_pat = v,
         MSR_EFER => {
-            if v & !EFER_GUEST_VALID != 0 {
+            if v & !(EFER_GUEST_VALID & efer_allowed) != 0 {
                 return Err(MsrFault);
             }
             let mut v = v;

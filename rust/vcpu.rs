@@ -222,7 +222,9 @@ impl VcpuState {
     }
 
     /// The architectural reset state, as KVM's `kvm_vcpu_reset()` + `init_vmcb()` leave it.
-    fn reset(&mut self, vm: &Vm, id: u32) {
+    /// `init`: an INIT-like reset (after a shutdown), which keeps CR0.CD and CR0.NW.
+    fn reset(&mut self, vm: &Vm, id: u32, init: bool) {
+        let old_cr0 = self.vmcb().save.cr0;
         let rdx = self.cpuid.iter().find(|e| e.function == 1).map(|e| e.eax as u64).unwrap_or(0x600);
         self.gprs = [0; 16];
         self.gprs[2] = rdx;
@@ -280,7 +282,7 @@ impl VcpuState {
         s.idtr = VmcbSeg::new(0, 0, 0xffff, 0);
         s.ldtr = VmcbSeg::new(0, 0x82, 0xffff, 0);
         s.tr = VmcbSeg::new(0, 0x83, 0xffff, 0);
-        s.cr0 = CR0_CD | CR0_NW | (1 << 4);
+        s.cr0 = (1 << 4) | if init { old_cr0 & (CR0_CD | CR0_NW) } else { CR0_CD | CR0_NW };
         s.efer = msr::EFER_SVME;
         s.rflags = RFLAGS_FIXED;
         s.rip = 0xfff0;
@@ -389,7 +391,7 @@ impl Vcpu {
             apic_base: 0,
             stats: [0; STAT_NR],
         };
-        st.reset(&vm, shared.id);
+        st.reset(&vm, shared.id, false);
         Arc::pin_init(
             try_pin_init!(Self {
                 vm,
@@ -543,7 +545,7 @@ impl Vcpu {
         let cpu_id = ffi::this_cpu();
         let fpu_guard = FpuGuard::begin();
         st.fpu.load();
-        let switched = st.fpu.enter_xcr0(guest_cr4, host_xcr0);
+        st.fpu.enter_xcr0(guest_cr4, host_xcr0);
         self.shared.in_guest_cpu.store(cpu_id as i32, Ordering::SeqCst);
         ops::clgi();
         // Read after CLGI: a concurrent NPT flush either sees us in guest mode and waits for
@@ -571,7 +573,7 @@ impl Vcpu {
         unsafe { ffi::__rsvm_vmrun(vmcb_pa, svm.host_save.phys(), st.gprs.as_mut_ptr()) };
         ops::stgi();
         self.shared.in_guest_cpu.store(-1, Ordering::SeqCst);
-        GuestFpu::exit_xcr0(switched, host_xcr0);
+        st.fpu.exit_xcr0(host_xcr0);
         st.fpu.save();
         drop(fpu_guard);
         drop(np);
@@ -649,7 +651,7 @@ impl Vcpu {
             SVM_EXIT_NPF => self.npf_exit(st, run, info1, info2)?,
             SVM_EXIT_SHUTDOWN => {
                 // The VMCB is undefined after a shutdown intercept: back to reset (as KVM).
-                st.reset(&self.vm, self.shared.id);
+                st.reset(&self.vm, self.shared.id, true);
                 run.set_reason(KVM_EXIT_SHUTDOWN);
                 Action::User
             }
@@ -695,7 +697,8 @@ impl Vcpu {
         let index = st.gprs[1] as u32;
         let ok = if write {
             let v = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
-            msr::set(st.vmcb(), index, v, false).is_ok()
+            let allowed = cpuid::efer_allowed(&st.cpuid);
+            msr::set(st.vmcb(), index, v, false, allowed).is_ok()
         } else {
             match msr::get(st.vmcb(), index) {
                 Ok(v) => {
@@ -1056,10 +1059,11 @@ impl Vcpu {
         if k.cr0 >> 32 != 0 || (k.cr0 & CR0_NW != 0 && k.cr0 & CR0_CD == 0) || (k.cr0 & CR0_PG != 0 && k.cr0 & CR0_PE == 0) {
             return Err(EINVAL);
         }
-        if k.cr4 & !CR4_GUEST_VALID != 0 || k.efer & !(msr::EFER_SCE | msr::EFER_LME | msr::EFER_LMA | msr::EFER_NXE) != 0 {
+        let mut st = self.state.lock();
+        let efer_ok = msr::EFER_SCE | msr::EFER_LME | msr::EFER_LMA | msr::EFER_NXE;
+        if k.cr4 & !CR4_GUEST_VALID != 0 || k.efer & !(efer_ok & cpuid::efer_allowed(&st.cpuid)) != 0 {
             return Err(EINVAL);
         }
-        let mut st = self.state.lock();
         let v = st.vmcb();
         let s = &mut v.save;
         s.cs = seg_from_kvm(&k.cs);
@@ -1102,7 +1106,8 @@ impl Vcpu {
         for _ in 0..n {
             let mut e: KvmMsrEntry = r.read()?;
             let ok = if write {
-                msr::set(st.vmcb(), e.index, e.data, true).is_ok()
+                let allowed = cpuid::efer_allowed(&st.cpuid);
+                msr::set(st.vmcb(), e.index, e.data, true, allowed).is_ok()
             } else {
                 match msr::get(st.vmcb(), e.index) {
                     Ok(v) => {

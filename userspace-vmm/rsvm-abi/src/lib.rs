@@ -6,7 +6,7 @@
 
 use static_assertions::const_assert_eq;
 use std::mem::{offset_of, size_of};
-use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr};
+use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iowr_nr};
 
 /// KVM's ioctl type.
 pub const KVMIO: u32 = 0xAE;
@@ -21,6 +21,8 @@ ioctl_io_nr!(KVM_GET_API_VERSION, KVMIO, 0x00);
 ioctl_io_nr!(KVM_CREATE_VM, KVMIO, 0x01);
 ioctl_io_nr!(KVM_CHECK_EXTENSION, KVMIO, 0x03);
 ioctl_io_nr!(KVM_GET_VCPU_MMAP_SIZE, KVMIO, 0x04);
+ioctl_iowr_nr!(KVM_GET_MSR_INDEX_LIST, KVMIO, 0x02, kvm_bindings::kvm_msr_list);
+ioctl_iowr_nr!(KVM_GET_SUPPORTED_CPUID, KVMIO, 0x05, kvm_bindings::kvm_cpuid2);
 
 /// Maximum exits the world-switch self-test reports.
 pub const SELFTEST_MAX_EXITS: usize = 8;
@@ -54,6 +56,27 @@ const_assert_eq!(offset_of!(RsvmSelftest, exits), 8);
 
 ioctl_ior_nr!(RSVM_SELFTEST_WORLD_SWITCH, RSVMIO, 0x80, RsvmSelftest);
 
+/// Number of exit counters in `RsvmVcpuStats::exits`.
+pub const STAT_NR: usize = 16;
+/// Names of the exit counters, in order.
+pub const STAT_NAMES: [&str; STAT_NR] = [
+    "io", "mmio", "hlt", "cpuid", "msr", "npf", "intr", "vintr", "shutdown", "fail_entry", "ud", "vmmcall", "xsetbv",
+    "exception", "other", "total",
+];
+
+/// Result of `RSVM_GET_VCPU_STATS` on a vCPU fd (`struct rsvm_vcpu_stats`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmVcpuStats {
+    pub exits: [u64; STAT_NR],
+    pub pinned_pages: u64,
+    pub npt_leaves_4k: u64,
+    pub npt_leaves_2m: u64,
+}
+const_assert_eq!(size_of::<RsvmVcpuStats>(), 8 * (STAT_NR + 3));
+
+ioctl_ior_nr!(RSVM_GET_VCPU_STATS, RSVMIO, 0x81, RsvmVcpuStats);
+
 /// #VMEXIT codes the self-test expects (APM vol. 2, appendix C).
 pub mod exit {
     pub const CPUID: u64 = 0x72;
@@ -82,5 +105,61 @@ mod tests {
         // _IOR: direction bits 2 (read), size of the struct.
         assert_eq!(nr >> 30, 2);
         assert_eq!((nr >> 16) & 0x3fff, size_of::<RsvmSelftest>() as _);
+    }
+}
+
+/// The KVM struct layouts the module implements (rust/uapi/kvm.rs asserts the same numbers
+/// at compile time); checked here against `kvm-bindings`, KVM's own definitions.
+#[cfg(test)]
+mod kvm_layout {
+    use kvm_bindings::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn sizes_match_kvm_bindings() {
+        assert_eq!(size_of::<kvm_regs>(), 144);
+        assert_eq!(size_of::<kvm_segment>(), 24);
+        assert_eq!(size_of::<kvm_dtable>(), 16);
+        assert_eq!(size_of::<kvm_sregs>(), 312);
+        assert_eq!(size_of::<kvm_fpu>(), 416);
+        assert_eq!(size_of::<kvm_xsave>(), 4096);
+        assert_eq!(size_of::<kvm_msr_entry>(), 16);
+        assert_eq!(size_of::<kvm_msrs>(), 8);
+        assert_eq!(size_of::<kvm_msr_list>(), 4);
+        assert_eq!(size_of::<kvm_cpuid_entry2>(), 40);
+        assert_eq!(size_of::<kvm_cpuid2>(), 8);
+        assert_eq!(size_of::<kvm_userspace_memory_region>(), 32);
+        assert_eq!(size_of::<kvm_interrupt>(), 4);
+        assert_eq!(size_of::<kvm_signal_mask>(), 4);
+        assert_eq!(size_of::<kvm_run>(), 2352);
+    }
+
+    #[test]
+    fn offsets_match_kvm_bindings() {
+        assert_eq!(offset_of!(kvm_sregs, gdt), 192);
+        assert_eq!(offset_of!(kvm_sregs, cr0), 224);
+        assert_eq!(offset_of!(kvm_sregs, apic_base), 272);
+        assert_eq!(offset_of!(kvm_sregs, interrupt_bitmap), 280);
+        assert_eq!(offset_of!(kvm_fpu, last_ip), 136);
+        assert_eq!(offset_of!(kvm_fpu, xmm), 152);
+        assert_eq!(offset_of!(kvm_fpu, mxcsr), 408);
+        assert_eq!(offset_of!(kvm_run, exit_reason), 8);
+        assert_eq!(offset_of!(kvm_run, ready_for_interrupt_injection), 12);
+        assert_eq!(offset_of!(kvm_run, if_flag), 13);
+        assert_eq!(offset_of!(kvm_run, cr8), 16);
+        assert_eq!(offset_of!(kvm_run, apic_base), 24);
+        assert_eq!(offset_of!(kvm_run, __bindgen_anon_1), 32);
+        assert_eq!(offset_of!(kvm_run, kvm_valid_regs), 288);
+        assert_eq!(offset_of!(kvm_run, s), 304);
+        assert_eq!(offset_of!(kvm_run__bindgen_ty_1__bindgen_ty_4, data_offset), 8);
+        assert_eq!(offset_of!(kvm_run__bindgen_ty_1__bindgen_ty_6, len), 16);
+        assert_eq!(offset_of!(kvm_run__bindgen_ty_1__bindgen_ty_6, is_write), 20);
+    }
+
+    #[test]
+    fn ioctl_numbers_match_kvm_ioctls() {
+        // _IOR/_IOW numbers embed the struct size: equal sizes above give equal numbers.
+        assert_eq!(super::KVM_GET_SUPPORTED_CPUID(), 0xc008_ae05);
+        assert_eq!(super::KVM_GET_MSR_INDEX_LIST(), 0xc004_ae02);
     }
 }

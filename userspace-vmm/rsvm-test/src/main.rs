@@ -12,6 +12,10 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
+mod guest;
+mod payloads;
+mod vmtests;
+
 #[derive(Parser)]
 #[command(about = "Assertions about /dev/rsvm, run inside the rsvm test VM")]
 struct Args {
@@ -34,11 +38,20 @@ enum Cmd {
         #[arg(long)]
         expect_levels: u32,
     },
+    /// List the guest payloads.
+    List,
+    /// Run a guest payload, print its trace (exits and final registers), and check its
+    /// results against the architecture's.
+    Payload { name: String },
+    /// NPT faults on first touch, exit counters, pinned pages back to zero (rsvm only).
+    FirstTouch,
+    /// KVM_SET_USER_MEMORY_REGION rules and errnos.
+    Memslots,
 }
 
-type TestResult = Result<(), String>;
+pub(crate) type TestResult = Result<(), String>;
 
-fn check(cond: bool, what: impl FnOnce() -> String) -> TestResult {
+pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> TestResult {
     if cond {
         println!("# ok: {}", what());
         Ok(())
@@ -56,11 +69,27 @@ fn api(dev: &str) -> TestResult {
     let kvm = open_kvm(dev)?;
     let v = kvm.get_api_version();
     check(v == KVM_API_VERSION, || format!("KVM_GET_API_VERSION = {v} (want {KVM_API_VERSION})"))?;
-    // Nothing of KVM's capability list is implemented yet: every answer must be 0. The
-    // numbers cover KVM's whole list (kvm.h) and some beyond it.
-    let claimed: Vec<u64> = (0..512u64).filter(|&c| kvm.check_extension_raw(c) != 0).collect();
-    check(claimed.is_empty(), || format!("KVM_CHECK_EXTENSION claims no capability (claimed: {claimed:?})"))?;
-    check(kvm.check_extension_raw(u64::MAX) == 0, || "KVM_CHECK_EXTENSION(~0) = 0".into())
+    // KVM_CHECK_EXTENSION claims exactly what rsvm implements (KVM's numbers, kvm.h).
+    let want: &[(u64, i32)] = &[(3, 1), (7, 1), (9, 64), (10, 32764), (21, 1), (30, 1), (55, 1), (66, 64), (81, 1), (105, 1), (128, 1024), (136, 1)];
+    let claimed: Vec<(u64, i32)> = (0..512u64).map(|c| (c, kvm.check_extension_raw(c))).filter(|&(_, v)| v != 0).collect();
+    check(claimed == want, || format!("KVM_CHECK_EXTENSION claims {claimed:?} (want {want:?})"))?;
+    check(kvm.check_extension_raw(u64::MAX) == 0, || "KVM_CHECK_EXTENSION(~0) = 0".into())?;
+    // The same answers on a VM fd (KVM_CAP_CHECK_EXTENSION_VM).
+    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    let on_vm: Vec<(u64, i32)> = (0..512u64).map(|c| (c, vm.check_extension_raw(c))).filter(|&(_, v)| v != 0).collect();
+    check(on_vm == want, || format!("VM fd KVM_CHECK_EXTENSION claims {on_vm:?}"))?;
+    let n = kvm.get_vcpu_mmap_size().map_err(|e| e.to_string())?;
+    check(n == 8192, || format!("KVM_GET_VCPU_MMAP_SIZE = {n} (kvm_run page + PIO page)"))?;
+    let cpuid = kvm.get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
+    let ent = cpuid.as_slice();
+    let leaf = |f: u32| ent.iter().find(|e| e.function == f);
+    check(leaf(0).is_some() && leaf(1).is_some() && leaf(0x8000_0001).is_some(), || "supported CPUID has leaves 0, 1, 8000_0001h".into())?;
+    check(leaf(0x8000_0001).map(|e| e.ecx & 4 == 0).unwrap_or(false), || "supported CPUID hides SVM (8000_0001h ECX bit 2)".into())?;
+    check(leaf(0x8000_000a).is_none(), || "supported CPUID has no SVM leaf 8000_000Ah".into())?;
+    check(leaf(1).map(|e| e.ecx & (1 << 5) == 0 && e.ecx & (1 << 31) != 0).unwrap_or(false), || "supported CPUID: no VMX, hypervisor bit set".into())?;
+    let msrs = kvm.get_msr_index_list().map_err(|e| format!("KVM_GET_MSR_INDEX_LIST: {e}"))?;
+    let m = msrs.as_slice();
+    check(m.contains(&0xc000_0080) && m.contains(&0x10) && m.contains(&0xc000_0082), || format!("MSR index list has EFER, TSC, LSTAR ({m:x?})"))
 }
 
 /// Raw ioctl returning `Ok(value)` or `Err(errno)`.
@@ -88,9 +117,15 @@ fn bad_ioctls(dev: &str) -> TestResult {
     expect_err(&f, "foreign ioctl type _IO(0x54,0x01)", io(0x54, 0x01), 0, libc::ENOTTY)?;
     expect_err(&f, "rsvm range, unused number _IO(0xAF,0xfe)", io(0xaf, 0xfe), 0, libc::ENOTTY)?;
     expect_err(&f, "KVM_GET_API_VERSION with arg 1", KVM_GET_API_VERSION(), 1, libc::EINVAL)?;
-    // Not implemented yet (the core VM issue): must be ENOTTY, never a pretend success.
-    expect_err(&f, "KVM_CREATE_VM (not implemented)", KVM_CREATE_VM(), 0, libc::ENOTTY)?;
-    expect_err(&f, "KVM_GET_VCPU_MMAP_SIZE (not implemented)", KVM_GET_VCPU_MMAP_SIZE(), 0, libc::ENOTTY)?;
+    expect_err(&f, "KVM_CREATE_VM with an unknown machine type", KVM_CREATE_VM(), 1, libc::EINVAL)?;
+    expect_err(&f, "KVM_GET_VCPU_MMAP_SIZE with arg 1", KVM_GET_VCPU_MMAP_SIZE(), 1, libc::EINVAL)?;
+    // A 1-entry buffer is too small for the supported CPUID table.
+    let mut small = [1u32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    expect_err(&f, "KVM_GET_SUPPORTED_CPUID into 1 entry", KVM_GET_SUPPORTED_CPUID(), small.as_mut_ptr() as u64, libc::E2BIG)?;
+    expect_err(&f, "KVM_GET_SUPPORTED_CPUID into NULL", KVM_GET_SUPPORTED_CPUID(), 0, libc::EFAULT)?;
+    let mut list = [1u32, 0];
+    expect_err(&f, "KVM_GET_MSR_INDEX_LIST into 1 entry", KVM_GET_MSR_INDEX_LIST(), list.as_mut_ptr() as u64, libc::E2BIG)?;
+    check(list[0] > 1, || format!("KVM_GET_MSR_INDEX_LIST reports the needed count ({})", list[0]))?;
     let st = RSVM_SELFTEST_WORLD_SWITCH();
     expect_err(&f, "self-test into NULL", st, 0, libc::EFAULT)?;
     expect_err(&f, "self-test into a kernel address", st, 0xffff_ffff_8100_0000, libc::EFAULT)?;
@@ -162,6 +197,20 @@ fn main() -> ExitCode {
         Cmd::Api => api(&args.dev),
         Cmd::BadIoctls => bad_ioctls(&args.dev),
         Cmd::Selftest { expect_levels } => selftest(&args.dev, expect_levels),
+        Cmd::List => {
+            for n in vmtests::payload_names() {
+                println!("{n}");
+            }
+            Ok(())
+        }
+        Cmd::Payload { name } => vmtests::run_payload(&args.dev, &name).and_then(|g| {
+            for l in &g.trace {
+                println!("{l}");
+            }
+            vmtests::check_payload(&name, &g)
+        }),
+        Cmd::FirstTouch => vmtests::first_touch(&args.dev),
+        Cmd::Memslots => vmtests::memslot_rules(&args.dev),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
