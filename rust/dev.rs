@@ -77,6 +77,16 @@ fn ioctl(cmd: c_uint, arg: c_ulong) -> Result<isize> {
             w.write(&r)?;
             Ok(0)
         }
+        RSVM_BENCH_FLOOR => {
+            let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<RsvmBenchFloor>()).reader_writer();
+            let mut b: RsvmBenchFloor = r.read()?;
+            if b.iterations == 0 || b.iterations > 10_000_000 {
+                return Err(EINVAL);
+            }
+            b.tsc_delta = selftest::bench_floor(&features, b.iterations)?;
+            w.write(&b)?;
+            Ok(0)
+        }
         _ => Err(ENOTTY),
     }
 }

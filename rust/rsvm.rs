@@ -61,6 +61,34 @@ impl Drop for PublishedFeatures {
     }
 }
 
+/// The module's debugfs directory, for per-vCPU files. Set while the module is live; vCPUs
+/// (whose fds hold a module reference) only exist then.
+static DEBUGFS_DIR: AtomicPtr<debugfs::Dir> = AtomicPtr::new(core::ptr::null_mut());
+
+struct PublishedDir;
+
+impl PublishedDir {
+    fn new(d: *const debugfs::Dir) -> Self {
+        DEBUGFS_DIR.store(d as *mut _, Ordering::Release);
+        Self
+    }
+}
+
+impl Drop for PublishedDir {
+    fn drop(&mut self) {
+        DEBUGFS_DIR.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// rsvm's debugfs directory, if the module is live.
+pub(crate) fn debugfs_dir<'a>() -> Option<&'a debugfs::Dir> {
+    let p = DEBUGFS_DIR.load(Ordering::Acquire);
+    // SAFETY: non-null only between `PublishedDir::new` and its drop, during which the
+    // pinned module object (and its `_debugfs`) is alive; callers are ioctls, which hold a
+    // module reference through their fd.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
 /// `/dev/rsvm`, registered through the C shim so that its fops carry `.owner`.
 struct MiscReg;
 
@@ -110,6 +138,7 @@ struct Rsvm {
     _cpus_file: debugfs::File<cpu::SvmCpusFile>,
     #[pin]
     _pinned_file: debugfs::File<PinnedPages>,
+    _dir_published: PublishedDir,
     _debugfs: debugfs::Dir,
     _published: PublishedFeatures,
     _svm: cpu::SvmEnable,
@@ -136,6 +165,9 @@ impl kernel::InPlaceModule for Rsvm {
             _svm: cpu::SvmEnable::new(unsafe { &(*this.as_ptr()).features })?,
             _published: PublishedFeatures::new(unsafe { (*this.as_ptr()).features })?,
             _debugfs: debugfs::Dir::new(c"rsvm"),
+            // SAFETY: `_debugfs` is initialised; the module object is pinned, so its address
+            // is stable until `_dir_published` (dropped before it) withdraws it.
+            _dir_published: PublishedDir::new(unsafe { &raw const (*this.as_ptr())._debugfs }),
             // SAFETY: `_debugfs` is initialised and is dropped after the files.
             _features_file <- unsafe { &(*this.as_ptr())._debugfs }
                 // SAFETY: `features` is initialised.

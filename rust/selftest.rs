@@ -187,3 +187,54 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
     }
     Ok(out)
 }
+
+/// The floor for the exit-cost benchmark: `iters` bare world switches of a guest that loops
+/// on CPUID (`0: cpuid; jmp 0b`), each handled with nothing but a RIP update. Returns the
+/// TSC delta over the loop, measured inside the module (under QEMU `-icount` the TSC counts
+/// instructions).
+pub(crate) fn bench_floor(features: &SvmFeatures, iters: u64) -> Result<u64> {
+    let vmcb_page = HwPages::page()?;
+    let mut iopm = HwPages::new(2)?;
+    let mut msrpm = HwPages::new(1)?;
+    iopm.fill(0xff);
+    msrpm.fill(0xff);
+    let mut code = HwPages::page()?;
+    code.bytes()[..4].copy_from_slice(&[0x0f, 0xa2, 0xeb, 0xfc]);
+    let mut npt = Npt::new(features.npt_levels)?;
+    npt.map_4k(CODE_GPA, code.phys(), Access::ReadWrite)?;
+    // SAFETY: as in `world_switch`.
+    init_real_mode(unsafe { &mut *vmcb_page.as_mut_ptr::<Vmcb>() }, iopm.phys(), msrpm.phys(), &npt);
+    let mut gprs = [0u64; 16];
+    let mut asid = crate::asid::VcpuAsid::default();
+    let this_vm = u64::MAX;
+    let start = ffi::rdtsc();
+    for _ in 0..iters {
+        if ffi::signal_pending() {
+            return Err(EINTR);
+        }
+        let np = ffi::NoPreempt::new();
+        let svm = cpu::this_svm_cpu(&np).ok_or(ENODEV)?;
+        ops::clgi();
+        let cpu_id = ffi::this_cpu();
+        let (a, tlb) = svm.with_asid(&np, |c| {
+            c.last_vm = this_vm;
+            asid.pre_run(c, cpu_id, 0, features.flush_by_asid)
+        });
+        // SAFETY: the VMCB page is ours and idle.
+        let v = unsafe { &mut *vmcb_page.as_mut_ptr::<Vmcb>() };
+        v.control.asid = a;
+        v.control.tlb_ctl = tlb;
+        // SAFETY: as in `world_switch`.
+        unsafe { ffi::__rsvm_vmrun(vmcb_page.phys(), svm.host_save.phys(), gprs.as_mut_ptr()) };
+        ops::stgi();
+        drop(np);
+        // SAFETY: as above.
+        let v = unsafe { &mut *vmcb_page.as_mut_ptr::<Vmcb>() };
+        match v.exit_code() {
+            SVM_EXIT_CPUID => v.save.rip += 2,
+            SVM_EXIT_INTR | SVM_EXIT_NMI | SVM_EXIT_SMI => {}
+            _ => return Err(EIO),
+        }
+    }
+    Ok(ffi::rdtsc().wrapping_sub(start))
+}

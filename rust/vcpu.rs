@@ -13,13 +13,14 @@ use crate::{
     msr,
     svm::{exit::*, ops, vmcb::*},
     uapi::kvm::*,
-    uapi::{RsvmVcpuStats, RSVM_GET_VCPU_STATS, STAT_NR},
+    uapi::{RsvmVcpuStats, RSVM_GET_VCPU_STATS},
     vm::{VcpuShared, Vm},
 };
 use core::sync::atomic::Ordering;
 use kernel::{
-    bindings,
+    bindings, debugfs,
     ffi::{c_int, c_long, c_uint, c_ulong},
+    str::CString,
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
@@ -162,7 +163,10 @@ struct VcpuState {
     injected: u32,
     sigmask: Option<u64>,
     apic_base: u64,
-    stats: [u64; STAT_NR],
+    /// Userspace changed the register state since the last entry: snapshot the save area
+    /// first, so a state VMRUN refuses (KVM_EXIT_FAIL_ENTRY) is left exactly as userspace
+    /// set it, as KVM leaves it (an emulated VMEXIT_INVALID may write the save area).
+    user_state: bool,
 }
 
 #[pin_data(PinnedDrop)]
@@ -174,6 +178,8 @@ pub(crate) struct Vcpu {
     pio: HwPages,
     #[pin]
     state: Mutex<VcpuState>,
+    /// This vCPU's exit counters in debugfs (none if debugfs is unavailable).
+    _stats_file: Option<Pin<KBox<debugfs::File<Arc<VcpuShared>>>>>,
 }
 
 // SAFETY: the raw pages are owned and only touched under `state`'s lock or through the
@@ -369,9 +375,6 @@ impl VcpuState {
         Ok((b, len))
     }
 
-    fn stats(&self) -> RsvmVcpuStats {
-        RsvmVcpuStats { exits: self.stats, ..Default::default() }
-    }
 }
 
 /// The kind of fd entry point: get the vCPU from the fd and dispatch.
@@ -389,11 +392,16 @@ impl Vcpu {
             injected: 0,
             sigmask: None,
             apic_base: 0,
-            stats: [0; STAT_NR],
+            user_state: true,
         };
         st.reset(&vm, shared.id, false);
+        let stats_file = crate::debugfs_dir().and_then(|dir| {
+            let name = CString::try_from_fmt(fmt!("vm{}-vcpu{}", vm.id, shared.id)).ok()?;
+            KBox::pin_init(dir.read_only_file(&name, shared.clone()), GFP_KERNEL).ok()
+        });
         Arc::pin_init(
             try_pin_init!(Self {
+                _stats_file: stats_file,
                 vm,
                 shared,
                 run: HwPages::page()?,
@@ -402,6 +410,12 @@ impl Vcpu {
             }? Error),
             GFP_KERNEL,
         )
+    }
+
+    fn count(&self, i: usize) {
+        if let Some(c) = self.shared.stats.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn run_page(&self) -> RunPage {
@@ -466,11 +480,28 @@ impl Vcpu {
                 return Ok(0);
             }
             self.prepare_events(st, want_window);
+            let snapshot = if core::mem::take(&mut st.user_state) {
+                let mut b = KVec::with_capacity(size_of::<VmcbSave>(), GFP_KERNEL)?;
+                b.resize(size_of::<VmcbSave>(), 0u8, GFP_KERNEL)?;
+                // SAFETY: `b` has room for a `VmcbSave`, which is plain old data.
+                unsafe { core::ptr::copy_nonoverlapping(&st.vmcb().save as *const VmcbSave as *const u8, b.as_mut_ptr(), b.len()) };
+                Some(b)
+            } else {
+                None
+            };
             self.enter_guest(st)?;
             let code = st.vmcb().exit_code();
-            st.stats[stat_index(code)] += 1;
-            st.stats[STAT_TOTAL] += 1;
-            self.after_exit(st);
+            if let (SVM_EXIT_ERR, Some(b)) = (code, &snapshot) {
+                // SAFETY: `b` holds a copy of a `VmcbSave` taken above.
+                unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), &mut st.vmcb().save as *mut VmcbSave as *mut u8, b.len()) };
+                st.user_state = true;
+            }
+            self.count(stat_index(code));
+            self.count(STAT_TOTAL);
+            if code != SVM_EXIT_ERR {
+                // VMRUN refused the state: nothing was delivered, EXITINTINFO means nothing.
+                self.after_exit(st);
+            }
             match self.handle_exit(st, run, code)? {
                 Action::Resume => {}
                 Action::User => return Ok(0),
@@ -960,7 +991,7 @@ impl Vcpu {
         let Some(insn) = insn else {
             return Ok(self.emulation_failure(st, run));
         };
-        st.stats[STAT_MMIO] += 1;
+        self.count(STAT_MMIO);
         let rip = st.rip();
         let mut m = KvmRunMmio { phys_addr: gpa, len: insn.size as u32, ..Default::default() };
         match insn.op {
@@ -997,6 +1028,7 @@ impl Vcpu {
     fn set_regs(&self, r: &KvmRegs) {
         let mut st = self.state.lock();
         st.gprs = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15];
+        st.user_state = true;
         let v = st.vmcb();
         v.save.rip = r.rip;
         v.save.rflags = r.rflags | RFLAGS_FIXED;
@@ -1060,6 +1092,7 @@ impl Vcpu {
             return Err(EINVAL);
         }
         let mut st = self.state.lock();
+        st.user_state = true;
         let efer_ok = msr::EFER_SCE | msr::EFER_LME | msr::EFER_LMA | msr::EFER_NXE;
         if k.cr4 & !CR4_GUEST_VALID != 0 || k.efer & !(efer_ok & cpuid::efer_allowed(&st.cpuid)) != 0 {
             return Err(EINVAL);
@@ -1217,7 +1250,10 @@ impl Vcpu {
             KVM_INTERRUPT => self.interrupt(a),
             KVM_SET_SIGNAL_MASK => self.set_signal_mask(a),
             RSVM_GET_VCPU_STATS => {
-                let mut s = self.state.lock().stats();
+                let mut s = RsvmVcpuStats::default();
+                for (d, c) in s.exits.iter_mut().zip(self.shared.stats.iter()) {
+                    *d = c.load(Ordering::Relaxed);
+                }
                 let mem = self.vm.mem.lock();
                 s.pinned_pages = mem.slots.pinned();
                 s.npt_leaves_4k = mem.npt.leaves_4k;

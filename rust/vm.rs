@@ -9,6 +9,7 @@ use crate::{
     memslot::{Memslot, Memslots, SlotChange, PAGE_SIZE},
     npt::Npt,
     uapi::kvm::*,
+    uapi::{STAT_NAMES, STAT_NR},
     vcpu::Vcpu,
 };
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -31,6 +32,18 @@ pub(crate) struct VcpuShared {
     pub(crate) id: u32,
     /// The CPU this vCPU is in guest mode on, or -1. Set before CLGI, cleared after STGI.
     pub(crate) in_guest_cpu: AtomicI32,
+    /// Exit counters by reason (`crate::uapi::STAT_NAMES`), readable without the vCPU lock.
+    pub(crate) stats: [AtomicU64; STAT_NR],
+}
+
+/// `/sys/kernel/debug/rsvm/vm<N>-vcpu<M>`: one `reason count` line per exit reason.
+impl core::fmt::Debug for VcpuShared {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (name, v) in STAT_NAMES.iter().zip(self.stats.iter()) {
+            writeln!(f, "{} {}", name, v.load(Ordering::Relaxed))?;
+        }
+        Ok(())
+    }
 }
 
 /// Guest memory: slots and the NPT that maps them, under one lock (the "MMU lock").
@@ -158,7 +171,10 @@ impl Vm {
             if vcpus.len() >= MAX_VCPUS as usize {
                 return Err(EINVAL);
             }
-            let shared = Arc::new(VcpuShared { id: id as u32, in_guest_cpu: AtomicI32::new(-1) }, GFP_KERNEL)?;
+            let shared = Arc::new(
+                VcpuShared { id: id as u32, in_guest_cpu: AtomicI32::new(-1), stats: [const { AtomicU64::new(0) }; STAT_NR] },
+                GFP_KERNEL,
+            )?;
             vcpus.push(shared.clone(), GFP_KERNEL)?;
             shared
         };

@@ -47,8 +47,13 @@ unsafe impl AsBytes for RsvmSelftest {}
 /// Runs the built-in world-switch self-test; the result is written to the argument.
 pub(crate) const RSVM_SELFTEST_WORLD_SWITCH: u32 = _IOR::<RsvmSelftest>(RSVMIO, 0x80);
 
-/// Number of exit counters in `RsvmVcpuStats::exits` (names in Documentation/ioctl-abi.md).
+/// Number of exit counters in `RsvmVcpuStats::exits`.
 pub(crate) const STAT_NR: usize = 16;
+/// Their names, in order (also the debugfs per-vCPU file's lines).
+pub(crate) const STAT_NAMES: [&str; STAT_NR] = [
+    "io", "mmio", "hlt", "cpuid", "msr", "npf", "intr", "vintr", "shutdown", "fail_entry", "ud", "vmmcall", "xsetbv",
+    "exception", "other", "total",
+];
 
 /// Result of `RSVM_GET_VCPU_STATS` (on a vCPU fd).
 #[repr(C)]
@@ -69,3 +74,19 @@ unsafe impl AsBytes for RsvmVcpuStats {}
 
 /// Exit counters and memory figures of a vCPU and its VM.
 pub(crate) const RSVM_GET_VCPU_STATS: u32 = _IOR::<RsvmVcpuStats>(RSVMIO, 0x81);
+
+/// Argument of `RSVM_BENCH_FLOOR`: in `iterations`, out `tsc_delta`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmBenchFloor {
+    pub(crate) iterations: u64,
+    pub(crate) tsc_delta: u64,
+}
+static_assert!(size_of::<RsvmBenchFloor>() == 16);
+// SAFETY: `repr(C)`, two u64, no padding.
+unsafe impl AsBytes for RsvmBenchFloor {}
+// SAFETY: as above; any bit pattern is valid.
+unsafe impl kernel::transmute::FromBytes for RsvmBenchFloor {}
+
+/// The benchmark floor: a bare VMRUN/#VMEXIT loop inside the module (system fd).
+pub(crate) const RSVM_BENCH_FLOOR: u32 = kernel::ioctl::_IOWR::<RsvmBenchFloor>(RSVMIO, 0x82);

@@ -6,7 +6,7 @@
 
 use static_assertions::const_assert_eq;
 use std::mem::{offset_of, size_of};
-use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iowr_nr};
+use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iow_nr, ioctl_iowr_nr};
 
 /// KVM's ioctl type.
 pub const KVMIO: u32 = 0xAE;
@@ -21,6 +21,9 @@ ioctl_io_nr!(KVM_GET_API_VERSION, KVMIO, 0x00);
 ioctl_io_nr!(KVM_CREATE_VM, KVMIO, 0x01);
 ioctl_io_nr!(KVM_CHECK_EXTENSION, KVMIO, 0x03);
 ioctl_io_nr!(KVM_GET_VCPU_MMAP_SIZE, KVMIO, 0x04);
+ioctl_iow_nr!(KVM_INTERRUPT, KVMIO, 0x86, kvm_bindings::kvm_interrupt);
+ioctl_io_nr!(KVM_RUN, KVMIO, 0x80);
+ioctl_iow_nr!(KVM_SET_SIGNAL_MASK, KVMIO, 0x8b, kvm_bindings::kvm_signal_mask);
 ioctl_iowr_nr!(KVM_GET_MSR_INDEX_LIST, KVMIO, 0x02, kvm_bindings::kvm_msr_list);
 ioctl_iowr_nr!(KVM_GET_SUPPORTED_CPUID, KVMIO, 0x05, kvm_bindings::kvm_cpuid2);
 
@@ -76,6 +79,17 @@ pub struct RsvmVcpuStats {
 const_assert_eq!(size_of::<RsvmVcpuStats>(), 8 * (STAT_NR + 3));
 
 ioctl_ior_nr!(RSVM_GET_VCPU_STATS, RSVMIO, 0x81, RsvmVcpuStats);
+
+/// Argument of `RSVM_BENCH_FLOOR` (`struct rsvm_bench_floor`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmBenchFloor {
+    pub iterations: u64,
+    pub tsc_delta: u64,
+}
+const_assert_eq!(size_of::<RsvmBenchFloor>(), 16);
+
+ioctl_iowr_nr!(RSVM_BENCH_FLOOR, RSVMIO, 0x82, RsvmBenchFloor);
 
 /// #VMEXIT codes the self-test expects (APM vol. 2, appendix C).
 pub mod exit {

@@ -147,7 +147,7 @@ impl Guest {
                         }
                     }
                     s.cr3 = PML4;
-                    s.cr4 = 0x20; // PAE
+                    s.cr4 = 0x620; // PAE | OSFXSR | OSXMMEXCPT
                     s.cr0 = 0x8000_0011; // PG | PE | ET
                     s.efer = 0x500; // LME | LMA
                 }

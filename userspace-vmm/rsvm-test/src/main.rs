@@ -13,8 +13,11 @@ use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 mod guest;
+mod hostile;
 mod payloads;
 mod vmtests;
+#[cfg(test)]
+mod emulate_tests;
 
 #[derive(Parser)]
 #[command(about = "Assertions about /dev/rsvm, run inside the rsvm test VM")]
@@ -47,6 +50,14 @@ enum Cmd {
     FirstTouch,
     /// KVM_SET_USER_MEMORY_REGION rules and errnos.
     Memslots,
+    /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
+    Hostile,
+    /// Exit costs in L1 TSC ticks (instructions under -icount): CPUID, OUT round trip,
+    /// and the in-module VMRUN floor on rsvm.
+    ExitCosts {
+        #[arg(long, default_value_t = 2000)]
+        iters: u64,
+    },
 }
 
 pub(crate) type TestResult = Result<(), String>;
@@ -211,6 +222,8 @@ fn main() -> ExitCode {
         }),
         Cmd::FirstTouch => vmtests::first_touch(&args.dev),
         Cmd::Memslots => vmtests::memslot_rules(&args.dev),
+        Cmd::Hostile => hostile::hostile(&args.dev),
+        Cmd::ExitCosts { iters } => vmtests::exit_costs(&args.dev, iters),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -324,6 +324,82 @@ payloads! {
         out 0xe9, al
         hlt
     ";
+    irq16: Real, "
+        .code16
+        jmp .Lirq_main
+    .Lirq_handler:
+        mov byte ptr [0x600], 1
+        mov al, 0x30
+        out 0xe9, al
+        iret
+    .Lirq_main:
+        cli
+        mov word ptr [0x30 * 4], 0x1002
+        mov word ptr [0x30 * 4 + 2], 0
+        mov al, 1
+        out 0xe9, al
+        sti
+        nop
+        nop
+    .Lirq_wait:
+        hlt
+        cmp byte ptr [0x600], 0
+        je .Lirq_wait
+        mov al, 2
+        out 0xe9, al
+        hlt
+    ";
+    fpu64: Long64, "
+        .code64
+        movq rax, xmm0
+        out 0xe9, eax
+        shr rax, 32
+        out 0xe9, eax
+        fnstcw word ptr [0x700]
+        mov ax, word ptr [0x700]
+        out 0xe9, ax
+        mov ecx, 0xc0000082
+        rdmsr
+        out 0xe9, eax
+        mov eax, edx
+        out 0xe9, eax
+        mov rax, 0x0102030405060708
+        movq xmm1, rax
+        mov ecx, 0xc0000084
+        mov eax, 0x4700
+        xor edx, edx
+        wrmsr
+        hlt
+    ";
+    undecodable64: Long64, "
+        .code64
+        mov eax, 1
+        add dword ptr [0x40000000], eax
+        hlt
+    ";
+    bench_cpuid64: Long64, "
+        .code64
+        out 0xf1, al
+        mov r8, qword ptr [0x700]
+    .Lbench_cpuid:
+        xor eax, eax
+        cpuid
+        dec r8
+        jnz .Lbench_cpuid
+        out 0xf2, al
+        hlt
+    ";
+    bench_out64: Long64, "
+        .code64
+        out 0xf1, al
+        mov r8, qword ptr [0x700]
+    .Lbench_out:
+        out 0xf0, al
+        dec r8
+        jnz .Lbench_out
+        out 0xf2, al
+        hlt
+    ";
     spin64: Long64, "
         .code64
     .Lspin:

@@ -34,7 +34,38 @@ pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
         "slotdel16" => g.add_slot(3, 0x50000, 0x10000, 0x33, false)?,
         _ => {}
     }
+    if name == "fpu64" {
+        // Through KVM_SET_XSAVE with XSTATE_BV saying x87 and SSE are in use: KVM's
+        // KVM_SET_FPU leaves XSTATE_BV alone, so on a fresh vCPU its values do not stick.
+        let mut x = g.vcpu.get_xsave().map_err(|e| format!("KVM_GET_XSAVE: {e}"))?;
+        x.region[0] = (x.region[0] & 0xffff_0000) | 0x27f;
+        x.region[40] = 0x5566_7788;
+        x.region[41] = 0x1122_3344;
+        x.region[128] |= 3;
+        // SAFETY: a valid standard-format image read from the device, modified in place.
+        unsafe { g.vcpu.set_xsave(&x) }.map_err(|e| format!("KVM_SET_XSAVE: {e}"))?;
+        let m = kvm_bindings::Msrs::from_entries(&[kvm_bindings::kvm_msr_entry { index: 0xc000_0082, reserved: 0, data: 0xffff_ffff_8123_4567 }])
+            .map_err(|e| format!("{e:?}"))?;
+        let n = g.vcpu.set_msrs(&m).map_err(|e| format!("KVM_SET_MSRS: {e}"))?;
+        g.trace.push(format!("set-msrs {n}"));
+    }
     g.run(10_000)?;
+    if name == "irq16" {
+        // Guest at HLT with IF=1: ask for the interrupt window, then inject vector 0x30.
+        g.vcpu.get_kvm_run().request_interrupt_window = 1;
+        g.run(100)?;
+        g.vcpu.get_kvm_run().request_interrupt_window = 0;
+        interrupt(&g, 0x30)?;
+        g.run(100)?;
+    }
+    if name == "fpu64" {
+        let f = g.vcpu.get_fpu().map_err(|e| format!("KVM_GET_FPU: {e}"))?;
+        let x1 = u64::from_le_bytes(f.xmm[1][..8].try_into().unwrap_or([0; 8]));
+        let mut m = kvm_bindings::Msrs::from_entries(&[kvm_bindings::kvm_msr_entry { index: 0xc000_0084, reserved: 0, data: 0 }])
+            .map_err(|e| format!("{e:?}"))?;
+        g.vcpu.get_msrs(&mut m).map_err(|e| format!("KVM_GET_MSRS: {e}"))?;
+        g.trace.push(format!("fpu xmm1={x1:#x} fcw={:#x} sfmask={:#x}", f.fcw, m.as_slice()[0].data));
+    }
     if name == "slotdel16" {
         // Delete the slot while the vCPU is idle; the guest's next read is MMIO.
         g.delete_slot(3)?;
@@ -127,6 +158,8 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
             ]
         }
         "readonly16" => vec![0xc5, 0xc5],
+        "irq16" => vec![1, 0x30, 2],
+        "fpu64" => vec![0x5566_7788, 0x1122_3344, 0x27f, 0x8123_4567, 0xffff_ffff],
         "slotdel16" => vec![0x33, mmio_val(0x50000, 1)],
         _ => return None,
     })
@@ -134,7 +167,8 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
 
 /// Checks a payload run against what the architecture says it must do.
 pub fn check_payload(name: &str, g: &Guest) -> TestResult {
-    let last = g.trace.iter().rev().nth(1).cloned().unwrap_or_default();
+    let ends = ["hlt", "shutdown", "intr", "internal-error", "irq-window-open"];
+    let last = g.trace.iter().rev().find(|l| ends.contains(&l.as_str()) || l.starts_with("fail-entry") || l.starts_with("unexpected")).cloned().unwrap_or_default();
     match name {
         "triple64" => return check(last == "shutdown", || format!("triple64: triple fault ends in KVM_EXIT_SHUTDOWN ({last})")),
         "spin64" => return Ok(()),
@@ -178,16 +212,35 @@ pub fn check_payload(name: &str, g: &Guest) -> TestResult {
         }
         "readonly16" => check(has("mmio-write addr=0xc0005 data=77"), || "readonly16: write to a read-only slot is MMIO".into())?,
         "slotdel16" => check(has("mmio-read addr=0x50000 len=1"), || "slotdel16: deleted slot reads as MMIO".into())?,
+        "irq16" => check(has("irq-window-open"), || "irq16: KVM_EXIT_IRQ_WINDOW_OPEN when requested".into())?,
+        "fpu64" => {
+            check(has("set-msrs 1"), || "fpu64: KVM_SET_MSRS set 1 MSR".into())?;
+            check(has("fpu xmm1=0x102030405060708 fcw=0x27f sfmask=0x4700"), || "fpu64: guest XMM1, FCW and SFMASK read back".into())?;
+        }
         _ => {}
     }
     Ok(())
 }
 
 pub fn payload_names() -> Vec<&'static str> {
-    payloads::all().into_iter().map(|(n, _, _)| n).filter(|n| *n != "spin64").collect()
+    // spin64 never ends; undecodable64 is rsvm-specific (KVM's emulator handles ADD).
+    payloads::all()
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .filter(|n| !matches!(*n, "spin64" | "undecodable64") && !n.starts_with("bench"))
+        .collect()
 }
 
 // ---- rsvm-only checks -----------------------------------------------------------------
+
+/// KVM_INTERRUPT (not wrapped by kvm-ioctls).
+pub fn interrupt(g: &Guest, vector: u32) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let i = kvm_bindings::kvm_interrupt { irq: vector };
+    // SAFETY: the kernel reads one kvm_interrupt.
+    let r = unsafe { libc::ioctl(g.vcpu.as_raw_fd(), rsvm_abi::KVM_INTERRUPT() as _, &i) };
+    if r == 0 { Ok(()) } else { Err(format!("KVM_INTERRUPT: {}", std::io::Error::last_os_error())) }
+}
 
 /// `RSVM_GET_VCPU_STATS` (rsvm-abi), or None on a device without it.
 fn stats(g: &Guest) -> Option<rsvm_abi::RsvmVcpuStats> {
@@ -253,4 +306,49 @@ pub fn memslot_rules(dev: &str) -> TestResult {
         check(got == want, || format!("KVM_SET_USER_MEMORY_REGION {what}: {got:?} (want {want:?})"))?;
     }
     Ok(())
+}
+
+// ---- exit costs ------------------------------------------------------------------------
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no preconditions.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// L1 TSC ticks per iteration of a bench payload, measured between its start and end
+/// markers (ports 0xf1, 0xf2). Under QEMU `-icount shift=0` the TSC counts instructions.
+fn bench_payload(dev: &str, name: &str, iters: u64) -> Result<f64, String> {
+    let (_, mode, code) = payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or("no payload")?;
+    let mut g = Guest::new(dev, mode, code, &cpuid_table())?;
+    g.mem.write(0x700, &iters.to_le_bytes());
+    let (mut t0, mut t1) = (0, 0);
+    loop {
+        match g.vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))? {
+            kvm_ioctls::VcpuExit::IoOut(0xf1, _) => t0 = rdtsc(),
+            kvm_ioctls::VcpuExit::IoOut(0xf2, _) => t1 = rdtsc(),
+            kvm_ioctls::VcpuExit::IoOut(..) => {}
+            kvm_ioctls::VcpuExit::Hlt => break,
+            e => return Err(format!("{name}: unexpected exit {e:?}")),
+        }
+    }
+    Ok(t1.wrapping_sub(t0) as f64 / iters as f64)
+}
+
+/// Exit costs: CPUID round trip (in the kernel) and OUT round trip to userspace, per
+/// iteration, and on rsvm the floor (a bare VMRUN/#VMEXIT loop inside the module).
+pub fn exit_costs(dev: &str, iters: u64) -> TestResult {
+    let cpuid = bench_payload(dev, "bench_cpuid64", iters)?;
+    let out = bench_payload(dev, "bench_out64", iters)?;
+    println!("cpuid_exit {cpuid:.0}");
+    println!("out_roundtrip {out:.0}");
+    if dev.ends_with("rsvm") {
+        let f = std::fs::File::open(dev).map_err(|e| e.to_string())?;
+        let mut b = rsvm_abi::RsvmBenchFloor { iterations: iters, tsc_delta: 0 };
+        use std::os::fd::AsRawFd;
+        // SAFETY: the kernel reads and writes one RsvmBenchFloor.
+        let r = unsafe { libc::ioctl(f.as_raw_fd(), rsvm_abi::RSVM_BENCH_FLOOR() as _, &mut b) };
+        check(r == 0, || format!("RSVM_BENCH_FLOOR: {}", std::io::Error::last_os_error()))?;
+        println!("floor_vmrun {:.0}", b.tsc_delta as f64 / iters as f64);
+    }
+    check(cpuid > 0.0 && out > 0.0, || "measured".into())
 }
