@@ -12,10 +12,13 @@ while [ $i -lt 50 ]; do
 done
 set -- $(mem_snapshot); slab1=$1; free1=$2
 echo "SUnreclaim: $slab0 -> $slab1 kB; MemFree: $free0 -> $free1 kB"
-# One leaked page per cycle would be 200 kB; the bounds leave room for per-CPU and
-# allocator noise only.
-assert "unreclaimable slab grew < 64 kB ($((slab1 - slab0)) kB)" test $((slab1 - slab0)) -lt 64
-assert "free memory shrank < 192 kB ($((free0 - free1)) kB)" test $((free0 - free1)) -lt 192
+# The exact checks are rsvm's own at every unload (pages held and pinned must be 0, else a
+# "BUG:" line fails the run) and kmemleak (13-kmemleak). These coarse bounds catch a leak
+# of rsvm's per-load allocations (4 pages a cycle here: 800 kB) only when it is gross,
+# because lazily freed module memory and kmemleak's own metadata move MemFree by ~1 MB.
+assert "unreclaimable slab grew < 256 kB ($((slab1 - slab0)) kB)" test $((slab1 - slab0)) -lt 256
+assert "free memory shrank < 4 MB ($((free0 - free1)) kB)" test $((free0 - free1)) -lt 4096
+assert "no leak reported at unload" sh -c "! dmesg | grep -q 'BUG: rsvm unloads'"
 # SVM is really off after unload: kvm_amd (if present) can enable it on every CPU.
 if [ -f /lib/modules/kvm-amd.ko ]; then
 	insmod /lib/modules/irqbypass.ko && insmod /lib/modules/kvm.ko || fail "kvm.ko"

@@ -2,4 +2,7 @@
 . ./lib.sh
 rsvm-test first-touch || fail "first touch"
 rsvm-test memslots || fail "memslot rules"
+rsvm-test huge-pages; rc=$?
+[ $rc = 4 ] && skip "no transparent huge pages"
+[ $rc = 0 ] || fail "2 MiB NPT leaves for THP-backed memory"
 assert "no pinned pages left" test "$(cat $DBG/pinned_pages)" = 0

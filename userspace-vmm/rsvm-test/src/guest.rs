@@ -22,9 +22,27 @@ const PML4: u64 = 0x10000;
 pub struct HostMem {
     pub ptr: *mut u8,
     pub len: usize,
+    /// The whole mapping, when `ptr` was aligned inside a larger one.
+    map: (*mut u8, usize),
 }
 
 impl HostMem {
+    /// `len` bytes at a 2 MiB-aligned address, advised for transparent huge pages.
+    pub fn new_huge(len: usize) -> Result<Self, String> {
+        const M2: usize = 2 << 20;
+        let m = Self::new(len + M2)?;
+        let off = (M2 - (m.ptr as usize % M2)) % M2;
+        // SAFETY: `off + len` lies inside the mapping.
+        let ptr = unsafe { m.ptr.add(off) };
+        // SAFETY: advises our own mapping.
+        if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) } != 0 {
+            return Err(format!("madvise(MADV_HUGEPAGE): {}", std::io::Error::last_os_error()));
+        }
+        let r = Self { ptr, len, map: m.map };
+        std::mem::forget(m);
+        Ok(r)
+    }
+
     pub fn new(len: usize) -> Result<Self, String> {
         // SAFETY: anonymous private mapping; checked below; unmapped in Drop.
         let p = unsafe {
@@ -33,7 +51,7 @@ impl HostMem {
         if p == libc::MAP_FAILED {
             return Err(format!("mmap {len}: {}", std::io::Error::last_os_error()));
         }
-        Ok(Self { ptr: p.cast(), len })
+        Ok(Self { ptr: p.cast(), len, map: (p.cast(), len) })
     }
 
     pub fn write(&self, off: u64, data: &[u8]) {
@@ -47,7 +65,7 @@ impl HostMem {
 impl Drop for HostMem {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `new`.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        unsafe { libc::munmap(self.map.0.cast(), self.map.1) };
     }
 }
 
@@ -91,9 +109,13 @@ fn seg(selector: u16, type_: u8, l: u8, db: u8) -> kvm_segment {
 impl Guest {
     /// A VM with the standard layout, one vCPU in `mode` at CODE, and `code` loaded there.
     pub fn new(dev: &str, mode: Mode, code: &[u8], cpuid: &kvm_bindings::CpuId) -> Result<Self, String> {
+        Self::with_memory(dev, mode, code, cpuid, HostMem::new(HIGH_RAM_END as usize)?)
+    }
+
+    /// As `new`, with guest RAM backed by `mem` (at least HIGH_RAM_END bytes).
+    pub fn with_memory(dev: &str, mode: Mode, code: &[u8], cpuid: &kvm_bindings::CpuId, mem: HostMem) -> Result<Self, String> {
         let kvm = open(dev)?;
         let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
-        let mem = HostMem::new(HIGH_RAM_END as usize)?;
         let base = mem.ptr as u64;
         // SAFETY: both regions lie in `mem`, which outlives the VM (field order: vm first).
         unsafe {

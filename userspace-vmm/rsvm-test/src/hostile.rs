@@ -147,6 +147,7 @@ fn unmap_while_running(dev: &str) -> TestResult {
     // SAFETY: unmaps the guest RAM mapping; `g.mem` is not used afterwards except by its
     // (now no-op) Drop, which we prevent by forgetting it.
     unsafe { libc::munmap(g.mem.ptr.cast(), g.mem.len) };
+    // (HostMem::new's mapping starts at `ptr`, so this unmapped all of it.)
     std::mem::forget(std::mem::replace(&mut g.mem, HostMem::new(4096)?));
     let mut r = g.vcpu.get_regs().map_err(|e| e.to_string())?;
     r.rip = guest::CODE;

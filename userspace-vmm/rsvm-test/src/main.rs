@@ -50,6 +50,8 @@ enum Cmd {
     FirstTouch,
     /// KVM_SET_USER_MEMORY_REGION rules and errnos.
     Memslots,
+    /// THP-backed guest memory maps with 2 MiB NPT leaves (rsvm only).
+    HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
     Hostile,
     /// Exit costs in L1 TSC ticks (instructions under -icount): CPUID, OUT round trip,
@@ -222,6 +224,7 @@ fn main() -> ExitCode {
         }),
         Cmd::FirstTouch => vmtests::first_touch(&args.dev),
         Cmd::Memslots => vmtests::memslot_rules(&args.dev),
+        Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
         Cmd::ExitCosts { iters } => vmtests::exit_costs(&args.dev, iters),
     };

@@ -272,6 +272,30 @@ pub fn first_touch(dev: &str) -> TestResult {
     check(after == before, || format!("pinned pages back to {before} after the VM is gone ({after})"))
 }
 
+/// Guest memory backed by transparent huge pages maps with 2 MiB NPT leaves: touching a
+/// 2 MiB-aligned 2 MiB range takes one nested page fault, not 512.
+pub fn huge_pages(dev: &str) -> TestResult {
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if thp.is_empty() {
+        println!("SKIP: no transparent huge pages in this kernel");
+        std::process::exit(4);
+    }
+    let (_, mode, code) = payloads::all().into_iter().find(|(n, _, _)| *n == "touch64").ok_or("no payload")?;
+    let before = pinned_pages();
+    {
+        let mut g = Guest::with_memory(dev, mode, code, &cpuid_table(), HostMem::new_huge(guest::HIGH_RAM_END as usize)?)?;
+        let end = g.run(10_000)?;
+        check(end == "hlt", || format!("touch64 on huge pages ends in HLT ({end})"))?;
+        let s = stats(&g).ok_or("RSVM_GET_VCPU_STATS failed")?;
+        println!("# touch64 on THP: exits {:?}, npt leaves 4k {} 2m {}", s.exits, s.npt_leaves_4k, s.npt_leaves_2m);
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        println!("# {}", meminfo.lines().find(|l| l.starts_with("AnonHugePages")).unwrap_or(""));
+        check(s.npt_leaves_2m >= 1, || format!("2 MiB NPT leaves used ({})", s.npt_leaves_2m))?;
+        check(s.exits[5] < 100, || format!("far fewer nested page faults than 4 KiB pages need ({})", s.exits[5]))?;
+    }
+    check(pinned_pages() == before, || "pinned pages back".into())
+}
+
 /// KVM's memslot rules, with KVM's errnos.
 pub fn memslot_rules(dev: &str) -> TestResult {
     use guest::region;
