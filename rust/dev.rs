@@ -45,14 +45,14 @@ fn get_supported_cpuid(arg: usize) -> Result<isize> {
 
 fn get_msr_index_list(arg: usize) -> Result<isize> {
     let hdr: KvmMsrList = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmMsrList>()).reader().read()?;
-    let n = msr::MSR_INDEX_LIST.len();
+    let n = msr::index_list().count();
     let mut w = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmMsrList>() + n * 4).writer();
     // As KVM: the count is written back first, then E2BIG if it does not fit.
     w.write(&KvmMsrList { nmsrs: n as u32 })?;
     if (hdr.nmsrs as usize) < n {
         return Err(E2BIG);
     }
-    for i in msr::MSR_INDEX_LIST {
+    for i in msr::index_list() {
         w.write(&i)?;
     }
     Ok(0)

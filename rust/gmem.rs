@@ -160,31 +160,35 @@ fn fault_code(present: bool, acc: AccessKind) -> u32 {
     (present as u32) | ((acc.write as u32) << 1) | ((acc.user as u32) << 2) | ((acc.fetch as u32) << 4)
 }
 
-/// Reads guest-virtual memory, page by page.
-pub(crate) fn read_virt(mem: &mut VmMem, pg: Paging, la: u64, buf: &mut [u8], acc: AccessKind) -> Result<(), WalkError> {
+/// Calls `f(mem, gpa, range)` for each page-bounded piece of `[la, la + len)`, translated
+/// with `acc`.
+fn for_each_page(
+    mem: &mut VmMem,
+    pg: Paging,
+    la: u64,
+    len: usize,
+    acc: AccessKind,
+    mut f: impl FnMut(&mut VmMem, u64, core::ops::Range<usize>) -> Result,
+) -> Result<(), WalkError> {
     let mut done = 0;
-    while done < buf.len() {
+    while done < len {
         let a = la.wrapping_add(done as u64);
-        let n = (PAGE_SIZE - a % PAGE_SIZE).min((buf.len() - done) as u64) as usize;
+        let n = (PAGE_SIZE - a % PAGE_SIZE).min((len - done) as u64) as usize;
         let gpa = translate(mem, pg, a, acc)?;
-        let dst = buf.get_mut(done..done + n).ok_or(WalkError::NotRam)?;
-        read_phys(mem, gpa, dst).map_err(|_| WalkError::NotRam)?;
+        f(mem, gpa, done..done + n).map_err(|_| WalkError::NotRam)?;
         done += n;
     }
     Ok(())
 }
 
-/// Writes guest-virtual memory, page by page.
+/// Reads guest-virtual memory.
+pub(crate) fn read_virt(mem: &mut VmMem, pg: Paging, la: u64, buf: &mut [u8], acc: AccessKind) -> Result<(), WalkError> {
+    let len = buf.len();
+    for_each_page(mem, pg, la, len, acc, |mem, gpa, r| read_phys(mem, gpa, buf.get_mut(r).ok_or(EFAULT)?))
+}
+
+/// Writes guest-virtual memory.
 pub(crate) fn write_virt(mem: &mut VmMem, pg: Paging, la: u64, buf: &[u8], user: bool) -> Result<(), WalkError> {
     let acc = AccessKind { write: true, user, fetch: false };
-    let mut done = 0;
-    while done < buf.len() {
-        let a = la.wrapping_add(done as u64);
-        let n = (PAGE_SIZE - a % PAGE_SIZE).min((buf.len() - done) as u64) as usize;
-        let gpa = translate(mem, pg, a, acc)?;
-        let src = buf.get(done..done + n).ok_or(WalkError::NotRam)?;
-        write_phys(mem, gpa, src).map_err(|_| WalkError::NotRam)?;
-        done += n;
-    }
-    Ok(())
+    for_each_page(mem, pg, la, buf.len(), acc, |mem, gpa, r| write_phys(mem, gpa, buf.get(r).ok_or(EFAULT)?))
 }

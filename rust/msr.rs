@@ -46,22 +46,13 @@ const PASSTHROUGH: [u32; 10] = [
     MSR_KERNEL_GS_BASE,
 ];
 
+/// MSRs intercepted and emulated.
+const EMULATED: [u32; 3] = [MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_EFER];
+
 /// The MSRs `KVM_GET_MSR_INDEX_LIST` reports: everything `get`/`set` handle.
-pub(crate) const MSR_INDEX_LIST: [u32; 13] = [
-    MSR_IA32_TSC,
-    MSR_IA32_SYSENTER_CS,
-    MSR_IA32_SYSENTER_ESP,
-    MSR_IA32_SYSENTER_EIP,
-    MSR_IA32_CR_PAT,
-    MSR_EFER,
-    MSR_STAR,
-    MSR_LSTAR,
-    MSR_CSTAR,
-    MSR_SYSCALL_MASK,
-    MSR_FS_BASE,
-    MSR_GS_BASE,
-    MSR_KERNEL_GS_BASE,
-];
+pub(crate) fn index_list() -> impl Iterator<Item = u32> {
+    Iterator::chain(EMULATED.into_iter(), PASSTHROUGH)
+}
 
 /// Byte offset and bit of `msr`'s read-intercept bit in the MSRPM (the write bit follows).
 fn msrpm_bit(msr: u32) -> Option<(usize, u32)> {

@@ -52,7 +52,6 @@ const INT_SHADOW: u32 = 1;
 const UD_VECTOR: u8 = 6;
 const GP_VECTOR: u8 = 13;
 const PF_VECTOR: u8 = 14;
-const AC_VECTOR: u8 = 17;
 /// EXITINFO1 bit 33 of #NPF: the fault happened while walking the guest's page tables.
 const NPF_GUEST_PT: u64 = 1 << 33;
 const NPF_WRITE: u64 = 1 << 1;
@@ -244,38 +243,7 @@ impl VcpuState {
         let v = self.vmcb();
         // SAFETY: all-zero is a valid `Vmcb`; the page is ours (see `vmcb()`).
         unsafe { core::ptr::write_bytes(v as *mut Vmcb, 0, 1) };
-        let c = &mut v.control;
-        c.iopm_base_pa = iopm;
-        c.msrpm_base_pa = msrpm;
-        c.int_ctl = V_INTR_MASKING;
-        c.nested_ctl = NP_ENABLE;
-        c.nested_cr3 = npt_root;
-        for i in [
-            Intercept::Intr,
-            Intercept::Nmi,
-            Intercept::Smi,
-            Intercept::Init,
-            Intercept::Cpuid,
-            Intercept::Invd,
-            Intercept::Hlt,
-            Intercept::Invlpga,
-            Intercept::IoioProt,
-            Intercept::MsrProt,
-            Intercept::Shutdown,
-            Intercept::Vmrun,
-            Intercept::Vmmcall,
-            Intercept::Vmload,
-            Intercept::Vmsave,
-            Intercept::Stgi,
-            Intercept::Clgi,
-            Intercept::Skinit,
-            Intercept::Xsetbv,
-        ] {
-            v.set_intercept(i);
-        }
-        // #AC is intercepted and reflected: a guest must not loop in #AC delivery without
-        // the host ever getting the CPU back (CVE-2015-5307).
-        v.control.intercepts[2] |= 1 << AC_VECTOR;
+        v.init_control(iopm, msrpm, npt_root);
         let s = &mut v.save;
         let data = VmcbSeg::new(0, 0x92, 0xffff, 0);
         s.es = data;

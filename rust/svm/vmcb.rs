@@ -273,7 +273,49 @@ pub(crate) const V_INTR_MASKING: u32 = 1 << 24;
 /// nested_ctl bit 0: NP_ENABLE.
 pub(crate) const NP_ENABLE: u64 = 1;
 
+/// Instructions and events every rsvm guest (VMs and the self-test alike) is intercepted on.
+const BASE_INTERCEPTS: [Intercept; 19] = [
+    Intercept::Intr,
+    Intercept::Nmi,
+    Intercept::Smi,
+    Intercept::Init,
+    Intercept::Cpuid,
+    Intercept::Invd,
+    Intercept::Hlt,
+    Intercept::Invlpga,
+    Intercept::IoioProt,
+    Intercept::MsrProt,
+    Intercept::Shutdown,
+    Intercept::Vmrun,
+    Intercept::Vmmcall,
+    Intercept::Vmload,
+    Intercept::Vmsave,
+    Intercept::Stgi,
+    Intercept::Clgi,
+    Intercept::Skinit,
+    Intercept::Xsetbv,
+];
+
+/// Exception vector of #AC: intercepted and reflected, so that a guest cannot keep the CPU
+/// in endless #AC delivery without the host getting it back (CVE-2015-5307).
+pub(crate) const AC_VECTOR: u8 = 17;
+
 impl Vmcb {
+    /// The control area every rsvm guest starts from: permission maps, nested paging on
+    /// `npt_root`, V_INTR_MASKING, and the base intercepts.
+    pub(crate) fn init_control(&mut self, iopm_pa: u64, msrpm_pa: u64, npt_root: u64) {
+        let c = &mut self.control;
+        c.iopm_base_pa = iopm_pa;
+        c.msrpm_base_pa = msrpm_pa;
+        c.int_ctl = V_INTR_MASKING;
+        c.nested_ctl = NP_ENABLE;
+        c.nested_cr3 = npt_root;
+        c.intercepts[2] |= 1 << AC_VECTOR;
+        for i in BASE_INTERCEPTS {
+            self.set_intercept(i);
+        }
+    }
+
     pub(crate) fn set_intercept(&mut self, i: Intercept) {
         let bit = i as u32;
         // The enum's values are all below 6 * 32; `get_mut` keeps this panic-free anyway.

@@ -177,6 +177,29 @@ fn spinning(dev: &str) -> TestResult {
         check(r == Err(libc::EINTR), || format!("SIGALRM ends KVM_RUN of a spinning guest with EINTR ({r:?})"))?;
         check(g.vcpu.get_kvm_run().exit_reason == kvm_bindings::KVM_EXIT_INTR, || "exit_reason is KVM_EXIT_INTR".into())?;
         check(t.elapsed() < Duration::from_secs(20), || "promptly".into())?;
+        // KVM_SET_SIGNAL_MASK: SIGALRM blocked in the thread but not during KVM_RUN (how
+        // VMMs take their kick signal) still ends KVM_RUN.
+        // SAFETY: plain signal-mask calls on this thread.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGALRM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        let empty = [8u32, 0, 0];
+        check(raw(g.vcpu.as_raw_fd(), rsvm_abi::KVM_SET_SIGNAL_MASK(), empty.as_ptr() as u64) == Ok(0), || "KVM_SET_SIGNAL_MASK(empty)".into())?;
+        // SAFETY: as above.
+        unsafe { libc::alarm(1) };
+        let r = g.vcpu.run().map(|_| ()).map_err(|e| e.errno());
+        check(r == Err(libc::EINTR), || format!("a signal blocked outside KVM_RUN but open inside it ends KVM_RUN ({r:?})"))?;
+        // SAFETY: restore the thread's mask; the pending SIGALRM (if any) hits the no-op handler.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGALRM);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+        check(raw(g.vcpu.as_raw_fd(), rsvm_abi::KVM_SET_SIGNAL_MASK(), 0) == Ok(0), || "KVM_SET_SIGNAL_MASK(NULL) clears it".into())?;
         // immediate_exit: KVM_RUN returns EINTR without entering the guest.
         g.vcpu.set_kvm_immediate_exit(1);
         let r = g.vcpu.run().map(|_| ()).map_err(|e| e.errno());

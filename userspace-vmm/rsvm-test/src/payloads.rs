@@ -237,6 +237,14 @@ payloads! {
         mov r15, 3
         mov rax, 0x4000
         vmrun
+        mov rax, 0x4000
+        vmload
+        mov rax, 0x4000
+        vmsave
+        stgi
+        clgi
+        skinit
+        invlpga
         mov eax, 0x80000001
         cpuid
         mov eax, ecx

@@ -51,6 +51,9 @@ pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
     }
     g.run(10_000)?;
     if name == "irq16" {
+        let run = g.vcpu.get_kvm_run();
+        let line = format!("if_flag={} ready_for_interrupt_injection={}", run.if_flag, run.ready_for_interrupt_injection);
+        g.trace.push(line);
         // Guest at HLT with IF=1: ask for the interrupt window, then inject vector 0x30.
         g.vcpu.get_kvm_run().request_interrupt_window = 1;
         g.run(100)?;
@@ -145,7 +148,13 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
                 // VMMCALL: -KVM_ENOSYS
                 (-1000i64 as u64) & 0xffff_ffff,
                 (-1000i64 as u64) >> 32,
-                // UD2, then VMRUN: #UD
+                // UD2, then VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA: #UD
+                6,
+                6,
+                6,
+                6,
+                6,
+                6,
                 6,
                 6,
                 // CPUID 8000_0001h ECX from the table (SVM not set there)
@@ -212,7 +221,10 @@ pub fn check_payload(name: &str, g: &Guest) -> TestResult {
         }
         "readonly16" => check(has("mmio-write addr=0xc0005 data=77"), || "readonly16: write to a read-only slot is MMIO".into())?,
         "slotdel16" => check(has("mmio-read addr=0x50000 len=1"), || "slotdel16: deleted slot reads as MMIO".into())?,
-        "irq16" => check(has("irq-window-open"), || "irq16: KVM_EXIT_IRQ_WINDOW_OPEN when requested".into())?,
+        "irq16" => {
+            check(has("if_flag=1 ready_for_interrupt_injection=1"), || "irq16: kvm_run says IF=1 and ready after STI; HLT".into())?;
+            check(has("irq-window-open"), || "irq16: KVM_EXIT_IRQ_WINDOW_OPEN when requested".into())?;
+        }
         "fpu64" => {
             check(has("set-msrs 1"), || "fpu64: KVM_SET_MSRS set 1 MSR".into())?;
             check(has("fpu xmm1=0x102030405060708 fcw=0x27f sfmask=0x4700"), || "fpu64: guest XMM1, FCW and SFMASK read back".into())?;
@@ -267,6 +279,15 @@ pub fn first_touch(dev: &str) -> TestResult {
         check(s.exits[2] == 1 && s.exits[15] >= npf + 1, || format!("one HLT exit and a total that counts every exit ({:?})", s.exits))?;
         check(s.pinned_pages > 0 && pinned_pages() >= s.pinned_pages as i64 + before, || format!("pinned pages counted ({})", s.pinned_pages))?;
         check(s.npt_leaves_4k + 512 * s.npt_leaves_2m >= 512, || "the touched 2 MiB is mapped in the NPT".into())?;
+        // The same counters in debugfs, one file per live vCPU.
+        let dbg = std::fs::read_dir("/sys/kernel/debug/rsvm").map_err(|e| e.to_string())?;
+        let files: Vec<String> = dbg
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with("-vcpu0"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect();
+        let want = format!("npf {npf}");
+        check(files.iter().any(|f| f.lines().any(|l| l == want)), || format!("debugfs vm<N>-vcpu0 shows \"{want}\""))?;
     }
     let after = pinned_pages();
     check(after == before, || format!("pinned pages back to {before} after the VM is gone ({after})"))
