@@ -6,49 +6,48 @@
 use crate::{ffi, memslot::PAGE_SIZE, vm::VmMem};
 use kernel::prelude::*;
 
-/// Copies guest-physical memory into `buf`. `EFAULT` outside slot memory.
-pub(crate) fn read_phys(mem: &mut VmMem, gpa: u64, buf: &mut [u8]) -> Result {
+/// Calls `f(direct-map address, range of buf)` for each page-bounded piece of guest-physical
+/// `[gpa, gpa + len)`, pinning pages as needed. `EFAULT` outside slot memory, or (for a
+/// write) in a read-only slot.
+fn for_each_phys_page(mem: &mut VmMem, gpa: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, core::ops::Range<usize>)) -> Result {
     let mut done = 0;
-    while done < buf.len() {
+    while done < len {
         let a = gpa.checked_add(done as u64).ok_or(EFAULT)?;
         let off = (a % PAGE_SIZE) as usize;
-        let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+        let n = (PAGE_SIZE as usize - off).min(len - done);
         let slot = mem.slots.find_mut(a).ok_or(EFAULT)?;
+        if write && slot.readonly {
+            return Err(EFAULT);
+        }
         let page = slot.page((a - slot.gpa) / PAGE_SIZE)?;
         // SAFETY: `page` is pinned by the slot, so its direct-map address stays valid while
-        // we hold the memory lock (`mem`); `off + n <= PAGE_SIZE`.
-        let src = unsafe { ffi::rsvm_shim_page_address(page) as *const u8 };
-        if let Some(dst) = buf.get_mut(done..done + n) {
-            // SAFETY: `src + off .. + n` lies in the page; `dst` is `n` bytes; no overlap.
-            unsafe { core::ptr::copy_nonoverlapping(src.add(off), dst.as_mut_ptr(), n) };
-        }
+        // the caller holds the memory lock (`mem`); `off < PAGE_SIZE`.
+        let va = unsafe { (ffi::rsvm_shim_page_address(page) as *mut u8).add(off) };
+        f(va, done..done + n);
         done += n;
     }
     Ok(())
 }
 
+/// Copies guest-physical memory into `buf`. `EFAULT` outside slot memory.
+pub(crate) fn read_phys(mem: &mut VmMem, gpa: u64, buf: &mut [u8]) -> Result {
+    for_each_phys_page(mem, gpa, buf.len(), false, |va, r| {
+        if let Some(dst) = buf.get_mut(r) {
+            // SAFETY: `va` points at `dst.len()` bytes inside a pinned page; no overlap.
+            unsafe { core::ptr::copy_nonoverlapping(va, dst.as_mut_ptr(), dst.len()) };
+        }
+    })
+}
+
 /// Copies `buf` into guest-physical memory. `EFAULT` outside slot memory or for a
 /// read-only slot.
 pub(crate) fn write_phys(mem: &mut VmMem, gpa: u64, buf: &[u8]) -> Result {
-    let mut done = 0;
-    while done < buf.len() {
-        let a = gpa.checked_add(done as u64).ok_or(EFAULT)?;
-        let off = (a % PAGE_SIZE) as usize;
-        let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
-        let slot = mem.slots.find_mut(a).ok_or(EFAULT)?;
-        if slot.readonly {
-            return Err(EFAULT);
-        }
-        let page = slot.page((a - slot.gpa) / PAGE_SIZE)?;
-        // SAFETY: as in `read_phys`.
-        let dst = unsafe { ffi::rsvm_shim_page_address(page) as *mut u8 };
-        if let Some(src) = buf.get(done..done + n) {
+    for_each_phys_page(mem, gpa, buf.len(), true, |va, r| {
+        if let Some(src) = buf.get(r) {
             // SAFETY: as in `read_phys`, in the other direction.
-            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.add(off), n) };
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), va, src.len()) };
         }
-        done += n;
-    }
-    Ok(())
+    })
 }
 
 fn read_u64(mem: &mut VmMem, gpa: u64) -> Result<u64> {
