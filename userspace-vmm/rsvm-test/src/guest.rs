@@ -133,51 +133,7 @@ impl Guest {
     }
 
     fn set_mode(&self, mode: Mode) -> Result<(), String> {
-        let mut s = self.vcpu.get_sregs().map_err(|e| format!("KVM_GET_SREGS: {e}"))?;
-        let mut r = self.vcpu.get_regs().map_err(|e| format!("KVM_GET_REGS: {e}"))?;
-        r.rflags = 2;
-        r.rsp = 0x8000;
-        // GDT: null, 0x08 code64, 0x10 data, 0x18 code32, 0x20 data32.
-        let gdt: [u64; 5] = [0, 0x0020_9a00_0000_0000, 0x00cf_9200_0000_ffff, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff];
-        for (i, d) in gdt.iter().enumerate() {
-            self.mem.write(GDT + 8 * i as u64, &d.to_le_bytes());
-        }
-        match mode {
-            Mode::Real => {
-                s.cs.selector = 0;
-                s.cs.base = 0;
-                r.rip = CODE;
-            }
-            Mode::Prot32 | Mode::Long64 => {
-                s.gdt.base = GDT;
-                s.gdt.limit = 5 * 8 - 1;
-                let long = mode == Mode::Long64;
-                s.cs = if long { seg(0x08, 11, 1, 0) } else { seg(0x18, 11, 0, 1) };
-                let d = seg(if long { 0x10 } else { 0x20 }, 3, 0, 1);
-                (s.ds, s.es, s.ss, s.fs, s.gs) = (d, d, d, d, d);
-                s.cr0 = 0x11; // PE | ET
-                r.rip = CODE;
-                if long {
-                    // Identity map 0..4 GiB with 2 MiB pages.
-                    self.mem.write(PML4, &(PML4 + 0x1000 | 3).to_le_bytes());
-                    for i in 0..4u64 {
-                        let pd = PML4 + 0x2000 + i * 0x1000;
-                        self.mem.write(PML4 + 0x1000 + i * 8, &(pd | 3).to_le_bytes());
-                        for j in 0..512u64 {
-                            let pa = (i * 512 + j) << 21;
-                            self.mem.write(pd + j * 8, &(pa | 0x83).to_le_bytes());
-                        }
-                    }
-                    s.cr3 = PML4;
-                    s.cr4 = 0x620; // PAE | OSFXSR | OSXMMEXCPT
-                    s.cr0 = 0x8000_0011; // PG | PE | ET
-                    s.efer = 0x500; // LME | LMA
-                }
-            }
-        }
-        self.vcpu.set_sregs(&s).map_err(|e| format!("KVM_SET_SREGS: {e}"))?;
-        self.vcpu.set_regs(&r).map_err(|e| format!("KVM_SET_REGS: {e}"))?;
-        Ok(())
+        set_cpu_mode(&self.vcpu, &self.mem, mode, None)
     }
 
     /// Adds a slot backed by a fresh host mapping filled with `fill`.
@@ -280,3 +236,57 @@ impl Guest {
         ))
     }
 }
+
+/// Puts `vcpu` in `mode` at CODE with the stack at 0x8000, writing the GDT into `mem`. In
+/// long mode the guest's page tables are at `cr3` if given (built by the caller), else an
+/// identity map of 0..4 GiB with 2 MiB pages is built at PML4.
+pub fn set_cpu_mode(vcpu: &VcpuFd, mem: &HostMem, mode: Mode, cr3: Option<u64>) -> Result<(), String> {
+    let mut s = vcpu.get_sregs().map_err(|e| format!("KVM_GET_SREGS: {e}"))?;
+    let mut r = vcpu.get_regs().map_err(|e| format!("KVM_GET_REGS: {e}"))?;
+    r.rflags = 2;
+    r.rsp = 0x8000;
+    // GDT: null, 0x08 code64, 0x10 data, 0x18 code32, 0x20 data32.
+    let gdt: [u64; 5] = [0, 0x0020_9a00_0000_0000, 0x00cf_9200_0000_ffff, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff];
+    for (i, d) in gdt.iter().enumerate() {
+        mem.write(GDT + 8 * i as u64, &d.to_le_bytes());
+    }
+    match mode {
+        Mode::Real => {
+            s.cs.selector = 0;
+            s.cs.base = 0;
+            r.rip = CODE;
+        }
+        Mode::Prot32 | Mode::Long64 => {
+            s.gdt.base = GDT;
+            s.gdt.limit = 5 * 8 - 1;
+            let long = mode == Mode::Long64;
+            s.cs = if long { seg(0x08, 11, 1, 0) } else { seg(0x18, 11, 0, 1) };
+            let d = seg(if long { 0x10 } else { 0x20 }, 3, 0, 1);
+            (s.ds, s.es, s.ss, s.fs, s.gs) = (d, d, d, d, d);
+            s.cr0 = 0x11; // PE | ET
+            r.rip = CODE;
+            if long && cr3.is_none() {
+                // Identity map 0..4 GiB with 2 MiB pages.
+                mem.write(PML4, &(PML4 + 0x1000 | 3).to_le_bytes());
+                for i in 0..4u64 {
+                    let pd = PML4 + 0x2000 + i * 0x1000;
+                    mem.write(PML4 + 0x1000 + i * 8, &(pd | 3).to_le_bytes());
+                    for j in 0..512u64 {
+                        let pa = (i * 512 + j) << 21;
+                        mem.write(pd + j * 8, &(pa | 0x83).to_le_bytes());
+                    }
+                }
+            }
+            if long {
+                s.cr3 = cr3.unwrap_or(PML4);
+                s.cr4 = 0x620; // PAE | OSFXSR | OSXMMEXCPT
+                s.cr0 = 0x8000_0011; // PG | PE | ET
+                s.efer = 0x500; // LME | LMA
+            }
+        }
+    }
+    vcpu.set_sregs(&s).map_err(|e| format!("KVM_SET_SREGS: {e}"))?;
+    vcpu.set_regs(&r).map_err(|e| format!("KVM_SET_REGS: {e}"))?;
+    Ok(())
+}
+

@@ -408,6 +408,30 @@ payloads! {
         out 0xf2, al
         hlt
     ";
+    chase64: Long64, "
+        .code64
+        mov rsi, qword ptr [0x700]
+        mov rdi, qword ptr [0x708]
+        mov rcx, qword ptr [0x718]
+    .Lchase_warm:
+        mov rdi, qword ptr [rdi]
+        dec rcx
+        jnz .Lchase_warm
+        rdtsc
+        shl rdx, 32
+        or rax, rdx
+        mov r8, rax
+    .Lchase:
+        mov rdi, qword ptr [rdi]
+        dec rsi
+        jnz .Lchase
+        rdtsc
+        shl rdx, 32
+        or rax, rdx
+        sub rax, r8
+        mov qword ptr [0x710], rax
+        hlt
+    ";
     spin64: Long64, "
         .code64
     .Lspin:

@@ -1,0 +1,152 @@
+//! The pointer chase of Drepper's "The Cost of Virtualization" (figure 2), natively in this
+//! process and inside a guest, with 4 KiB or 2 MiB pages in each of the two levels: the
+//! guest's own page tables (GPT) and the VMM memory backing the NPT.
+//!
+//! Under QEMU TCG there is no hardware TLB: what this measures there is the emulator's
+//! software TLB and its emulated two-dimensional walk, not a CPU's.
+
+use crate::guest::{self, HostMem};
+use crate::payloads::{self, Mode};
+use crate::TestResult;
+use kvm_bindings::{kvm_cpuid_entry2, CpuId};
+use rsvm_bench::list::{self, Order};
+
+const PML4: u64 = 0x10000;
+/// 4 KiB guest page tables live here (2 MiB of PTEs map 1 GiB).
+const PT_BASE: u64 = 0x20_0000;
+/// The list starts at 4 MiB (2 MiB aligned).
+const LIST_BASE: u64 = 0x40_0000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSize {
+    Small,
+    Huge,
+}
+
+impl PageSize {
+    fn name(self) -> &'static str {
+        match self {
+            PageSize::Small => "4k",
+            PageSize::Huge => "2m",
+        }
+    }
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no preconditions.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Steps to time for `count` elements: at least two laps and at least 2^16 steps.
+fn steps(count: usize) -> u64 {
+    (2 * count as u64).max(1 << 16)
+}
+
+/// The native chase: ticks per step.
+pub fn native(ws: usize, npad: usize, order: Order, backing: PageSize) -> Result<f64, String> {
+    let count = list::element_count(ws, npad).max(1);
+    let mem = if backing == PageSize::Huge { HostMem::new_huge(ws.max(2 << 20))? } else { HostMem::new(ws.max(4096))? };
+    // SAFETY: `mem` is a live mapping of at least `ws` bytes, exclusively ours.
+    let buf = unsafe { std::slice::from_raw_parts_mut(mem.ptr, mem.len) };
+    let head = list::build(buf, mem.ptr as u64, count, npad, order, 1);
+    let chase = |n: u64, mut p: u64| {
+        for _ in 0..n {
+            // SAFETY: every link written by `list::build` points at an element in `mem`.
+            p = unsafe { std::ptr::read_volatile(p as *const u64) };
+        }
+        p
+    };
+    let p = chase(count as u64, head);
+    let n = steps(count);
+    let t0 = rdtsc();
+    let p = chase(n, p);
+    let t1 = rdtsc();
+    std::hint::black_box(p);
+    Ok(t1.wrapping_sub(t0) as f64 / n as f64)
+}
+
+/// The chase in a guest on `dev`: ticks per step, measured by the guest's own RDTSC.
+pub fn guest(dev: &str, ws: usize, npad: usize, order: Order, gpt: PageSize, npt: PageSize) -> Result<f64, String> {
+    let count = list::element_count(ws, npad).max(1);
+    let total = (LIST_BASE as usize + ws).next_multiple_of(2 << 20);
+    let mem = if npt == PageSize::Huge { HostMem::new_huge(total)? } else { HostMem::new(total)? };
+    let kvm = guest::open(dev)?;
+    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    // SAFETY: the region is `mem`, which outlives `vm` (dropped after it below).
+    unsafe { vm.set_user_memory_region(guest::region(0, 0, total as u64, mem.ptr as u64, 0)) }.map_err(|e| format!("slot: {e}"))?;
+    let mut vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
+    let lm = kvm_cpuid_entry2 { function: 0x8000_0001, edx: 1 << 29, ..Default::default() };
+    vcpu.set_cpuid2(&CpuId::from_entries(&[lm]).map_err(|e| format!("{e:?}"))?).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
+    // Guest page tables: identity map of [0, total) with 2 MiB or 4 KiB pages.
+    mem.write(PML4, &(PML4 + 0x1000 | 3).to_le_bytes());
+    let pds = (total as u64).div_ceil(1 << 30);
+    for i in 0..pds {
+        let pd = PML4 + 0x2000 + i * 0x1000;
+        mem.write(PML4 + 0x1000 + i * 8, &(pd | 3).to_le_bytes());
+    }
+    for j in 0..(total as u64 >> 21) {
+        let pde_at = PML4 + 0x2000 + j * 8;
+        match gpt {
+            PageSize::Huge => mem.write(pde_at, &((j << 21) | 0x83).to_le_bytes()),
+            PageSize::Small => {
+                let pt = PT_BASE + j * 0x1000;
+                mem.write(pde_at, &(pt | 3).to_le_bytes());
+                for k in 0..512u64 {
+                    mem.write(pt + k * 8, &(((j << 21) + (k << 12)) | 3).to_le_bytes());
+                }
+            }
+        }
+    }
+    if pds > 4 || PT_BASE + (total as u64 >> 21) * 0x1000 > LIST_BASE {
+        return Err("working set too large for this layout".into());
+    }
+    // SAFETY: the list area lies inside `mem` (total >= LIST_BASE + ws).
+    let buf = unsafe { std::slice::from_raw_parts_mut(mem.ptr.add(LIST_BASE as usize), ws) };
+    let head = list::build(buf, LIST_BASE, count, npad, order, 1);
+    let (_, _, code) = payloads::all().into_iter().find(|(n, _, _)| *n == "chase64").ok_or("no payload")?;
+    mem.write(guest::CODE, code);
+    mem.write(0x700, &steps(count).to_le_bytes());
+    mem.write(0x708, &head.to_le_bytes());
+    mem.write(0x718, &(count as u64).to_le_bytes());
+    guest::set_cpu_mode(&vcpu, &mem, Mode::Long64, Some(PML4))?;
+    loop {
+        match vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))? {
+            kvm_ioctls::VcpuExit::Hlt => break,
+            e => return Err(format!("chase: unexpected exit {e:?}")),
+        }
+    }
+    let mut t = [0u8; 8];
+    // SAFETY: 0x710 lies in `mem`.
+    unsafe { std::ptr::copy_nonoverlapping(mem.ptr.add(0x710), t.as_mut_ptr(), 8) };
+    drop(vcpu);
+    drop(vm);
+    Ok(u64::from_le_bytes(t) as f64 / steps(count) as f64)
+}
+
+/// The sweep: working sets 2^min_log .. 2^max_log, for each NPAD and order, natively and in
+/// the guest with the four page-size combinations. Prints CSV
+/// (`where,gpt,npt,npad,order,working_set,ticks_per_step`).
+pub fn sweep(dev: &str, min_log: u32, max_log: u32, npads: &[usize]) -> TestResult {
+    println!("where,gpt,npt,npad,order,working_set,ticks_per_step");
+    for &npad in npads {
+        for order in [Order::Sequential, Order::Random] {
+            let on = if order == Order::Random { "random" } else { "sequential" };
+            for l in min_log..=max_log {
+                let ws = 1usize << l;
+                for back in [PageSize::Small, PageSize::Huge] {
+                    let t = native(ws, npad, order, back)?;
+                    crate::check(t.is_finite() && t > 0.0, || format!("native chase {ws} B measured"))?;
+                    println!("native,{},{},{npad},{on},{ws},{t:.2}", back.name(), back.name());
+                }
+                for gpt in [PageSize::Small, PageSize::Huge] {
+                    for npt in [PageSize::Small, PageSize::Huge] {
+                        let t = guest(dev, ws, npad, order, gpt, npt)?;
+                        crate::check(t.is_finite() && t > 0.0, || format!("guest chase {ws} B measured"))?;
+                        println!("guest,{},{},{npad},{on},{ws},{t:.2}", gpt.name(), npt.name());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
