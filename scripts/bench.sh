@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
-# make bench: exit costs under QEMU -icount (the L1 TSC counts instructions), on rsvm and
-# kvm_amd in the same L1, with the same client; a table with ratios.
-#   RSVM_BENCH_CPU=max  RSVM_BENCH_ITERS=2000
+# make bench: the cost of virtualization, measured in the test VM under QEMU -icount (the L1
+# TSC counts instructions): exit costs on rsvm and kvm_amd (same client), rsvm's VMRUN floor,
+# and the pointer chase natively and in a guest with 4 KiB/2 MiB pages in both levels.
+# Writes build/bench/{results.csv,summary.md,chase.png,exits.png,exit-costs.md}.
+#   RSVM_BENCH_CPU=max  RSVM_BENCH_ITERS=2000  RSVM_BENCH_MAX_LOG=20  RSVM_BENCH_REPEAT=3
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 cpu=${RSVM_BENCH_CPU:-max}
 iters=${RSVM_BENCH_ITERS:-2000}
+max_log=${RSVM_BENCH_MAX_LOG:-20}
+repeat=${RSVM_BENCH_REPEAT:-3}
 out="$RSVM_TOP/build/bench"
 mkdir -p "$out"
-log="$out/exit-costs.log"
+log="$out/vm.log"
 # One vCPU, and no kmemleak scanner: under -icount the TSC is QEMU's instruction clock,
 # which counts every vCPU's instructions, so background work would be measured too.
-"$here/vm-run" --icount --smp 1 --append kmemleak=off --cpu "$cpu" --timeout 900 --log "$log" \
-	-- sh /tests/bench/exit-costs.sh "$iters" >/dev/null
-res="$out/exit-costs.txt"
-grep -E '^(cpuid_exit|out_roundtrip|floor_vmrun) ' "$log" > "$res" || die "no results (log: $log)"
-val() { awk -v n="$1" -v d="$2" '$1 == n && $2 == d { print $3 }' "$res"; }
+"$here/vm-run" --icount --smp 1 --append kmemleak=off --cpu "$cpu" --timeout 3000 --log "$log" \
+	-- sh /tests/bench/run.sh "$iters" 10 "$max_log" "$repeat" >/dev/null
+res="$out/results.csv"
+grep -E '^(exit|chase),' "$log" > "$res" || die "no results (log: $log)"
+val() { awk -F, -v n="$1" -v d="$2" '$1 == "exit" && $2 == n && $3 == d { print $4 }' "$res"; }
 ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; else echo "-"; fi; }
 {
 	echo "# Exit costs, L1 instructions per round trip (QEMU TCG -icount shift=0, -cpu $cpu, -smp 1, $iters iterations)"
 	echo
 	echo "| exit | rsvm | kvm_amd | rsvm / kvm_amd | goal |"
 	echo "| --- | ---: | ---: | ---: | --- |"
-	r=$(val cpuid_exit rsvm); k=$(val cpuid_exit kvm_amd)
+	r=$(val cpuid rsvm); k=$(val cpuid kvm)
 	echo "| CPUID (in kernel) | $r | ${k:--} | $(ratio "$r" "$k") | <= 0.5 |"
-	r=$(val out_roundtrip rsvm); k=$(val out_roundtrip kvm_amd)
+	r=$(val out_roundtrip rsvm); k=$(val out_roundtrip kvm)
 	echo "| OUT to userspace and back | $r | ${k:--} | $(ratio "$r" "$k") | <= 0.7 |"
 	echo "| floor: bare VMRUN/#VMEXIT in the module | $(val floor_vmrun rsvm) | | | |"
 } | tee "$out/exit-costs.md"
+(cd "$RSVM_TOP/userspace-vmm" && cargo run --quiet --release --locked -p rsvm-bench -- report "$res" --out "$out")

@@ -16,7 +16,7 @@ KSRC_PIN=${KSRC_PIN:-7.2.13-1}
 
 pkgs=(build-essential flex bison bc libelf-dev libssl-dev cpio busybox-static qemu-system-x86
       clang-19 libclang-19-dev lld-19 llvm-19 xz-utils zstd rsync kmod python3 debian-archive-keyring
-      ca-certificates)
+      ca-certificates fonts-dejavu-core)
 
 need=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,7 @@
 //! Hostile and careless VMM behaviour: each case must end in a clean error, leave the host
 //! alive, and leak nothing (pinned pages back to their count before the case).
 
-use crate::guest::{self, Guest, HostMem};
+use rsvm_guest::guest::{self, Guest, HostMem};
 use crate::vmtests::{pinned_pages, run_payload};
 use crate::{check, TestResult};
 use std::os::fd::AsRawFd;
@@ -20,7 +20,7 @@ fn raw(fd: i32, nr: u64, arg: u64) -> Result<i32, i32> {
 
 /// Bad arguments on VM and vCPU fds.
 fn bad_args(dev: &str) -> TestResult {
-    let g = Guest::new(dev, crate::payloads::Mode::Real, &[0xf4], &kvm_bindings::CpuId::new(1).map_err(|e| format!("{e:?}"))?)?;
+    let g = Guest::new(dev, rsvm_guest::payloads::Mode::Real, &[0xf4], &kvm_bindings::CpuId::new(1).map_err(|e| format!("{e:?}"))?)?;
     let vfd = g.vcpu.as_raw_fd();
     check(raw(vfd, 0x8090_ae81, 0) == Err(libc::EFAULT), || "KVM_GET_REGS into NULL: EFAULT".into())?;
     check(raw(vfd, 0xae80, 1) == Err(libc::EINVAL), || "KVM_RUN with a non-zero argument: EINVAL".into())?;
@@ -51,7 +51,7 @@ fn bad_args(dev: &str) -> TestResult {
 /// when only VMRUN can tell; never a host crash.
 fn bad_state(dev: &str) -> TestResult {
     let table = kvm_bindings::CpuId::new(1).map_err(|e| format!("{e:?}"))?;
-    let g = Guest::new(dev, crate::payloads::Mode::Real, &[0xf4], &table)?;
+    let g = Guest::new(dev, rsvm_guest::payloads::Mode::Real, &[0xf4], &table)?;
     let s0 = g.vcpu.get_sregs().map_err(|e| e.to_string())?;
     let cases: [(&str, fn(&mut kvm_bindings::kvm_sregs)); 6] = [
         ("CR0.PG without CR0.PE", |s| s.cr0 = 0x8000_0010),
@@ -229,7 +229,7 @@ fn spinning(dev: &str) -> TestResult {
 
 /// Builds a payload VM without running it.
 fn run_payload_nowait(dev: &str, name: &str) -> Result<Guest, String> {
-    let (_, mode, code) = crate::payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or("no payload")?;
+    let (_, mode, code) = rsvm_guest::payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or("no payload")?;
     Guest::new(dev, mode, code, &kvm_bindings::CpuId::from_entries(&[kvm_bindings::kvm_cpuid_entry2 {
         function: 0x8000_0001, edx: 1 << 29, ..Default::default()
     }]).map_err(|e| format!("{e:?}"))?)

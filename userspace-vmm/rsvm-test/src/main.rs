@@ -12,10 +12,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
-mod chase;
-mod guest;
 mod hostile;
-mod payloads;
 mod vmtests;
 #[cfg(test)]
 mod emulate_tests;
@@ -55,22 +52,6 @@ enum Cmd {
     HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
     Hostile,
-    /// The pointer chase natively and in a guest (4 KiB / 2 MiB pages in both levels),
-    /// working sets 2^MIN_LOG..2^MAX_LOG bytes; CSV on stdout.
-    Chase {
-        #[arg(long, default_value_t = 10)]
-        min_log: u32,
-        #[arg(long, default_value_t = 14)]
-        max_log: u32,
-        #[arg(long, value_delimiter = ',', default_value = "0")]
-        npad: Vec<usize>,
-    },
-    /// Exit costs in L1 TSC ticks (instructions under -icount): CPUID, OUT round trip,
-    /// and the in-module VMRUN floor on rsvm.
-    ExitCosts {
-        #[arg(long, default_value_t = 2000)]
-        iters: u64,
-    },
 }
 
 pub(crate) type TestResult = Result<(), String>;
@@ -237,8 +218,6 @@ fn main() -> ExitCode {
         Cmd::Memslots => vmtests::memslot_rules(&args.dev),
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
-        Cmd::ExitCosts { iters } => vmtests::exit_costs(&args.dev, iters),
-        Cmd::Chase { min_log, max_log, npad } => chase::sweep(&args.dev, min_log, max_log, &npad),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,8 @@
 //! The core-VM tests: payloads with expected results (checked on any device), and the
 //! rsvm-only checks (exit counters, pinned pages, hostile input).
 
-use crate::guest::{self, in_pattern, mmio_pattern, Guest, HostMem};
-use crate::payloads;
+use rsvm_guest::guest::{self, in_pattern, mmio_pattern, Guest, HostMem};
+use rsvm_guest::payloads;
 use crate::{check, TestResult};
 use kvm_bindings::{kvm_cpuid_entry2, CpuId};
 
@@ -353,47 +353,3 @@ pub fn memslot_rules(dev: &str) -> TestResult {
     Ok(())
 }
 
-// ---- exit costs ------------------------------------------------------------------------
-
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC has no preconditions.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-/// L1 TSC ticks per iteration of a bench payload, measured between its start and end
-/// markers (ports 0xf1, 0xf2). Under QEMU `-icount shift=0` the TSC counts instructions.
-fn bench_payload(dev: &str, name: &str, iters: u64) -> Result<f64, String> {
-    let (_, mode, code) = payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or("no payload")?;
-    let mut g = Guest::new(dev, mode, code, &cpuid_table())?;
-    g.mem.write(0x700, &iters.to_le_bytes());
-    let (mut t0, mut t1) = (0, 0);
-    loop {
-        match g.vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))? {
-            kvm_ioctls::VcpuExit::IoOut(0xf1, _) => t0 = rdtsc(),
-            kvm_ioctls::VcpuExit::IoOut(0xf2, _) => t1 = rdtsc(),
-            kvm_ioctls::VcpuExit::IoOut(..) => {}
-            kvm_ioctls::VcpuExit::Hlt => break,
-            e => return Err(format!("{name}: unexpected exit {e:?}")),
-        }
-    }
-    Ok(t1.wrapping_sub(t0) as f64 / iters as f64)
-}
-
-/// Exit costs: CPUID round trip (in the kernel) and OUT round trip to userspace, per
-/// iteration, and on rsvm the floor (a bare VMRUN/#VMEXIT loop inside the module).
-pub fn exit_costs(dev: &str, iters: u64) -> TestResult {
-    let cpuid = bench_payload(dev, "bench_cpuid64", iters)?;
-    let out = bench_payload(dev, "bench_out64", iters)?;
-    println!("cpuid_exit {cpuid:.0}");
-    println!("out_roundtrip {out:.0}");
-    if dev.ends_with("rsvm") {
-        let f = std::fs::File::open(dev).map_err(|e| e.to_string())?;
-        let mut b = rsvm_abi::RsvmBenchFloor { iterations: iters, tsc_delta: 0 };
-        use std::os::fd::AsRawFd;
-        // SAFETY: the kernel reads and writes one RsvmBenchFloor.
-        let r = unsafe { libc::ioctl(f.as_raw_fd(), rsvm_abi::RSVM_BENCH_FLOOR() as _, &mut b) };
-        check(r == 0, || format!("RSVM_BENCH_FLOOR: {}", std::io::Error::last_os_error()))?;
-        println!("floor_vmrun {:.0}", b.tsc_delta as f64 / iters as f64);
-    }
-    check(cpuid > 0.0 && out > 0.0, || "measured".into())
-}

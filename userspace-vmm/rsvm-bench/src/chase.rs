@@ -5,11 +5,10 @@
 //! Under QEMU TCG there is no hardware TLB: what this measures there is the emulator's
 //! software TLB and its emulated two-dimensional walk, not a CPU's.
 
-use crate::guest::{self, HostMem};
-use crate::payloads::{self, Mode};
-use crate::TestResult;
-use kvm_bindings::{kvm_cpuid_entry2, CpuId};
-use rsvm_bench::list::{self, Order};
+use crate::list::{self, Order};
+use crate::stats;
+use rsvm_guest::guest::{self, HostMem};
+use rsvm_guest::payloads::{self, Mode};
 
 const PML4: u64 = 0x10000;
 /// 4 KiB guest page tables live here (2 MiB of PTEs map 1 GiB).
@@ -32,10 +31,7 @@ impl PageSize {
     }
 }
 
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC has no preconditions.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
+use crate::exits::rdtsc;
 
 /// Steps to time for `count` elements: at least two laps and at least 2^16 steps.
 fn steps(count: usize) -> u64 {
@@ -75,8 +71,7 @@ pub fn guest(dev: &str, ws: usize, npad: usize, order: Order, gpt: PageSize, npt
     // SAFETY: the region is `mem`, which outlives `vm` (dropped after it below).
     unsafe { vm.set_user_memory_region(guest::region(0, 0, total as u64, mem.ptr as u64, 0)) }.map_err(|e| format!("slot: {e}"))?;
     let mut vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
-    let lm = kvm_cpuid_entry2 { function: 0x8000_0001, edx: 1 << 29, ..Default::default() };
-    vcpu.set_cpuid2(&CpuId::from_entries(&[lm]).map_err(|e| format!("{e:?}"))?).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
+    vcpu.set_cpuid2(&guest::long_mode_cpuid()?).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
     // Guest page tables: identity map of [0, total) with 2 MiB or 4 KiB pages.
     mem.write(PML4, &(PML4 + 0x1000 | 3).to_le_bytes());
     let pds = (total as u64).div_ceil(1 << 30);
@@ -124,25 +119,31 @@ pub fn guest(dev: &str, ws: usize, npad: usize, order: Order, gpt: PageSize, npt
 }
 
 /// The sweep: working sets 2^min_log .. 2^max_log, for each NPAD and order, natively and in
-/// the guest with the four page-size combinations. Prints CSV
-/// (`where,gpt,npt,npad,order,working_set,ticks_per_step`).
-pub fn sweep(dev: &str, min_log: u32, max_log: u32, npads: &[usize]) -> TestResult {
-    println!("where,gpt,npt,npad,order,working_set,ticks_per_step");
+/// the guest with the four page-size combinations, each point measured `repeat` times.
+/// Prints CSV rows `chase,<where>,<gpt>,<npt>,<npad>,<order>,<working set>,<min>,<median>,<max>`
+/// in ticks per step.
+pub fn sweep(dev: &str, min_log: u32, max_log: u32, npads: &[usize], repeat: usize) -> Result<(), String> {
+    let report = |what: &str, gpt: PageSize, npt: PageSize, npad: usize, order: &str, ws: usize, v: &[f64]| -> Result<(), String> {
+        let s = stats::summarize(v).ok_or(format!("{what} {ws}: no valid measurement"))?;
+        if !(s.min > 0.0) {
+            return Err(format!("{what} {ws}: non-positive time"));
+        }
+        println!("chase,{what},{},{},{npad},{order},{ws},{:.2},{:.2},{:.2}", gpt.name(), npt.name(), s.min, s.median, s.max);
+        Ok(())
+    };
     for &npad in npads {
         for order in [Order::Sequential, Order::Random] {
             let on = if order == Order::Random { "random" } else { "sequential" };
             for l in min_log..=max_log {
                 let ws = 1usize << l;
                 for back in [PageSize::Small, PageSize::Huge] {
-                    let t = native(ws, npad, order, back)?;
-                    crate::check(t.is_finite() && t > 0.0, || format!("native chase {ws} B measured"))?;
-                    println!("native,{},{},{npad},{on},{ws},{t:.2}", back.name(), back.name());
+                    let v = (0..repeat).map(|_| native(ws, npad, order, back)).collect::<Result<Vec<_>, _>>()?;
+                    report("native", back, back, npad, on, ws, &v)?;
                 }
                 for gpt in [PageSize::Small, PageSize::Huge] {
                     for npt in [PageSize::Small, PageSize::Huge] {
-                        let t = guest(dev, ws, npad, order, gpt, npt)?;
-                        crate::check(t.is_finite() && t > 0.0, || format!("guest chase {ws} B measured"))?;
-                        println!("guest,{},{},{npad},{on},{ws},{t:.2}", gpt.name(), npt.name());
+                        let v = (0..repeat).map(|_| guest(dev, ws, npad, order, gpt, npt)).collect::<Result<Vec<_>, _>>()?;
+                        report("guest", gpt, npt, npad, on, ws, &v)?;
                     }
                 }
             }

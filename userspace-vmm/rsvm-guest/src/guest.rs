@@ -290,3 +290,10 @@ pub fn set_cpu_mode(vcpu: &VcpuFd, mem: &HostMem, mode: Mode, cr3: Option<u64>) 
     Ok(())
 }
 
+
+/// A CPUID table with just long mode (8000_0001h EDX bit 29), which KVM requires before it
+/// accepts EFER.LME.
+pub fn long_mode_cpuid() -> Result<kvm_bindings::CpuId, String> {
+    let lm = kvm_bindings::kvm_cpuid_entry2 { function: 0x8000_0001, edx: 1 << 29, ..Default::default() };
+    kvm_bindings::CpuId::from_entries(&[lm]).map_err(|e| format!("{e:?}"))
+}

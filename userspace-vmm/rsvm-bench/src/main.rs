@@ -1,0 +1,71 @@
+//! rsvm-bench: the cost of virtualization, measured (after Drepper, "The Cost of
+//! Virtualization", ACM Queue 2008). Runs the experiments on a KVM-compatible device and turns
+//! their results into a report. See Documentation/benchmark.md.
+
+use clap::{Parser, Subcommand};
+use rsvm_bench::{chase, exits, report};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(about = "Measure what virtualization costs on /dev/rsvm (or /dev/kvm): exits, and a pointer chase \
+natively and in a guest with 4 KiB or 2 MiB pages in both paging levels")]
+struct Args {
+    /// KVM-compatible device to measure.
+    #[arg(long, default_value = "/dev/rsvm", global = true)]
+    dev: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Ticks per round trip: CPUID (handled in the kernel), OUT to this process and back,
+    /// and on rsvm the in-module VMRUN floor. CSV rows on stdout.
+    ExitCosts {
+        #[arg(long, default_value_t = 2000)]
+        iters: u64,
+    },
+    /// The pointer chase, natively and in a guest, working sets 2^MIN_LOG..2^MAX_LOG bytes.
+    /// CSV rows (min, median, max ticks per step over REPEAT runs) on stdout.
+    Chase {
+        #[arg(long, default_value_t = 10)]
+        min_log: u32,
+        #[arg(long, default_value_t = 20)]
+        max_log: u32,
+        #[arg(long, value_delimiter = ',', default_value = "0,7")]
+        npad: Vec<usize>,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+    /// Turn result rows (from the commands above, in any text) into summary.md and PNG plots.
+    Report {
+        /// File with the result rows.
+        input: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = "bench-report")]
+        out: PathBuf,
+        /// TrueType font for the plots' text (no plots without one).
+        #[arg(long, default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")]
+        font: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let r = match args.cmd {
+        Cmd::ExitCosts { iters } => exits::exit_costs(&args.dev, iters),
+        Cmd::Chase { min_log, max_log, npad, repeat } => chase::sweep(&args.dev, min_log, max_log, &npad, repeat.max(1)),
+        Cmd::Report { input, out, font } => std::fs::read_to_string(&input)
+            .map_err(|e| format!("{}: {e}", input.display()))
+            .and_then(|t| report::write(&report::parse(&t), &out, font.exists().then_some(font.as_path())))
+            .map(|()| println!("wrote {}", out.join("summary.md").display())),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rsvm-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
