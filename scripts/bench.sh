@@ -4,6 +4,7 @@
 # and the pointer chase natively and in a guest with 4 KiB/2 MiB pages in both levels.
 # Writes build/bench/{results.csv,summary.md,chase.png,exits.png,exit-costs.md}.
 #   RSVM_BENCH_CPU=max  RSVM_BENCH_ITERS=2000  RSVM_BENCH_MAX_LOG=20  RSVM_BENCH_REPEAT=3
+#   RSVM_BENCH_TOUCH_MIB=1024
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -11,15 +12,16 @@ cpu=${RSVM_BENCH_CPU:-max}
 iters=${RSVM_BENCH_ITERS:-2000}
 max_log=${RSVM_BENCH_MAX_LOG:-20}
 repeat=${RSVM_BENCH_REPEAT:-3}
+mib=${RSVM_BENCH_TOUCH_MIB:-1024}
 out="$RSVM_TOP/build/bench"
 mkdir -p "$out"
 log="$out/vm.log"
 # One vCPU, and no kmemleak scanner: under -icount the TSC is QEMU's instruction clock,
 # which counts every vCPU's instructions, so background work would be measured too.
 "$here/vm-run" --icount --smp 1 --append kmemleak=off --cpu "$cpu" --timeout 3000 --log "$log" \
-	-- sh /tests/bench/run.sh "$iters" 10 "$max_log" "$repeat" >/dev/null
+	-- sh /tests/bench/run.sh "$iters" 10 "$max_log" "$repeat" "$mib" >/dev/null
 res="$out/results.csv"
-grep -E '^(exit|chase),' "$log" > "$res" || die "no results (log: $log)"
+grep -E '^(exit|chase|touch|overhead|startup),' "$log" > "$res" || die "no results (log: $log)"
 val() { awk -F, -v n="$1" -v d="$2" '$1 == "exit" && $2 == n && $3 == d { print $4 }' "$res"; }
 ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; else echo "-"; fi; }
 {

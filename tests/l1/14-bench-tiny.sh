@@ -11,4 +11,12 @@ cat /tmp/chase.csv
 rows=$(grep -c '^chase,' /tmp/chase.csv)
 # 2 sizes x 2 orders x (2 native + 4 guest) rows
 assert "all 24 chase measurements present ($rows)" test "$rows" = 24
+rsvm-bench touch --mib 4 > /tmp/touch.csv || { cat /tmp/touch.csv; fail "touch"; }
+cat /tmp/touch.csv
+# 4 MiB of 4 KiB backing: at least 1024 nested page faults; 2 MiB backing: 2 MiB leaves.
+awk -F, '$3 == "4k" && $6 >= 1024 { ok4 = 1 } $3 == "2m" && $9 >= 1 { ok2 = 1 } END { exit !(ok4 && ok2) }' /tmp/touch.csv \
+	|| fail "touch: 4 KiB backing faults per page, 2 MiB backing maps 2 MiB leaves"
+pass "touch: 4 KiB vs 2 MiB backing"
+rsvm-bench overhead || fail "overhead"
+rsvm-bench startup || fail "startup"
 assert "no pinned pages left" test "$(cat $DBG/pinned_pages)" = 0

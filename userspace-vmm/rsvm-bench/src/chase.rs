@@ -61,61 +61,110 @@ pub fn native(ws: usize, npad: usize, order: Order, backing: PageSize) -> Result
     Ok(t1.wrapping_sub(t0) as f64 / n as f64)
 }
 
-/// The chase in a guest on `dev`: ticks per step, measured by the guest's own RDTSC.
-pub fn guest(dev: &str, ws: usize, npad: usize, order: Order, gpt: PageSize, npt: PageSize) -> Result<f64, String> {
-    let count = list::element_count(ws, npad).max(1);
-    let total = (LIST_BASE as usize + ws).next_multiple_of(2 << 20);
-    let mem = if npt == PageSize::Huge { HostMem::new_huge(total)? } else { HostMem::new(total)? };
-    let kvm = guest::open(dev)?;
-    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
-    // SAFETY: the region is `mem`, which outlives `vm` (dropped after it below).
-    unsafe { vm.set_user_memory_region(guest::region(0, 0, total as u64, mem.ptr as u64, 0)) }.map_err(|e| format!("slot: {e}"))?;
-    let mut vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
-    vcpu.set_cpuid2(&guest::long_mode_cpuid()?).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
-    // Guest page tables: identity map of [0, total) with 2 MiB or 4 KiB pages.
-    mem.write(PML4, &(PML4 + 0x1000 | 3).to_le_bytes());
-    let pds = (total as u64).div_ceil(1 << 30);
-    for i in 0..pds {
-        let pd = PML4 + 0x2000 + i * 0x1000;
-        mem.write(PML4 + 0x1000 + i * 8, &(pd | 3).to_le_bytes());
-    }
-    for j in 0..(total as u64 >> 21) {
-        let pde_at = PML4 + 0x2000 + j * 8;
-        match gpt {
-            PageSize::Huge => mem.write(pde_at, &((j << 21) | 0x83).to_le_bytes()),
-            PageSize::Small => {
-                let pt = PT_BASE + j * 0x1000;
-                mem.write(pde_at, &(pt | 3).to_le_bytes());
-                for k in 0..512u64 {
-                    mem.write(pt + k * 8, &(((j << 21) + (k << 12)) | 3).to_le_bytes());
+/// A long-mode guest with one slot of `total` bytes at GPA 0 (backed by `npt` pages),
+/// identity-mapped by its own page tables with `gpt` pages, running `payload` at CODE.
+pub struct BenchVm {
+    pub vcpu: kvm_ioctls::VcpuFd,
+    _vm: kvm_ioctls::VmFd,
+    _kvm: kvm_ioctls::Kvm,
+    pub mem: HostMem,
+}
+
+impl BenchVm {
+    pub fn new(dev: &str, total: usize, gpt: PageSize, npt: PageSize, payload: &str) -> Result<Self, String> {
+        let total = total.next_multiple_of(2 << 20);
+        let mem = if npt == PageSize::Huge { HostMem::new_huge(total)? } else { HostMem::new(total)? };
+        let kvm = guest::open(dev)?;
+        let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+        // SAFETY: the region is `mem`, which outlives `vm` (field order: vm drops first).
+        unsafe { vm.set_user_memory_region(guest::region(0, 0, total as u64, mem.ptr as u64, 0)) }.map_err(|e| format!("slot: {e}"))?;
+        let vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
+        vcpu.set_cpuid2(&guest::long_mode_cpuid()?).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
+        let pds = (total as u64).div_ceil(1 << 30);
+        if pds > 4 || (gpt == PageSize::Small && PT_BASE + (total as u64 >> 21) * 0x1000 > LIST_BASE) {
+            return Err("guest memory too large for this layout".into());
+        }
+        // Guest page tables: identity map of [0, total) with 2 MiB or 4 KiB pages.
+        mem.write(PML4, &(PML4 + 0x1000 | 3).to_le_bytes());
+        for i in 0..pds {
+            let pd = PML4 + 0x2000 + i * 0x1000;
+            mem.write(PML4 + 0x1000 + i * 8, &(pd | 3).to_le_bytes());
+        }
+        for j in 0..(total as u64 >> 21) {
+            let pde_at = PML4 + 0x2000 + j * 8;
+            match gpt {
+                PageSize::Huge => mem.write(pde_at, &((j << 21) | 0x83).to_le_bytes()),
+                PageSize::Small => {
+                    let pt = PT_BASE + j * 0x1000;
+                    mem.write(pde_at, &(pt | 3).to_le_bytes());
+                    for k in 0..512u64 {
+                        mem.write(pt + k * 8, &(((j << 21) + (k << 12)) | 3).to_le_bytes());
+                    }
                 }
             }
         }
+        let (_, _, code) = payloads::all().into_iter().find(|(n, _, _)| *n == payload).ok_or("no payload")?;
+        mem.write(guest::CODE, code);
+        guest::set_cpu_mode(&vcpu, &mem, Mode::Long64, Some(PML4))?;
+        Ok(Self { vcpu, _vm: vm, _kvm: kvm, mem })
     }
-    if pds > 4 || PT_BASE + (total as u64 >> 21) * 0x1000 > LIST_BASE {
-        return Err("working set too large for this layout".into());
-    }
-    // SAFETY: the list area lies inside `mem` (total >= LIST_BASE + ws).
-    let buf = unsafe { std::slice::from_raw_parts_mut(mem.ptr.add(LIST_BASE as usize), ws) };
-    let head = list::build(buf, LIST_BASE, count, npad, order, 1);
-    let (_, _, code) = payloads::all().into_iter().find(|(n, _, _)| *n == "chase64").ok_or("no payload")?;
-    mem.write(guest::CODE, code);
-    mem.write(0x700, &steps(count).to_le_bytes());
-    mem.write(0x708, &head.to_le_bytes());
-    mem.write(0x718, &(count as u64).to_le_bytes());
-    guest::set_cpu_mode(&vcpu, &mem, Mode::Long64, Some(PML4))?;
-    loop {
-        match vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))? {
-            kvm_ioctls::VcpuExit::Hlt => break,
-            e => return Err(format!("chase: unexpected exit {e:?}")),
+
+    /// Runs to HLT.
+    pub fn run_to_hlt(&mut self) -> Result<(), String> {
+        loop {
+            match self.vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))? {
+                kvm_ioctls::VcpuExit::Hlt => return Ok(()),
+                e => return Err(format!("unexpected exit {e:?}")),
+            }
         }
     }
-    let mut t = [0u8; 8];
-    // SAFETY: 0x710 lies in `mem`.
-    unsafe { std::ptr::copy_nonoverlapping(mem.ptr.add(0x710), t.as_mut_ptr(), 8) };
-    drop(vcpu);
-    drop(vm);
-    Ok(u64::from_le_bytes(t) as f64 / steps(count) as f64)
+
+    pub fn read_u64(&self, at: u64) -> u64 {
+        let mut t = [0u8; 8];
+        assert!(at as usize + 8 <= self.mem.len, "read outside guest memory");
+        // SAFETY: bounds checked; the mapping is ours.
+        unsafe { std::ptr::copy_nonoverlapping(self.mem.ptr.add(at as usize), t.as_mut_ptr(), 8) };
+        u64::from_le_bytes(t)
+    }
+}
+
+/// The chase in a guest on `dev`: ticks per step, measured by the guest's own RDTSC.
+pub fn guest(dev: &str, ws: usize, npad: usize, order: Order, gpt: PageSize, npt: PageSize) -> Result<f64, String> {
+    let count = list::element_count(ws, npad).max(1);
+    let mut g = BenchVm::new(dev, LIST_BASE as usize + ws, gpt, npt, "chase64")?;
+    // SAFETY: the list area lies inside the guest memory (total >= LIST_BASE + ws).
+    let buf = unsafe { std::slice::from_raw_parts_mut(g.mem.ptr.add(LIST_BASE as usize), ws) };
+    let head = list::build(buf, LIST_BASE, count, npad, order, 1);
+    g.mem.write(0x700, &steps(count).to_le_bytes());
+    g.mem.write(0x708, &head.to_le_bytes());
+    g.mem.write(0x718, &(count as u64).to_le_bytes());
+    g.run_to_hlt()?;
+    Ok(g.read_u64(0x710) as f64 / steps(count) as f64)
+}
+
+/// Touching all of a guest's memory once (one write per 4 KiB page, guest 2 MiB pages):
+/// prints `touch,<device>,<npt pages>,<bytes>,<ticks>,<nested page faults>,<exits>,<4k leaves>,<2m leaves>`
+/// (the last four from rsvm's counters; 0 on other devices).
+pub fn touch(dev: &str, bytes: usize) -> Result<(), String> {
+    for npt in [PageSize::Small, PageSize::Huge] {
+        let mut g = BenchVm::new(dev, LIST_BASE as usize + bytes, PageSize::Huge, npt, "touchn64")?;
+        g.mem.write(0x700, &((bytes / 4096) as u64).to_le_bytes());
+        g.mem.write(0x708, &LIST_BASE.to_le_bytes());
+        let t0 = rdtsc();
+        g.run_to_hlt()?;
+        let t = rdtsc().wrapping_sub(t0);
+        let s = crate::rsvm_stats(&g.vcpu).unwrap_or_default();
+        println!(
+            "touch,{},{},{bytes},{t},{},{},{},{}",
+            crate::device_name(dev),
+            npt.name(),
+            s.exits[5],
+            s.exits[15],
+            s.npt_leaves_4k,
+            s.npt_leaves_2m
+        );
+    }
+    Ok(())
 }
 
 /// The sweep: working sets 2^min_log .. 2^max_log, for each NPAD and order, natively and in

@@ -38,6 +38,15 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// NPT faults and exits to touch all of a guest's memory, 4 KiB vs 2 MiB backing.
+    Touch {
+        #[arg(long, default_value_t = 1024)]
+        mib: usize,
+    },
+    /// Kernel memory per VM and per vCPU, VMM resident size.
+    Overhead,
+    /// Time to create a VM and to its first exit.
+    Startup,
     /// Turn result rows (from the commands above, in any text) into summary.md and PNG plots.
     Report {
         /// File with the result rows.
@@ -56,6 +65,9 @@ fn main() -> ExitCode {
     let r = match args.cmd {
         Cmd::ExitCosts { iters } => exits::exit_costs(&args.dev, iters),
         Cmd::Chase { min_log, max_log, npad, repeat } => chase::sweep(&args.dev, min_log, max_log, &npad, repeat.max(1)),
+        Cmd::Touch { mib } => chase::touch(&args.dev, mib << 20),
+        Cmd::Overhead => rsvm_bench::overhead(&args.dev),
+        Cmd::Startup => rsvm_bench::startup(&args.dev),
         Cmd::Report { input, out, font } => std::fs::read_to_string(&input)
             .map_err(|e| format!("{}: {e}", input.display()))
             .and_then(|t| report::write(&report::parse(&t), &out, font.exists().then_some(font.as_path())))

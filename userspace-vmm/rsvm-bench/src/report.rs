@@ -12,6 +12,8 @@ type ChaseKey = (String, String, String, String);
 pub struct Results {
     /// (exit name, device) -> ticks
     pub exits: BTreeMap<(String, String), f64>,
+    /// Other rows (touch, overhead, startup), kept as their fields for the summary tables.
+    pub other: Vec<Vec<String>>,
     /// guest rows and native rows
     pub guest: BTreeMap<ChaseKey, BTreeMap<u64, f64>>,
     pub native: BTreeMap<(String, String, String), BTreeMap<u64, f64>>,
@@ -19,7 +21,7 @@ pub struct Results {
 
 /// Parses the CSV rows the bench prints (other lines are ignored).
 pub fn parse(text: &str) -> Results {
-    let mut r = Results { exits: BTreeMap::new(), guest: BTreeMap::new(), native: BTreeMap::new() };
+    let mut r = Results { exits: BTreeMap::new(), other: Vec::new(), guest: BTreeMap::new(), native: BTreeMap::new() };
     for line in text.lines() {
         let f: Vec<&str> = line.trim().split(',').collect();
         match f.as_slice() {
@@ -35,6 +37,9 @@ pub fn parse(text: &str) -> Results {
                 } else {
                     r.native.entry((gpt.to_string(), npad.to_string(), order.to_string())).or_default().insert(ws, m);
                 }
+            }
+            [kind, ..] if matches!(*kind, "touch" | "overhead" | "startup") => {
+                r.other.push(f.iter().map(|s| s.to_string()).collect());
             }
             _ => {}
         }
@@ -85,6 +90,22 @@ pub fn write(r: &Results, dir: &Path, font: Option<&Path>) -> Result<(), String>
         };
         let f = |v: Option<&f64>| v.map(|v| format!("{v:.0}")).unwrap_or("-".into());
         let _ = writeln!(md, "| {n} | {} | {} | {ratio} |", f(a), f(b));
+    }
+    fn rows<'a>(r: &'a Results, kind: &'a str) -> impl Iterator<Item = &'a Vec<String>> + 'a {
+        r.other.iter().filter(move |f| f.first().map(|k| k == kind).unwrap_or(false))
+    }
+    if rows(r, "touch").next().is_some() {
+        let _ = writeln!(md, "\n## Touching all guest memory once (guest 2 MiB pages)\n");
+        let _ = writeln!(md, "| device | NPT backing | bytes | ticks | nested page faults | exits | 4 KiB leaves | 2 MiB leaves |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for f in rows(r, "touch") {
+            let _ = writeln!(md, "| {} |", f.get(1..).map(|v| v.join(" | ")).unwrap_or_default());
+        }
+    }
+    if rows(r, "overhead").next().is_some() || rows(r, "startup").next().is_some() {
+        let _ = writeln!(md, "\n## Memory and startup\n\n| device | what | value |\n| --- | --- | ---: |");
+        for f in rows(r, "overhead").chain(rows(r, "startup")) {
+            let _ = writeln!(md, "| {} |", f.get(1..).map(|v| v.join(" | ")).unwrap_or_default());
+        }
     }
     let sd = slowdowns(r);
     let _ = writeln!(md, "\n## Pointer chase: guest slowdown over native, percent (median)\n");
@@ -189,7 +210,7 @@ fn plot_exits(r: &Results, names: &[String], path: &Path) -> Result<(), Box<dyn 
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = "noise\nexit,cpuid,rsvm,3600\nexit,cpuid,kvm,10464\n\
+    const SAMPLE: &str = "noise\nexit,cpuid,rsvm,3600\nexit,cpuid,kvm,10464\ntouch,rsvm,2m,4194304,1000,3,5,0,2\n\
 chase,native,4k,4k,0,random,1024,9.00,10.00,11.00\n\
 chase,guest,4k,4k,0,random,1024,10.00,12.00,20.00\n\
 chase,guest,2m,2m,0,random,1024,9.50,10.50,12.00\n";
@@ -213,6 +234,7 @@ chase,guest,2m,2m,0,random,1024,9.50,10.50,12.00\n";
         assert!(md.contains("| cpuid | 3600 | 10464 | 0.34 |"), "{md}");
         assert!(md.contains("+20.0%"), "{md}");
         assert!(md.contains("no hardware TLB"));
+        assert!(md.contains("| rsvm | 2m | 4194304 | 1000 | 3 | 5 | 0 | 2 |"), "{md}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -432,6 +432,22 @@ payloads! {
         mov qword ptr [0x710], rax
         hlt
     ";
+    touchn64: Long64, "
+        .code64
+        mov rcx, qword ptr [0x700]
+        mov rdi, qword ptr [0x708]
+    .Ltouchn:
+        mov byte ptr [rdi], 1
+        add rdi, 4096
+        dec rcx
+        jnz .Ltouchn
+        hlt
+    ";
+    first16: Real, "
+        .code16
+        out 0xf0, al
+        hlt
+    ";
     spin64: Long64, "
         .code64
     .Lspin:

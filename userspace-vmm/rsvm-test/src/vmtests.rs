@@ -239,7 +239,7 @@ pub fn payload_names() -> Vec<&'static str> {
     payloads::all()
         .into_iter()
         .map(|(n, _, _)| n)
-        .filter(|n| !matches!(*n, "spin64" | "undecodable64" | "chase64") && !n.starts_with("bench"))
+        .filter(|n| !matches!(*n, "spin64" | "undecodable64" | "chase64" | "touchn64" | "first16") && !n.starts_with("bench"))
         .collect()
 }
 
