@@ -3,9 +3,9 @@
 # 4 KiB/2 MiB pages in both levels, one run each). Timings are not asserted; that every
 # measurement completes and is positive is (rsvm-bench fails otherwise).
 . ./lib.sh
-rsvm-bench exit-costs --iters 50 > /tmp/exits.csv || { cat /tmp/exits.csv; fail "exit costs"; }
+rsvm-bench exit-costs --iters 50 --repeat 1 > /tmp/exits.csv || { cat /tmp/exits.csv; fail "exit costs"; }
 cat /tmp/exits.csv
-assert "three exit-cost rows (cpuid, out_roundtrip, floor_vmrun)" test "$(grep -c '^exit,' /tmp/exits.csv)" = 3
+assert "seven exit-cost rows (cpuid, vmmcall, rdmsr, out, hlt, mmio, floor)" test "$(grep -c '^exit,' /tmp/exits.csv)" = 7
 rsvm-bench chase --min-log 10 --max-log 11 --npad 0 --repeat 1 > /tmp/chase.csv || { cat /tmp/chase.csv; fail "pointer chase"; }
 cat /tmp/chase.csv
 rows=$(grep -c '^chase,' /tmp/chase.csv)

@@ -14,6 +14,9 @@ struct Args {
     /// KVM-compatible device to measure.
     #[arg(long, default_value = "/dev/rsvm", global = true)]
     dev: String,
+    /// Pin this process (and so the vCPU) to one CPU.
+    #[arg(long, global = true)]
+    cpu: Option<usize>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -25,6 +28,8 @@ enum Cmd {
     ExitCosts {
         #[arg(long, default_value_t = 2000)]
         iters: u64,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
     },
     /// The pointer chase, natively and in a guest, working sets 2^MIN_LOG..2^MAX_LOG bytes.
     /// CSV rows (min, median, max ticks per step over REPEAT runs) on stdout.
@@ -62,8 +67,20 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(cpu) = args.cpu {
+        // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
+        let r = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        };
+        if r != 0 {
+            eprintln!("rsvm-bench: cannot pin to CPU {cpu}: {}", std::io::Error::last_os_error());
+            return ExitCode::FAILURE;
+        }
+    }
     let r = match args.cmd {
-        Cmd::ExitCosts { iters } => exits::exit_costs(&args.dev, iters),
+        Cmd::ExitCosts { iters, repeat } => exits::exit_costs(&args.dev, iters, repeat.max(1)),
         Cmd::Chase { min_log, max_log, npad, repeat } => chase::sweep(&args.dev, min_log, max_log, &npad, repeat.max(1)),
         Cmd::Touch { mib } => chase::touch(&args.dev, mib << 20),
         Cmd::Overhead => rsvm_bench::overhead(&args.dev),

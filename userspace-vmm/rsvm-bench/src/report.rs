@@ -25,7 +25,7 @@ pub fn parse(text: &str) -> Results {
     for line in text.lines() {
         let f: Vec<&str> = line.trim().split(',').collect();
         match f.as_slice() {
-            ["exit", name, dev, v] => {
+            ["exit", name, dev, v, ..] => {
                 if let Ok(v) = v.parse() {
                     r.exits.insert((name.to_string(), dev.to_string()), v);
                 }

@@ -432,6 +432,52 @@ payloads! {
         mov qword ptr [0x710], rax
         hlt
     ";
+    bench_vmmcall64: Long64, "
+        .code64
+        out 0xf1, al
+        mov r8, qword ptr [0x700]
+    .Lbench_vmmcall:
+        mov eax, 1
+        vmmcall
+        dec r8
+        jnz .Lbench_vmmcall
+        out 0xf2, al
+        hlt
+    ";
+    bench_msr64: Long64, "
+        .code64
+        out 0xf1, al
+        mov r8, qword ptr [0x700]
+    .Lbench_msr:
+        mov ecx, 0x277
+        rdmsr
+        dec r8
+        jnz .Lbench_msr
+        out 0xf2, al
+        hlt
+    ";
+    bench_hlt64: Long64, "
+        .code64
+        out 0xf1, al
+        mov r8, qword ptr [0x700]
+    .Lbench_hlt:
+        hlt
+        dec r8
+        jnz .Lbench_hlt
+        out 0xf2, al
+        hlt
+    ";
+    bench_mmio64: Long64, "
+        .code64
+        out 0xf1, al
+        mov r8, qword ptr [0x700]
+    .Lbench_mmio:
+        mov dword ptr [0x40000000], eax
+        dec r8
+        jnz .Lbench_mmio
+        out 0xf2, al
+        hlt
+    ";
     touchn64: Long64, "
         .code64
         mov rcx, qword ptr [0x700]
@@ -445,6 +491,9 @@ payloads! {
     ";
     first16: Real, "
         .code16
+        rdtsc
+        mov dword ptr [0x600], eax
+        mov dword ptr [0x604], edx
         out 0xf0, al
         hlt
     ";
