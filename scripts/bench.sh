@@ -29,18 +29,13 @@ ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { p
 	echo
 	echo "| exit | rsvm | kvm_amd | rsvm / kvm_amd | goal |"
 	echo "| --- | ---: | ---: | ---: | --- |"
-	r=$(val cpuid rsvm); k=$(val cpuid kvm)
-	echo "| CPUID (in kernel) | $r | ${k:--} | $(ratio "$r" "$k") | <= 0.5 |"
-	r=$(val vmmcall rsvm); k=$(val vmmcall kvm)
-	echo "| VMMCALL (in kernel) | $r | ${k:--} | $(ratio "$r" "$k") | |"
-	r=$(val rdmsr rsvm); k=$(val rdmsr kvm)
-	echo "| RDMSR PAT (in kernel) | $r | ${k:--} | $(ratio "$r" "$k") | |"
-	r=$(val out_roundtrip rsvm); k=$(val out_roundtrip kvm)
-	echo "| OUT to userspace and back | $r | ${k:--} | $(ratio "$r" "$k") | <= 0.7 |"
-	r=$(val hlt_roundtrip rsvm); k=$(val hlt_roundtrip kvm)
-	echo "| HLT to userspace and back | $r | ${k:--} | $(ratio "$r" "$k") | |"
-	r=$(val mmio_roundtrip rsvm); k=$(val mmio_roundtrip kvm)
-	echo "| MMIO write to userspace and back | $r | ${k:--} | $(ratio "$r" "$k") | |"
+	line() { local r k; r=$(val "$2" rsvm); k=$(val "$2" kvm); echo "| $1 | $r | ${k:--} | $(ratio "$r" "$k") | $3 |"; }
+	line "CPUID (in kernel)" cpuid "<= 0.5"
+	line "VMMCALL (in kernel)" vmmcall ""
+	line "RDMSR PAT (in kernel)" rdmsr ""
+	line "OUT to userspace and back" out_roundtrip "<= 0.7"
+	line "HLT to userspace and back" hlt_roundtrip ""
+	line "MMIO write to userspace and back" mmio_roundtrip ""
 	echo "| floor: bare VMRUN/#VMEXIT in the module | $(val floor_vmrun rsvm) | | | |"
 } | tee "$out/exit-costs.md"
 (cd "$RSVM_TOP/userspace-vmm" && cargo run --quiet --release --locked -p rsvm-bench -- report "$res" --out "$out")
