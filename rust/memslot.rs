@@ -46,28 +46,38 @@ impl Memslot {
         gpa < self.gpa + self.npages * PAGE_SIZE && self.gpa < gpa + npages * PAGE_SIZE
     }
 
-    /// Pins pages `[first, first + n)` of the slot that are not pinned yet.
+    /// Pins pages `[first, first + n)` of the slot that are not pinned yet, each run of
+    /// unpinned pages with one `pin_user_pages_fast()` call.
     fn pin_range(&mut self, first: u64, n: u64) -> Result {
+        let end = first.checked_add(n).filter(|&e| e <= self.npages).ok_or(EINVAL)?;
         let mut i = first;
-        while i < first + n {
+        while i < end {
             if self.pages.get(i as usize).copied().unwrap_or(1) != 0 {
                 i += 1;
                 continue;
             }
-            let mut p: *mut core::ffi::c_void = core::ptr::null_mut();
-            // SAFETY: pins one page of the caller's (the VM owner's, checked by the ioctl
-            // layer) address space into `p`; the result is checked below.
+            let mut run = 1;
+            while i + run < end && self.pages.get((i + run) as usize).copied() == Some(0) {
+                run += 1;
+            }
+            let mut got: KVec<*mut core::ffi::c_void> = KVec::with_capacity(run as usize, GFP_KERNEL)?;
+            got.resize(run as usize, core::ptr::null_mut(), GFP_KERNEL)?;
+            // SAFETY: pins up to `run` pages of the caller's (the VM owner's, checked by the
+            // ioctl layer) address space into `got`, which has room for `run` pointers.
             let r = unsafe {
-                ffi::rsvm_shim_pin_user_pages((self.hva + i * PAGE_SIZE) as _, 1, (!self.readonly) as _, &mut p)
+                ffi::rsvm_shim_pin_user_pages((self.hva + i * PAGE_SIZE) as _, run as _, (!self.readonly) as _, got.as_mut_ptr())
             };
-            if r != 1 || p.is_null() {
+            if r <= 0 {
                 return Err(if r < 0 { Error::from_errno(r as i32) } else { EFAULT });
             }
-            // INVARIANT: recorded exactly once; unpinned in Drop.
-            if let Some(slot) = self.pages.get_mut(i as usize) {
-                *slot = p as usize;
+            for (k, p) in got.iter().take(r as usize).enumerate() {
+                // INVARIANT: each pinned page is recorded exactly once; unpinned in Drop.
+                if let Some(slot) = self.pages.get_mut(i as usize + k) {
+                    *slot = *p as usize;
+                }
             }
-            i += 1;
+            // A partial pin (r < run) continues with the rest of the run.
+            i += r as u64;
         }
         Ok(())
     }
