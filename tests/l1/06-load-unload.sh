@@ -12,13 +12,20 @@ while [ $i -lt 50 ]; do
 done
 set -- $(mem_snapshot); slab1=$1; free1=$2
 echo "SUnreclaim: $slab0 -> $slab1 kB; MemFree: $free0 -> $free1 kB"
-# The exact checks are rsvm's own at every unload (pages held and pinned must be 0, else a
-# "BUG:" line fails the run) and kmemleak (13-kmemleak). These coarse bounds catch a leak
-# of rsvm's per-load allocations (4 pages a cycle here: 800 kB) only when it is gross,
-# because lazily freed module memory and kmemleak's own metadata move MemFree by ~1 MB.
-assert "unreclaimable slab grew < 256 kB ($((slab1 - slab0)) kB)" test $((slab1 - slab0)) -lt 256
-assert "free memory shrank < 4 MB ($((free0 - free1)) kB)" test $((free0 - free1)) -lt 4096
+# The exact checks: rsvm's own counters at every unload (pages held and guest pages pinned
+# must be 0, else a "BUG:" line fails the run) and kmemleak below (13-kmemleak repeats it
+# after everything else). Slab is checked with a bound for allocator noise; free memory only
+# for a gross leak: it moves by several MB with module loading and kmemleak's metadata
+# (seen: 1-8 MB over 50 cycles with nothing leaked by rsvm).
 assert "no leak reported at unload" sh -c "! dmesg | grep -q 'BUG: rsvm unloads'"
+assert "unreclaimable slab grew < 256 kB ($((slab1 - slab0)) kB)" test $((slab1 - slab0)) -lt 256
+assert "free memory shrank < 32 MB ($((free0 - free1)) kB)" test $((free0 - free1)) -lt 32768
+k=/sys/kernel/debug/kmemleak
+if [ -w $k ]; then
+	echo scan > $k; sleep 1; echo scan > $k
+	if grep -q rsvm $k; then cat $k; fail "kmemleak: objects allocated by rsvm unreferenced"; fi
+	pass "kmemleak: nothing of rsvm's after 50 cycles"
+fi
 # SVM is really off after unload: kvm_amd (if present) can enable it on every CPU.
 if [ -f /lib/modules/kvm-amd.ko ]; then
 	insmod /lib/modules/irqbypass.ko && insmod /lib/modules/kvm.ko || fail "kvm.ko"
