@@ -337,7 +337,7 @@ impl VcpuState {
         let first = (4096 - (la & 0xfff) as usize).min(15);
         gmem::read_virt(mem, pg, la, &mut b[..first], acc)?;
         let mut len = first;
-        if first < 15 && gmem::read_virt(mem, pg, la + first as u64, &mut b[first..], acc).is_ok() {
+        if first < 15 && gmem::read_virt(mem, pg, la.wrapping_add(first as u64), &mut b[first..], acc).is_ok() {
             len = 15;
         }
         Ok((b, len))
@@ -922,7 +922,8 @@ impl Vcpu {
         emulate::write_reg(&mut st.gprs, r, s.addr_size, new);
         let mut done = true;
         if s.rep {
-            let left = (st.gprs[1] & amask) - s.count as u64;
+            // The VMM may have changed RCX since the exit: never underflow.
+            let left = (st.gprs[1] & amask).saturating_sub(s.count as u64);
             emulate::write_reg(&mut st.gprs, emulate::Reg { num: 1, high8: false }, s.addr_size, left);
             done = left == 0;
         }
@@ -1166,7 +1167,7 @@ impl Vcpu {
         if hdr.len != 8 {
             return Err(EINVAL);
         }
-        let m: u64 = UserSlice::new(UserPtr::from_addr(arg + 4), 8).reader().read()?;
+        let m: u64 = UserSlice::new(UserPtr::from_addr(arg.checked_add(4).ok_or(EFAULT)?), 8).reader().read()?;
         // SIGKILL and SIGSTOP cannot be blocked (as sigprocmask does).
         self.state.lock().sigmask = Some(m & !((1 << 8) | (1 << 18)));
         Ok(0)
