@@ -3,20 +3,22 @@
 //! SVM on every CPU: feature detection (CPUID 8000_000Ah), EFER.SVME and VM_HSAVE_PA per CPU,
 //! following CPU hotplug. AMD64 APM vol. 2, 15.4 ("Enabling SVM") and 15.30.
 
-use crate::{asid::AsidCpu, ffi, hwpage::HwPages};
+use crate::{
+    asid::AsidCpu,
+    ffi,
+    hwpage::HwPages,
+    x86::{CR4_LA57, EFER_SVME, MSR_EFER},
+};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::ffi::{c_int, c_uint};
 use kernel::prelude::*;
 
-pub(crate) const MSR_EFER: u32 = 0xc000_0080;
-pub(crate) const EFER_SVME: u64 = 1 << 12;
 pub(crate) const MSR_VM_CR: u32 = 0xc001_0114;
 pub(crate) const VM_CR_LOCK: u64 = 1 << 3;
 pub(crate) const VM_CR_SVMDIS: u64 = 1 << 4;
 pub(crate) const MSR_VM_HSAVE_PA: u32 = 0xc001_0117;
 pub(crate) const MSR_IA32_PRED_CMD: u32 = 0x49;
-const CR4_LA57: u64 = 1 << 12;
 
 /// What CPUID 8000_000Ah says this CPU's SVM can do (APM vol. 3, appendix E.4.9).
 #[derive(Clone, Copy)]

@@ -3,11 +3,13 @@
 //! Guest CPUID: the table the VMM sets with `KVM_SET_CPUID2`, what `KVM_GET_SUPPORTED_CPUID`
 //! offers, and the in-kernel CPUID exit. SVM is never shown to guests.
 
-use crate::{ffi, uapi::kvm::*};
+use crate::{
+    ffi,
+    uapi::kvm::*,
+    x86::{CR4_OSXSAVE, CR4_PKE},
+};
 use kernel::prelude::*;
 
-const X86_CR4_OSXSAVE: u64 = 1 << 18;
-const X86_CR4_PKE: u64 = 1 << 22;
 const XFEATURE_PKRU: u64 = 1 << 9;
 
 fn entry(function: u32, index: u32, flags: u32) -> KvmCpuidEntry2 {
@@ -124,13 +126,13 @@ pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, c
     match e.function {
         1 => {
             e.ecx &= !(1 << 27);
-            if cr4 & X86_CR4_OSXSAVE != 0 {
+            if cr4 & CR4_OSXSAVE != 0 {
                 e.ecx |= 1 << 27;
             }
         }
         7 if e.index == 0 => {
             e.ecx &= !(1 << 4);
-            if cr4 & X86_CR4_PKE != 0 {
+            if cr4 & CR4_PKE != 0 {
                 e.ecx |= 1 << 4;
             }
         }

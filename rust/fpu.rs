@@ -9,7 +9,7 @@
 //! `KVM_GET/SET_FPU` read and write its legacy FXSAVE region. PKRU is not part of it (PKU
 //! is not offered to guests).
 
-use crate::{ffi, hwpage::HwPages, uapi::kvm::{KvmFpu, KvmXsave}};
+use crate::{ffi, hwpage::HwPages, uapi::kvm::{KvmFpu, KvmXsave}, x86::CR4_OSXSAVE};
 use core::arch::asm;
 use kernel::prelude::*;
 
@@ -21,7 +21,6 @@ const XSAVE_HDR: usize = 512;
 const MXCSR_DEFAULT: u32 = 0x1f80;
 /// MXCSR bits 31:16 are reserved; XRSTOR of a set one raises #GP.
 const MXCSR_MASK: u32 = 0xffff;
-const CR4_OSXSAVE: u64 = 1 << 18;
 
 pub(crate) fn xgetbv0() -> u64 {
     let (lo, hi): (u32, u32);

@@ -3,7 +3,7 @@
 //! Guest memory as the module sees it: guest-physical reads and writes through the
 //! memslots, and the guest's own page-table walk (for instruction fetch and string I/O).
 
-use crate::{ffi, memslot::PAGE_SIZE, vm::VmMem};
+use crate::{ffi, memslot::PAGE_SIZE, vm::VmMem, x86::*};
 use kernel::prelude::*;
 
 /// Calls `f(direct-map address, range of buf)` for each page-bounded piece of guest-physical
@@ -93,13 +93,6 @@ const PTE_U: u64 = 1 << 2;
 const PTE_PS: u64 = 1 << 7;
 const PTE_NX: u64 = 1 << 63;
 const ADDR: u64 = 0x000f_ffff_ffff_f000;
-const CR0_WP: u64 = 1 << 16;
-const CR0_PG: u64 = 1 << 31;
-const CR4_PSE: u64 = 1 << 4;
-const CR4_PAE: u64 = 1 << 5;
-const CR4_LA57: u64 = 1 << 12;
-const EFER_LMA: u64 = 1 << 10;
-const EFER_NXE: u64 = 1 << 11;
 
 /// Translates a guest-virtual (linear) address to guest-physical, checking permissions as
 /// the CPU would. Accessed/dirty bits are not updated.

@@ -6,7 +6,7 @@
 //! FS/GS base) are passed through: the world switch saves and restores them. EFER, PAT and
 //! TSC are intercepted and emulated; every other MSR is intercepted and raises #GP.
 
-use crate::{hwpage::HwPages, svm::vmcb::Vmcb};
+use crate::{hwpage::HwPages, svm::vmcb::Vmcb, x86::*};
 use kernel::prelude::*;
 
 pub(crate) const MSR_IA32_TSC: u32 = 0x10;
@@ -14,7 +14,6 @@ pub(crate) const MSR_IA32_SYSENTER_CS: u32 = 0x174;
 pub(crate) const MSR_IA32_SYSENTER_ESP: u32 = 0x175;
 pub(crate) const MSR_IA32_SYSENTER_EIP: u32 = 0x176;
 pub(crate) const MSR_IA32_CR_PAT: u32 = 0x277;
-pub(crate) const MSR_EFER: u32 = 0xc000_0080;
 pub(crate) const MSR_STAR: u32 = 0xc000_0081;
 pub(crate) const MSR_LSTAR: u32 = 0xc000_0082;
 pub(crate) const MSR_CSTAR: u32 = 0xc000_0083;
@@ -23,14 +22,8 @@ pub(crate) const MSR_FS_BASE: u32 = 0xc000_0100;
 pub(crate) const MSR_GS_BASE: u32 = 0xc000_0101;
 pub(crate) const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
 
-pub(crate) const EFER_SCE: u64 = 1 << 0;
-pub(crate) const EFER_LME: u64 = 1 << 8;
-pub(crate) const EFER_LMA: u64 = 1 << 10;
-pub(crate) const EFER_NXE: u64 = 1 << 11;
-pub(crate) const EFER_SVME: u64 = 1 << 12;
 /// EFER bits a guest may set (SVM is not offered to guests).
 const EFER_GUEST_VALID: u64 = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-const CR0_PG: u64 = 1 << 31;
 
 /// MSRs passed through to the guest (switched by VMLOAD/VMSAVE).
 const PASSTHROUGH: [u32; 10] = [

@@ -28,6 +28,7 @@ mod svm;
 mod uapi;
 mod vcpu;
 mod vm;
+mod x86;
 
 module! {
     type: Rsvm,

@@ -15,6 +15,7 @@ use crate::{
     npt::{Access, Npt},
     svm::{exit::*, ops, vmcb::*},
     uapi::{RsvmSelftest, RsvmSelftestExit, SELFTEST_MAX_EXITS},
+    x86::{CR0_ET, EFER_SVME, RFLAGS_FIXED},
 };
 use kernel::prelude::*;
 
@@ -67,27 +68,14 @@ impl TinyGuest {
         let (iopm_pa, msrpm_pa, root) = (g._iopm.phys(), g._msrpm.phys(), g.npt.root_pa());
         let v = g.vmcb();
         v.init_control(iopm_pa, msrpm_pa, root);
-        // Real mode after RESET (APM 14.1.3), with CS:IP moved to the code page.
+        // Real mode after RESET, with CS:IP moved to the code page.
+        v.set_reset_segments(0, 0);
         let s = &mut v.save;
-        let data = VmcbSeg::new(0, 0x93, 0xffff, 0);
-        s.cs = VmcbSeg::new(0, 0x9b, 0xffff, 0);
-        s.ds = data;
-        s.es = data;
-        s.ss = data;
-        s.fs = data;
-        s.gs = data;
-        s.gdtr = VmcbSeg::new(0, 0, 0xffff, 0);
-        s.idtr = VmcbSeg::new(0, 0, 0xffff, 0);
-        s.ldtr = VmcbSeg::new(0, 0x82, 0xffff, 0);
-        s.tr = VmcbSeg::new(0, 0x8b, 0xffff, 0);
-        s.cr0 = 0x10; // ET
-        s.efer = cpu::EFER_SVME; // VMRUN requires guest EFER.SVME (APM 15.5.1)
-        s.rflags = 2;
+        s.cr0 = CR0_ET;
+        s.efer = EFER_SVME; // VMRUN requires guest EFER.SVME (APM 15.5.1)
+        s.rflags = RFLAGS_FIXED;
         s.rip = CODE_GPA;
         s.rsp = 0xff0;
-        s.dr6 = 0xffff_0ff0;
-        s.dr7 = 0x400;
-        s.g_pat = 0x0007_0406_0007_0406;
         Ok(g)
     }
 

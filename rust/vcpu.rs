@@ -15,6 +15,7 @@ use crate::{
     uapi::kvm::*,
     uapi::{RsvmVcpuStats, RSVM_GET_VCPU_STATS},
     vm::{VcpuShared, Vm},
+    x86::*,
 };
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -28,15 +29,6 @@ use kernel::{
 };
 
 const PAGE: usize = 4096;
-const RFLAGS_IF: u64 = 1 << 9;
-const RFLAGS_DF: u64 = 1 << 10;
-const RFLAGS_FIXED: u64 = 1 << 1;
-const CR0_PE: u64 = 1 << 0;
-const CR0_CD: u64 = 1 << 30;
-const CR0_NW: u64 = 1 << 29;
-const CR0_PG: u64 = 1 << 31;
-const CR4_PAE: u64 = 1 << 5;
-const CR4_OSXSAVE: u64 = 1 << 18;
 const SEG_L: u16 = 1 << 9;
 const SEG_DB: u16 = 1 << 10;
 const EVTINJ_VALID: u32 = 1 << 31;
@@ -244,32 +236,19 @@ impl VcpuState {
         // SAFETY: all-zero is a valid `Vmcb`; the page is ours (see `vmcb()`).
         unsafe { core::ptr::write_bytes(v as *mut Vmcb, 0, 1) };
         v.init_control(iopm, msrpm, npt_root);
+        v.set_reset_segments(0xf000, 0xffff_0000);
         let s = &mut v.save;
-        let data = VmcbSeg::new(0, 0x92, 0xffff, 0);
-        s.es = data;
-        s.ss = data;
-        s.ds = data;
-        s.fs = data;
-        s.gs = data;
-        s.cs = VmcbSeg::new(0xf000, 0x9a, 0xffff, 0xffff_0000);
-        s.gdtr = VmcbSeg::new(0, 0, 0xffff, 0);
-        s.idtr = VmcbSeg::new(0, 0, 0xffff, 0);
-        s.ldtr = VmcbSeg::new(0, 0x82, 0xffff, 0);
-        s.tr = VmcbSeg::new(0, 0x83, 0xffff, 0);
-        s.cr0 = (1 << 4) | if init { old_cr0 & (CR0_CD | CR0_NW) } else { CR0_CD | CR0_NW };
-        s.efer = msr::EFER_SVME;
+        s.cr0 = CR0_ET | if init { old_cr0 & (CR0_CD | CR0_NW) } else { CR0_CD | CR0_NW };
+        s.efer = EFER_SVME;
         s.rflags = RFLAGS_FIXED;
         s.rip = 0xfff0;
-        s.dr6 = 0xffff_0ff0;
-        s.dr7 = 0x400;
-        s.g_pat = 0x0007_0406_0007_0406;
         // A fresh VMCB needs a fresh ASID decision.
         self.asid = VcpuAsid::default();
     }
 
     fn mode(&mut self) -> CpuMode {
         let s = &self.vmcb().save;
-        if s.efer & msr::EFER_LMA != 0 && s.cs.attrib & SEG_L != 0 {
+        if s.efer & EFER_LMA != 0 && s.cs.attrib & SEG_L != 0 {
             CpuMode::Bits64
         } else if s.cr0 & CR0_PE != 0 && s.cs.attrib & SEG_DB != 0 {
             CpuMode::Bits32
@@ -1025,7 +1004,7 @@ impl Vcpu {
             cr3: s.cr3,
             cr4: s.cr4,
             cr8: (v.control.int_ctl & V_TPR_MASK) as u64,
-            efer: s.efer & !msr::EFER_SVME,
+            efer: s.efer & !EFER_SVME,
             apic_base,
             interrupt_bitmap: [0; 4],
         };
@@ -1049,12 +1028,12 @@ impl Vcpu {
     /// As KVM's kvm_is_valid_sregs() + __set_sregs(): inconsistent paging state is EINVAL;
     /// anything else VMRUN refuses ends in KVM_EXIT_FAIL_ENTRY.
     fn set_sregs(&self, k: &KvmSregs) -> Result {
-        let long = k.efer & msr::EFER_LME != 0 && k.cr0 & CR0_PG != 0;
+        let long = k.efer & EFER_LME != 0 && k.cr0 & CR0_PG != 0;
         if long {
-            if k.cr4 & CR4_PAE == 0 || k.efer & msr::EFER_LMA == 0 {
+            if k.cr4 & CR4_PAE == 0 || k.efer & EFER_LMA == 0 {
                 return Err(EINVAL);
             }
-        } else if k.efer & msr::EFER_LMA != 0 || k.cs.l != 0 {
+        } else if k.efer & EFER_LMA != 0 || k.cs.l != 0 {
             return Err(EINVAL);
         }
         if k.cr0 >> 32 != 0 || (k.cr0 & CR0_NW != 0 && k.cr0 & CR0_CD == 0) || (k.cr0 & CR0_PG != 0 && k.cr0 & CR0_PE == 0) {
@@ -1062,7 +1041,7 @@ impl Vcpu {
         }
         let mut st = self.state.lock();
         st.user_state = true;
-        let efer_ok = msr::EFER_SCE | msr::EFER_LME | msr::EFER_LMA | msr::EFER_NXE;
+        let efer_ok = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
         if k.cr4 & !CR4_GUEST_VALID != 0 || k.efer & !(efer_ok & cpuid::efer_allowed(&st.cpuid)) != 0 {
             return Err(EINVAL);
         }
@@ -1083,7 +1062,7 @@ impl Vcpu {
         s.cr2 = k.cr2;
         s.cr3 = k.cr3;
         s.cr4 = k.cr4;
-        s.efer = k.efer | msr::EFER_SVME;
+        s.efer = k.efer | EFER_SVME;
         v.control.int_ctl = (v.control.int_ctl & !V_TPR_MASK) | (k.cr8 as u32 & V_TPR_MASK);
         st.apic_base = k.apic_base;
         let first = k.interrupt_bitmap.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i as u32 * 64 + w.trailing_zeros());

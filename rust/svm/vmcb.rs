@@ -316,6 +316,26 @@ impl Vmcb {
         }
     }
 
+    /// The segment state of RESET/INIT (APM 14.1.3, as KVM's `init_vmcb()`): real mode,
+    /// 64 KiB segments, CS at `cs_selector`:`cs_base`.
+    pub(crate) fn set_reset_segments(&mut self, cs_selector: u16, cs_base: u64) {
+        let s = &mut self.save;
+        let data = VmcbSeg::new(0, 0x92, 0xffff, 0);
+        s.es = data;
+        s.ss = data;
+        s.ds = data;
+        s.fs = data;
+        s.gs = data;
+        s.cs = VmcbSeg::new(cs_selector, 0x9a, 0xffff, cs_base);
+        s.gdtr = VmcbSeg::new(0, 0, 0xffff, 0);
+        s.idtr = VmcbSeg::new(0, 0, 0xffff, 0);
+        s.ldtr = VmcbSeg::new(0, 0x82, 0xffff, 0);
+        s.tr = VmcbSeg::new(0, 0x83, 0xffff, 0);
+        s.dr6 = 0xffff_0ff0;
+        s.dr7 = 0x400;
+        s.g_pat = 0x0007_0406_0007_0406;
+    }
+
     pub(crate) fn set_intercept(&mut self, i: Intercept) {
         let bit = i as u32;
         // The enum's values are all below 6 * 32; `get_mut` keeps this panic-free anyway.
