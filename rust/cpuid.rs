@@ -21,10 +21,11 @@ fn entry(function: u32, index: u32, flags: u32) -> KvmCpuidEntry2 {
 fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
     match e.function {
         1 => {
-            // No VMX/SMX, MONITOR/MWAIT, x2APIC or TSC-deadline (no in-kernel APIC yet);
-            // OSXSAVE is the guest's own CR4 bit. Hypervisor present.
-            e.ecx &= !((1 << 3) | (1 << 5) | (1 << 6) | (1 << 21) | (1 << 24) | (1 << 27));
-            e.ecx |= 1 << 31;
+            // No VMX/SMX, MONITOR/MWAIT; OSXSAVE is the guest's own CR4 bit. The in-kernel
+            // APIC (KVM_CAP_SPLIT_IRQCHIP) emulates x2APIC and the TSC-deadline timer
+            // whatever the host has, as KVM does. Hypervisor present.
+            e.ecx &= !((1 << 3) | (1 << 5) | (1 << 6) | (1 << 27));
+            e.ecx |= (1 << 21) | (1 << 24) | (1 << 31);
         }
         7 => {
             // No PKU (guest PKRU is not context-switched) and OSPKE is dynamic.
@@ -59,8 +60,10 @@ pub(crate) fn supported(host_xcr0: u64) -> Result<KVec<KvmCpuidEntry2>> {
                     v.push(entry(f, i, KVM_CPUID_FLAG_SIGNIFCANT_INDEX), GFP_KERNEL)?;
                 }
             }
-            // MONITOR/MWAIT, thermal/power, performance monitoring: not offered.
-            5 | 6 | 0xa => {}
+            // MONITOR/MWAIT and performance monitoring: not offered.
+            5 | 0xa => {}
+            // Thermal/power: only ARAT (the APIC timer runs in every C-state), as KVM.
+            6 => v.push(KvmCpuidEntry2 { function: 6, eax: 1 << 2, ..Default::default() }, GFP_KERNEL)?,
             _ => v.push(entry(f, 0, 0), GFP_KERNEL)?,
         }
     }
@@ -111,8 +114,9 @@ fn lookup(table: &[KvmCpuidEntry2], function: u32, index: u32) -> Option<&KvmCpu
 
 /// The guest's CPUID(function, index) from its table, as KVM's kvm_cpuid(): a missing leaf
 /// reads as zeros (AMD), or for an Intel guest above the basic range as the highest basic
-/// leaf; the OS-controlled bits follow the guest's CR4; SVM stays hidden.
-pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, cr4: u64) -> [u32; 4] {
+/// leaf; the OS-controlled bits follow the guest's CR4 (and, with an in-kernel APIC, the
+/// APIC bit its IA32_APIC_BASE enable: `apic_enabled`); SVM stays hidden.
+pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, cr4: u64, apic_enabled: Option<bool>) -> [u32; 4] {
     let mut e = lookup(table, function, index).copied();
     if e.is_none() && vendor_intel(table) {
         let max_basic = lookup(table, 0, 0).map(|e| e.eax).unwrap_or(0);
@@ -128,6 +132,9 @@ pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, c
             e.ecx &= !(1 << 27);
             if cr4 & CR4_OSXSAVE != 0 {
                 e.ecx |= 1 << 27;
+            }
+            if let Some(en) = apic_enabled {
+                e.edx = (e.edx & !(1 << 9)) | ((en as u32) << 9);
             }
         }
         7 if e.index == 0 => {

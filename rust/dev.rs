@@ -21,7 +21,12 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_XSAVE
         | KVM_CAP_READONLY_MEM
         | KVM_CAP_CHECK_EXTENSION_VM
-        | KVM_CAP_IMMEDIATE_EXIT => 1,
+        | KVM_CAP_IMMEDIATE_EXIT
+        | KVM_CAP_GET_TSC_KHZ
+        | KVM_CAP_TSC_DEADLINE_TIMER
+        | KVM_CAP_SIGNAL_MSI
+        | KVM_CAP_ENABLE_CAP_VM => 1,
+        c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
         KVM_CAP_NR_VCPUS | KVM_CAP_MAX_VCPUS => vm::MAX_VCPUS as isize,
         KVM_CAP_MAX_VCPU_ID => vm::MAX_VCPU_ID as isize,
         KVM_CAP_NR_MEMSLOTS => crate::memslot::MAX_SLOTS as isize,

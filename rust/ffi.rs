@@ -50,6 +50,12 @@ extern "C" {
     pub(crate) fn rsvm_shim_fpu_begin();
     pub(crate) fn rsvm_shim_fpu_end();
     pub(crate) fn rsvm_shim_rdtsc() -> u64;
+    pub(crate) fn rsvm_shim_waitq_new() -> *mut c_void;
+    pub(crate) fn rsvm_shim_waitq_free(wq: *mut c_void);
+    pub(crate) fn rsvm_shim_waitq_wait(wq: *mut c_void, flag: *mut i32) -> c_int;
+    pub(crate) fn rsvm_shim_waitq_wake(wq: *mut c_void);
+    pub(crate) fn rsvm_shim_kick_cpu_async(cpu: c_uint);
+    pub(crate) fn rsvm_shim_tsc_khz() -> c_uint;
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
@@ -160,4 +166,55 @@ pub(crate) fn cond_resched() {
 pub(crate) fn rdtsc() -> u64 {
     // SAFETY: RDTSC has no side effects.
     unsafe { rsvm_shim_rdtsc() }
+}
+
+/// The host TSC frequency in kHz.
+pub(crate) fn tsc_khz() -> u32 {
+    // SAFETY: reads a variable the kernel set at boot.
+    unsafe { rsvm_shim_tsc_khz() }
+}
+
+/// A wait queue a vCPU sleeps on while halted; woken by setting a flag first (see shim.c).
+pub(crate) struct WaitQueue(*mut c_void);
+
+// SAFETY: the C wait queue has its own lock; the pointer is owned and freed once.
+unsafe impl Send for WaitQueue {}
+// SAFETY: as above.
+unsafe impl Sync for WaitQueue {}
+
+impl WaitQueue {
+    pub(crate) fn new() -> kernel::error::Result<Self> {
+        // SAFETY: allocates and initialises a wait_queue_head, or returns NULL.
+        let p = unsafe { rsvm_shim_waitq_new() };
+        if p.is_null() {
+            return Err(kernel::error::code::ENOMEM);
+        }
+        Ok(WaitQueue(p))
+    }
+
+    /// Sleeps until `flag` is non-zero. `Err(())`: a signal is pending.
+    pub(crate) fn wait(&self, flag: &core::sync::atomic::AtomicI32) -> Result<(), ()> {
+        // SAFETY: the queue is live (owned by self); `flag` is an AtomicI32, which has the
+        // layout of the C atomic_t the shim reads.
+        let r = unsafe { rsvm_shim_waitq_wait(self.0, flag.as_ptr()) };
+        if r == 0 { Ok(()) } else { Err(()) }
+    }
+
+    pub(crate) fn wake(&self) {
+        // SAFETY: the queue is live; wake_up is callable from any context.
+        unsafe { rsvm_shim_waitq_wake(self.0) };
+    }
+}
+
+impl Drop for WaitQueue {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new`, freed once; nobody waits any more (the owner is going).
+        unsafe { rsvm_shim_waitq_free(self.0) };
+    }
+}
+
+/// Makes `cpu` leave guest mode soon, without waiting (any context).
+pub(crate) fn kick_cpu_async(cpu: u32) {
+    // SAFETY: the shim checks the CPU is online and not this one.
+    unsafe { rsvm_shim_kick_cpu_async(cpu) };
 }

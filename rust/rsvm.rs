@@ -20,6 +20,7 @@ mod ffi;
 mod fpu;
 mod gmem;
 mod hwpage;
+mod lapic;
 mod memslot;
 mod msr;
 mod npt;

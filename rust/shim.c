@@ -19,6 +19,9 @@
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/uaccess.h>
+#include <linux/rcuwait.h>
+#include <linux/slab.h>
+#include <asm/tsc.h>
 #include <asm/fpu/api.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
@@ -334,4 +337,53 @@ void rsvm_shim_fpu_end(void)
 unsigned long long rsvm_shim_rdtsc(void)
 {
 	return rdtsc();
+}
+
+/*
+ * A halted vCPU's sleep. The kernel crate's CondVar wants its lock held by the waker, and a
+ * wait queue's spinlock may not be taken in hard-irq context, where the APIC timer's hrtimer
+ * callback runs. rcuwait (one waiter: the vCPU thread) is what KVM uses for the same reason:
+ * the waker sets the flag (an atomic_t owned by Rust, an AtomicI32) and calls
+ * rcuwait_wake_up(), which takes no lock.
+ */
+void *rsvm_shim_waitq_new(void)
+{
+	struct rcuwait *w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+
+	if (w)
+		rcuwait_init(w);
+	return w;
+}
+
+void rsvm_shim_waitq_free(void *w)
+{
+	kfree(w);
+}
+
+/* 0 when woken by the flag, -EINTR on a signal. */
+int rsvm_shim_waitq_wait(void *w, atomic_t *flag)
+{
+	return rcuwait_wait_event((struct rcuwait *)w, atomic_read(flag) != 0, TASK_INTERRUPTIBLE);
+}
+
+void rsvm_shim_waitq_wake(void *w)
+{
+	rcuwait_wake_up((struct rcuwait *)w);
+}
+
+/*
+ * Make a CPU in guest mode exit soon, without waiting (callable from hard-irq context, as
+ * KVM's kvm_vcpu_kick): the reschedule IPI ends the guest's slice through the INTR
+ * intercept, and the vCPU sees the new event before its next entry.
+ */
+void rsvm_shim_kick_cpu_async(unsigned int cpu)
+{
+	if (cpu != raw_smp_processor_id() && cpu_online(cpu))
+		arch_smp_send_reschedule(cpu);
+}
+
+/* The host TSC frequency (KVM_GET_TSC_KHZ). */
+unsigned int rsvm_shim_tsc_khz(void)
+{
+	return tsc_khz;
 }

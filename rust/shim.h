@@ -58,4 +58,10 @@ void rsvm_shim_kick_cpu(unsigned int cpu);
 void rsvm_shim_fpu_begin(void);
 void rsvm_shim_fpu_end(void);
 unsigned long long rsvm_shim_rdtsc(void);
+void *rsvm_shim_waitq_new(void);
+void rsvm_shim_waitq_free(void *wq);
+int rsvm_shim_waitq_wait(void *wq, atomic_t *flag);
+void rsvm_shim_waitq_wake(void *wq);
+void rsvm_shim_kick_cpu_async(unsigned int cpu);
+unsigned int rsvm_shim_tsc_khz(void);
 #endif

@@ -10,6 +10,7 @@ use crate::{
     fpu::{self, FpuGuard, GuestFpu},
     gmem::{self, AccessKind, Paging, WalkError},
     hwpage::HwPages,
+    lapic::{self, Effect, Lapic},
     msr,
     svm::{exit::*, ops, vmcb::*},
     uapi::kvm::*,
@@ -25,6 +26,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    time::{hrtimer::{ArcHrTimerHandle, HrTimerPointer}, Delta, Instant, Monotonic},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -44,6 +46,9 @@ const INT_SHADOW: u32 = 1;
 const UD_VECTOR: u8 = 6;
 const GP_VECTOR: u8 = 13;
 const PF_VECTOR: u8 = 14;
+/// Exit code of an intercepted MOV to CR8 (APM table C-1), and its intercept bit.
+const SVM_EXIT_WRITE_CR8: u64 = 0x18;
+const INTERCEPT_CR8_WRITE: u32 = 1 << (16 + 8);
 /// EXITINFO1 bit 33 of #NPF: the fault happened while walking the guest's page tables.
 const NPF_GUEST_PT: u64 = 1 << 33;
 const NPF_WRITE: u64 = 1 << 1;
@@ -153,7 +158,14 @@ struct VcpuState {
     /// EVENTINJ of the last entry (QEMU reports a faulting INTR delivery as an exception).
     injected: u32,
     sigmask: Option<u64>,
+    /// IA32_APIC_BASE as KVM keeps it without an in-kernel APIC (the APIC's own otherwise).
     apic_base: u64,
+    /// The in-kernel local APIC (VMs with KVM_CAP_SPLIT_IRQCHIP).
+    lapic: Option<Lapic>,
+    /// The armed APIC timer; dropping the handle cancels it (and waits for its callback).
+    timer: Option<ArcHrTimerHandle<VcpuShared>>,
+    /// HLT with an in-kernel APIC: the vCPU sleeps until an interrupt can be taken.
+    halted: bool,
     /// Userspace changed the register state since the last entry: snapshot the save area
     /// first, so a state VMRUN refuses (KVM_EXIT_FAIL_ENTRY) is left exactly as userspace
     /// set it, as KVM leaves it (an emulated VMEXIT_INVALID may write the save area).
@@ -169,6 +181,8 @@ pub(crate) struct Vcpu {
     pio: HwPages,
     #[pin]
     state: Mutex<VcpuState>,
+    /// Origin of the APIC timer's clock (monotonic ns since vCPU creation).
+    epoch: Instant<Monotonic>,
     /// This vCPU's exit counters in debugfs (none if debugfs is unavailable).
     _stats_file: Option<Pin<KBox<debugfs::File<Arc<VcpuShared>>>>>,
 }
@@ -230,12 +244,20 @@ impl VcpuState {
         self.event = None;
         self.fpu.reset();
         self.apic_base = 0xfee0_0000 | (1 << 11) | if id == 0 { 1 << 8 } else { 0 };
+        self.halted = false;
+        self.timer = None;
+        if let Some(l) = self.lapic.as_mut() {
+            let (x2, dl) = (cpuid::has(&self.cpuid, 1, 2, 21), cpuid::has(&self.cpuid, 1, 2, 24));
+            *l = Lapic::new(id, id == 0);
+            l.set_cpuid(x2, dl);
+        }
         let npt_root = vm.npt_root;
         let (iopm, msrpm) = (vm.iopm.phys(), vm.msrpm.phys());
         let v = self.vmcb();
         // SAFETY: all-zero is a valid `Vmcb`; the page is ours (see `vmcb()`).
         unsafe { core::ptr::write_bytes(v as *mut Vmcb, 0, 1) };
         v.init_control(iopm, msrpm, npt_root);
+        v.control.tsc_offset = vm.tsc_offset;
         v.set_reset_segments(0xf000, 0xffff_0000);
         let s = &mut v.save;
         s.cr0 = CR0_ET | if init { old_cr0 & (CR0_CD | CR0_NW) } else { CR0_CD | CR0_NW };
@@ -281,6 +303,10 @@ impl VcpuState {
     fn page_fault(&mut self, la: u64, code: u32) {
         self.vmcb().save.cr2 = la;
         self.queue_exception(PF_VECTOR, Some(code));
+    }
+
+    fn apic_base(&self) -> u64 {
+        self.lapic.as_ref().map(|l| l.base).unwrap_or(self.apic_base)
     }
 
     fn interrupt_allowed(&mut self) -> bool {
@@ -339,6 +365,9 @@ impl Vcpu {
             injected: 0,
             sigmask: None,
             apic_base: 0,
+            lapic: vm.split_irqchip.load(Ordering::SeqCst).then(|| Lapic::new(shared.id, shared.id == 0)),
+            timer: None,
+            halted: false,
             user_state: true,
         };
         st.reset(&vm, shared.id, false);
@@ -354,9 +383,15 @@ impl Vcpu {
                 run: HwPages::page()?,
                 pio: HwPages::page()?,
                 state <- new_mutex!(st),
+                epoch: Instant::now(),
             }? Error),
             GFP_KERNEL,
         )
+        .inspect(|v| {
+            if let Some(l) = v.state.lock().lapic.as_ref() {
+                v.shared.set_route(l.route());
+            }
+        })
     }
 
     fn count(&self, i: usize) {
@@ -410,12 +445,17 @@ impl Vcpu {
         let if_flag = st.vmcb().save.rflags & RFLAGS_IF != 0;
         let ready = st.ready_for_injection();
         let cr8 = (st.vmcb().control.int_ctl & V_TPR_MASK) as u64;
-        run.set_status(if_flag, ready, cr8, st.apic_base);
+        let apic_base = st.apic_base();
+        run.set_status(if_flag, ready, cr8, apic_base);
         r
     }
 
     fn run_loop(&self, st: &mut VcpuState, run: RunPage) -> Result<isize> {
         loop {
+            if st.halted && !self.block(st) {
+                run.set_reason(KVM_EXIT_INTR);
+                return Err(EINTR);
+            }
             if ffi::signal_pending() {
                 run.set_reason(KVM_EXIT_INTR);
                 return Err(EINTR);
@@ -436,7 +476,10 @@ impl Vcpu {
             } else {
                 None
             };
-            self.enter_guest(st)?;
+            if !self.enter_guest(st)? {
+                // An interrupt arrived just before entry: take it into account first.
+                continue;
+            }
             let code = st.vmcb().exit_code();
             if let (SVM_EXIT_ERR, Some(b)) = (code, &snapshot) {
                 // SAFETY: `b` holds a copy of a `VmcbSave` taken above.
@@ -458,8 +501,10 @@ impl Vcpu {
 
     /// EVENTINJ for this entry, or an interrupt window if an interrupt must wait.
     fn prepare_events(&self, st: &mut VcpuState, want_window: bool) {
+        self.lapic_fold(st);
         let mut inj = 0;
         let mut err = 0;
+        let mut apic_wait = false;
         if let Some((e, c)) = st.event.take() {
             inj = e;
             err = c;
@@ -468,8 +513,28 @@ impl Vcpu {
                 inj = vec as u32 | EVTINJ_TYPE_INTR | EVTINJ_VALID;
                 st.irq = None;
             }
+        } else if let Some(vec) = st.lapic.as_ref().and_then(|l| l.deliverable()) {
+            if st.interrupt_allowed() {
+                inj = vec as u32 | EVTINJ_TYPE_INTR | EVTINJ_VALID;
+                if let Some(l) = st.lapic.as_mut() {
+                    l.ack(vec);
+                }
+            } else {
+                apic_wait = true;
+            }
         }
-        let need_window = (st.irq.is_some() || want_window) && inj == 0;
+        // The APIC's TPR is the guest's V_TPR (CR8) while it runs; while only the TPR holds
+        // an interrupt back, CR8 writes exit so that lowering it delivers the interrupt.
+        if let Some((tpr, tpr_blocks)) = st.lapic.as_ref().map(|l| (l.tpr(), l.blocked_by_tpr())) {
+            let c = &mut st.vmcb().control;
+            c.int_ctl = (c.int_ctl & !V_TPR_MASK) | (tpr >> 4);
+            if tpr_blocks {
+                c.intercepts[0] |= INTERCEPT_CR8_WRITE;
+            } else {
+                c.intercepts[0] &= !INTERCEPT_CR8_WRITE;
+            }
+        }
+        let need_window = (st.irq.is_some() || want_window || apic_wait) && inj == 0;
         st.injected = inj;
         let v = st.vmcb();
         v.control.event_inj = inj;
@@ -506,8 +571,9 @@ impl Vcpu {
         }
     }
 
-    /// One world switch on this CPU.
-    fn enter_guest(&self, st: &mut VcpuState) -> Result {
+    /// One world switch on this CPU. `false`: not entered, because an interrupt was posted
+    /// or the APIC timer fired after the events for this entry were chosen.
+    fn enter_guest(&self, st: &mut VcpuState) -> Result<bool> {
         let vm = &self.vm;
         let features = &vm.features;
         let (rax, rsp) = (st.gprs[0], st.gprs[4]);
@@ -526,6 +592,23 @@ impl Vcpu {
         st.fpu.enter_xcr0(guest_cr4, host_xcr0);
         self.shared.in_guest_cpu.store(cpu_id as i32, Ordering::SeqCst);
         ops::clgi();
+        if st.lapic.is_some() && self.shared.event_pending() {
+            // Posted after prepare_events(): the poster may have seen us outside guest mode
+            // and not kicked, so go round again (an injected event is kept for then).
+            ops::stgi();
+            self.shared.in_guest_cpu.store(-1, Ordering::SeqCst);
+            st.fpu.exit_xcr0(host_xcr0);
+            st.fpu.save();
+            drop(fpu_guard);
+            drop(np);
+            let v = st.vmcb();
+            let (inj, err) = (v.control.event_inj, v.control.event_inj_err);
+            v.control.event_inj = 0;
+            if inj & EVTINJ_VALID != 0 {
+                st.event = Some((inj, err));
+            }
+            return Ok(false);
+        }
         // Read after CLGI: a concurrent NPT flush either sees us in guest mode and waits for
         // our exit, or we see its new generation here (see Vm::flush_npt).
         let npt_gen = vm.npt_gen.load(Ordering::SeqCst);
@@ -558,9 +641,16 @@ impl Vcpu {
         let v = st.vmcb();
         let (rax, rsp) = (v.save.rax, v.save.rsp);
         v.control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+        // CR8 writes in the guest changed V_TPR without an exit: the APIC's TPR follows.
+        let vtpr = v.control.int_ctl & V_TPR_MASK;
         st.gprs[0] = rax;
         st.gprs[4] = rsp;
-        Ok(())
+        if let Some(l) = st.lapic.as_mut() {
+            if l.tpr() >> 4 != vtpr {
+                l.set_tpr(vtpr << 4);
+            }
+        }
+        Ok(true)
     }
 
     /// Advances RIP past an intercepted instruction with opcode bytes `op`: NRIP where the
@@ -607,7 +697,8 @@ impl Vcpu {
             SVM_EXIT_CPUID => {
                 let (leaf, sub) = (st.gprs[0] as u32, st.gprs[1] as u32);
                 let cr4 = st.vmcb().save.cr4;
-                let r = cpuid::guest_cpuid(&st.cpuid, leaf, sub, cr4);
+                let apic = st.lapic.as_ref().map(|l| l.hw_enabled());
+                let r = cpuid::guest_cpuid(&st.cpuid, leaf, sub, cr4, apic);
                 if self.skip(st, &[0x0f, 0xa2]).is_err() {
                     return Ok(self.emulation_failure(st, run));
                 }
@@ -621,9 +712,16 @@ impl Vcpu {
                 if self.skip(st, &[0xf4]).is_err() {
                     return Ok(self.emulation_failure(st, run));
                 }
+                if st.lapic.is_some() {
+                    // The interrupt that ends the HLT comes from the in-kernel APIC: sleep
+                    // here (run_loop -> block), not in the VMM.
+                    st.halted = true;
+                    return Ok(Action::Resume);
+                }
                 run.set_reason(KVM_EXIT_HLT);
                 Action::User
             }
+            SVM_EXIT_WRITE_CR8 => self.cr8_write(st, run, info1),
             SVM_EXIT_MSR => self.msr_exit(st, run, info1 != 0),
             SVM_EXIT_IOIO => self.io_exit(st, run, info1, info2)?,
             SVM_EXIT_NPF => self.npf_exit(st, run, info1, info2)?,
@@ -673,7 +771,19 @@ impl Vcpu {
 
     fn msr_exit(&self, st: &mut VcpuState, run: RunPage, write: bool) -> Action {
         let index = st.gprs[1] as u32;
-        let ok = if write {
+        let value = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
+        let apic = self.apic_msr(st, index, write.then_some(value), false);
+        let ok = if let Some(r) = apic {
+            match r {
+                Ok(v) if !write => {
+                    st.gprs[0] = v & 0xffff_ffff;
+                    st.gprs[2] = v >> 32;
+                    true
+                }
+                Ok(_) => true,
+                Err(()) => false,
+            }
+        } else if write {
             let v = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
             let allowed = cpuid::efer_allowed(&st.cpuid);
             msr::set(st.vmcb(), index, v, false, allowed).is_ok()
@@ -939,6 +1049,12 @@ impl Vcpu {
         let Some(insn) = insn else {
             return Ok(self.emulation_failure(st, run));
         };
+        if let Some(base) = st.lapic.as_ref().and_then(|l| l.mmio_base()) {
+            if gpa & !0xfff == base {
+                self.apic_mmio(st, (gpa & 0xfff) as u32, insn, mode);
+                return Ok(Action::Resume);
+            }
+        }
         self.count(STAT_MMIO);
         let rip = st.rip();
         let mut m = KvmRunMmio { phys_addr: gpa, len: insn.size as u32, ..Default::default() };
@@ -958,6 +1074,187 @@ impl Vcpu {
         }
         run.set_exit(KVM_EXIT_MMIO, m);
         Ok(Action::User)
+    }
+
+    // ---- the in-kernel local APIC ---------------------------------------------------
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos().max(0) as u64
+    }
+
+    /// Folds what other contexts posted (MSIs, IPIs, timer expiries) into the APIC.
+    fn lapic_fold(&self, st: &mut VcpuState) {
+        let Some(l) = st.lapic.as_mut() else { return };
+        if self.shared.timer_expired.swap(0, Ordering::SeqCst) != 0 {
+            l.timer_expired();
+        }
+        self.shared.take_posted(|v| l.accept(v, false));
+    }
+
+    /// Carries out what an APIC access asked for.
+    fn apic_effect(&self, st: &mut VcpuState, e: Effect) {
+        match e {
+            Effect::None => {}
+            Effect::CancelTimer => self.cancel_timer(st),
+            Effect::ArmTimer { ns, period_ns } => self.arm_timer(st, ns, period_ns),
+            Effect::ArmDeadline(deadline) => {
+                // Guest TSC ticks to nanoseconds at the host's TSC rate (no TSC scaling).
+                let now = ffi::rdtsc().wrapping_add(st.vmcb().control.tsc_offset);
+                let khz = ffi::tsc_khz().max(1) as u64;
+                let ns = match deadline.checked_sub(now) {
+                    None | Some(0) => 0,
+                    Some(d) => d.checked_mul(1_000_000).map(|x| x / khz).unwrap_or(u64::MAX / khz),
+                };
+                self.arm_timer(st, ns, 0);
+            }
+            Effect::Send(m) => {
+                self.vm.deliver(&m, Some(self.shared.id));
+            }
+            Effect::Readdressed => {
+                if let Some(l) = st.lapic.as_ref() {
+                    self.shared.set_route(l.route());
+                }
+            }
+        }
+    }
+
+    fn cancel_timer(&self, st: &mut VcpuState) {
+        // Dropping the handle cancels the hrtimer and waits for a running callback; an
+        // expiry counted before that belongs to the old timer and is discarded.
+        st.timer = None;
+        self.shared.timer_period_ns.store(0, Ordering::SeqCst);
+        self.shared.timer_expired.store(0, Ordering::SeqCst);
+    }
+
+    fn arm_timer(&self, st: &mut VcpuState, ns: u64, period_ns: u64) {
+        self.cancel_timer(st);
+        if ns == 0 {
+            self.shared.timer_expired.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        self.shared.timer_period_ns.store(period_ns, Ordering::SeqCst);
+        let d = Delta::from_nanos(ns.min(i64::MAX as u64) as i64);
+        st.timer = Some(self.shared.clone().start(d));
+    }
+
+    /// An APIC MSR (IA32_APIC_BASE, x2APIC registers, TSC_DEADLINE) read (`value` None) or
+    /// write; `None` if `index` is not one or there is no in-kernel APIC. `Err`: #GP.
+    fn apic_msr(&self, st: &mut VcpuState, index: u32, value: Option<u64>, host: bool) -> Option<Result<u64, ()>> {
+        st.lapic.as_ref()?;
+        let now = self.now_ns();
+        let l = st.lapic.as_mut()?;
+        let (r, e) = match (index, value) {
+            (lapic::MSR_IA32_APIC_BASE, None) => (Ok(l.base), Effect::None),
+            (lapic::MSR_IA32_APIC_BASE, Some(v)) => match l.set_base(v, host) {
+                Ok(e) => (Ok(0), e),
+                Err(_) => (Err(()), Effect::None),
+            },
+            (lapic::MSR_IA32_TSC_DEADLINE, None) => (Ok(l.read_tsc_deadline()), Effect::None),
+            (lapic::MSR_IA32_TSC_DEADLINE, Some(v)) => (Ok(0), l.write_tsc_deadline(v)),
+            (lapic::MSR_X2APIC_FIRST..=lapic::MSR_X2APIC_LAST, None) => (l.msr_read(index, now).map_err(|_| ()), Effect::None),
+            (lapic::MSR_X2APIC_FIRST..=lapic::MSR_X2APIC_LAST, Some(v)) => match l.msr_write(index, v, now) {
+                Ok(e) => (Ok(0), e),
+                Err(_) => (Err(()), Effect::None),
+            },
+            _ => return None,
+        };
+        // Leaving the enabled state drops the route too.
+        let e = if index == lapic::MSR_IA32_APIC_BASE && e == Effect::CancelTimer {
+            self.apic_effect(st, Effect::Readdressed);
+            e
+        } else {
+            e
+        };
+        self.apic_effect(st, e);
+        Some(r)
+    }
+
+    /// A load or store to the xAPIC page at offset `off`, emulated here (SDM 11.4.1: only
+    /// aligned 32-bit accesses are defined; like KVM, other stores are dropped and other
+    /// loads see the register's bytes or zero).
+    fn apic_mmio(&self, st: &mut VcpuState, off: u32, insn: MmioInsn, mode: CpuMode) {
+        let now = self.now_ns();
+        let size = insn.size as u32;
+        match insn.op {
+            MmioOp::Store { src, imm } => {
+                let v = match src {
+                    Some(r) => emulate::read_reg(&st.gprs, r, insn.size),
+                    None => imm & emulate::mask(insn.size),
+                };
+                if size == 4 && off & 0xf == 0 {
+                    let e = st.lapic.as_mut().and_then(|l| l.write(off, v as u32, now).ok());
+                    if let Some(e) = e {
+                        self.apic_effect(st, e);
+                    }
+                }
+            }
+            MmioOp::Load { dst, dst_size, ext } => {
+                let within = off & 0xf;
+                let reg = st.lapic.as_ref().and_then(|l| l.read(off & !0xf, now)).unwrap_or(0);
+                let v = if within + size <= 4 { (reg as u64) >> (within * 8) } else { 0 };
+                let v = emulate::loaded_value(v & emulate::mask(insn.size), insn.size, ext);
+                emulate::write_reg(&mut st.gprs, dst, dst_size, v);
+            }
+        }
+        let next = st.rip().wrapping_add(insn.len as u64);
+        st.set_rip(if mode == CpuMode::Bits64 { next } else { next & 0xffff_ffff });
+    }
+
+    /// A halted vCPU sleeps until an interrupt can be taken (KVM's kvm_vcpu_block()).
+    /// `false`: a signal ended the sleep (the vCPU stays halted).
+    fn block(&self, st: &mut VcpuState) -> bool {
+        loop {
+            self.shared.wake.store(0, Ordering::SeqCst);
+            self.lapic_fold(st);
+            let has_irq = st.irq.is_some() || st.lapic.as_ref().is_some_and(|l| l.deliverable().is_some());
+            if st.event.is_some() || (has_irq && st.interrupt_allowed()) {
+                st.halted = false;
+                return true;
+            }
+            if ffi::signal_pending() {
+                return false;
+            }
+            if self.shared.waitq.wait(&self.shared.wake).is_err() && ffi::signal_pending() {
+                return false;
+            }
+        }
+    }
+
+    /// MOV to CR8, intercepted while the TPR holds an interrupt back: the new TPR may let
+    /// it through. The GPR comes from decode assists or from decoding `REX.R 0F 22 /r`.
+    fn cr8_write(&self, st: &mut VcpuState, run: RunPage, info1: u64) -> Action {
+        let (gpr, len) = if self.vm.features.decode_assists && info1 >> 63 != 0 {
+            ((info1 & 0xf) as usize, None)
+        } else {
+            let mut mem = self.vm.mem.lock();
+            let f = st.fetch(&mut mem, false);
+            drop(mem);
+            match f {
+                Ok((b, n)) if n >= 4 && b[0] & 0xf4 == 0x44 && b[1] == 0x0f && b[2] == 0x22 && b[3] & 0xf8 == 0xc0 => {
+                    ((b[3] & 7) as usize | ((b[0] as usize & 1) << 3), Some(4u64))
+                }
+                _ => return self.emulation_failure(st, run),
+            }
+        };
+        let v = st.gprs.get(gpr).copied().unwrap_or(0);
+        if v > 0xf {
+            st.queue_exception(GP_VECTOR, Some(0));
+            return Action::Resume;
+        }
+        if let Some(l) = st.lapic.as_mut() {
+            l.set_tpr((v as u32) << 4);
+        }
+        match len {
+            Some(n) => {
+                let next = st.rip().wrapping_add(n);
+                st.set_rip(next);
+            }
+            None => {
+                let n = st.vmcb().control.next_rip;
+                st.set_rip(n);
+            }
+        }
+        Action::Resume
     }
 
     // ---- register ioctls ------------------------------------------------------------
@@ -985,7 +1282,7 @@ impl Vcpu {
     fn get_sregs(&self) -> KvmSregs {
         let mut st = self.state.lock();
         let irq = st.irq;
-        let apic_base = st.apic_base;
+        let apic_base = st.apic_base();
         let v = st.vmcb();
         let s = &v.save;
         let mut k = KvmSregs {
@@ -1064,7 +1361,18 @@ impl Vcpu {
         s.cr4 = k.cr4;
         s.efer = k.efer | EFER_SVME;
         v.control.int_ctl = (v.control.int_ctl & !V_TPR_MASK) | (k.cr8 as u32 & V_TPR_MASK);
-        st.apic_base = k.apic_base;
+        if st.lapic.is_some() {
+            // As KVM's __set_sregs(): APIC base through the MSR rules (host-initiated), TPR
+            // from CR8.
+            if self.apic_msr(&mut st, lapic::MSR_IA32_APIC_BASE, Some(k.apic_base), true) != Some(Ok(0)) {
+                return Err(EINVAL);
+            }
+            if let Some(l) = st.lapic.as_mut() {
+                l.set_tpr(((k.cr8 as u32) & 0xf) << 4);
+            }
+        } else {
+            st.apic_base = k.apic_base;
+        }
         let first = k.interrupt_bitmap.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i as u32 * 64 + w.trailing_zeros());
         if let Some(vec) = first {
             st.irq = Some(vec as u8);
@@ -1086,7 +1394,18 @@ impl Vcpu {
         let mut done = 0;
         for _ in 0..n {
             let mut e: KvmMsrEntry = r.read()?;
-            let ok = if write {
+            let apic = self.apic_msr(&mut st, e.index, write.then_some(e.data), true);
+            let ok = if let Some(res) = apic {
+                match res {
+                    Ok(v) => {
+                        if !write {
+                            e.data = v;
+                        }
+                        true
+                    }
+                    Err(()) => false,
+                }
+            } else if write {
                 let allowed = cpuid::efer_allowed(&st.cpuid);
                 msr::set(st.vmcb(), e.index, e.data, true, allowed).is_ok()
             } else {
@@ -1120,7 +1439,12 @@ impl Vcpu {
         for _ in 0..hdr.nent {
             v.push(r.read::<KvmCpuidEntry2>()?, GFP_KERNEL)?;
         }
-        self.state.lock().cpuid = v;
+        let (x2, dl) = (cpuid::has(&v, 1, 2, 21), cpuid::has(&v, 1, 2, 24));
+        let mut st = self.state.lock();
+        st.cpuid = v;
+        if let Some(l) = st.lapic.as_mut() {
+            l.set_cpuid(x2, dl);
+        }
         Ok(0)
     }
 
@@ -1196,6 +1520,10 @@ impl Vcpu {
             KVM_SET_MSRS => self.get_msrs(a, true),
             KVM_SET_CPUID2 => self.set_cpuid(a),
             KVM_INTERRUPT => self.interrupt(a),
+            KVM_GET_TSC_KHZ => match ffi::tsc_khz() {
+                0 => Err(EIO),
+                k => Ok(k as isize),
+            },
             KVM_SET_SIGNAL_MASK => self.set_signal_mask(a),
             RSVM_GET_VCPU_STATS => {
                 let mut s = RsvmVcpuStats::default();

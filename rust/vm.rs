@@ -4,21 +4,26 @@
 
 use crate::{
     cpu::SvmFeatures,
-    ffi,
+    ffi::{self, WaitQueue},
     hwpage::HwPages,
+    lapic::{Message, Route, DM_FIXED, DM_LOWEST},
     memslot::{Memslot, Memslots, SlotChange, PAGE_SIZE},
     npt::Npt,
     uapi::kvm::*,
     uapi::{STAT_NAMES, STAT_NR},
     vcpu::Vcpu,
 };
-use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     bindings,
     ffi::{c_int, c_long, c_uint, c_ulong},
-    new_mutex,
+    impl_has_hr_timer, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{Arc, ArcBorrow, Mutex},
+    time::{
+        hrtimer::{HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerRestart, RelativeHardMode},
+        Delta, Monotonic,
+    },
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -27,13 +32,134 @@ pub(crate) const MAX_VCPUS: u32 = 64;
 /// KVM_CAP_MAX_VCPU_ID: vCPU ids are below this.
 pub(crate) const MAX_VCPU_ID: u32 = 1024;
 
-/// What a VM's other users need of a vCPU, without owning it (the vCPU owns its VM).
+/// What a VM's other users need of a vCPU, without owning it (the vCPU owns its VM): where
+/// it runs (for kicks), its counters, and the in-kernel APIC's doorbell: interrupt requests
+/// other contexts post (MSIs, IPIs), the APIC timer's hrtimer, and the halted vCPU's sleep.
+#[pin_data]
 pub(crate) struct VcpuShared {
     pub(crate) id: u32,
     /// The CPU this vCPU is in guest mode on, or -1. Set before CLGI, cleared after STGI.
     pub(crate) in_guest_cpu: AtomicI32,
     /// Exit counters by reason (`crate::uapi::STAT_NAMES`), readable without the vCPU lock.
     pub(crate) stats: [AtomicU64; STAT_NR],
+    /// Posted interrupt requests (a 256-bit IRR), folded into the APIC by the vCPU thread
+    /// before each entry; `posted` is non-zero when any bit may be set.
+    pir: [AtomicU32; 8],
+    pub(crate) posted: AtomicU32,
+    /// Host timer expiries the vCPU has not yet turned into a timer interrupt.
+    pub(crate) timer_expired: AtomicU32,
+    /// Re-arm interval of a periodic APIC timer (ns), 0 for one-shot.
+    pub(crate) timer_period_ns: AtomicU64,
+    #[pin]
+    pub(crate) timer: HrTimer<VcpuShared>,
+    /// Set before every wake-up; a halted vCPU clears it, re-checks, then sleeps on it.
+    pub(crate) wake: AtomicI32,
+    pub(crate) waitq: WaitQueue,
+    /// How messages address this vCPU's APIC (`Route`), republished on every change.
+    route_flags: AtomicU32,
+    route_id: AtomicU32,
+    route_ldr: AtomicU32,
+}
+
+impl_has_hr_timer! {
+    impl HasHrTimer<Self> for VcpuShared { mode: RelativeHardMode<Monotonic>, field: self.timer }
+}
+
+impl HrTimerCallback for VcpuShared {
+    type Pointer<'a> = Arc<Self>;
+
+    /// The APIC timer expired (hard-irq context): count it and wake or kick the vCPU; a
+    /// periodic timer re-arms itself.
+    fn run(this: ArcBorrow<'_, Self>, mut ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
+        this.timer_expired.fetch_add(1, Ordering::SeqCst);
+        this.wake_up();
+        let period = this.timer_period_ns.load(Ordering::Relaxed);
+        if period == 0 {
+            return HrTimerRestart::NoRestart;
+        }
+        ctx.forward_now(Delta::from_nanos(period.min(i64::MAX as u64) as i64));
+        HrTimerRestart::Restart
+    }
+}
+
+impl VcpuShared {
+    fn new(id: u32) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                id,
+                in_guest_cpu: AtomicI32::new(-1),
+                stats: [const { AtomicU64::new(0) }; STAT_NR],
+                pir: [const { AtomicU32::new(0) }; 8],
+                posted: AtomicU32::new(0),
+                timer_expired: AtomicU32::new(0),
+                timer_period_ns: AtomicU64::new(0),
+                timer <- HrTimer::new(),
+                wake: AtomicI32::new(0),
+                waitq: WaitQueue::new()?,
+                route_flags: AtomicU32::new(0),
+                route_id: AtomicU32::new(0),
+                route_ldr: AtomicU32::new(0),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Wakes the vCPU if it sleeps in HLT, and makes it leave guest mode if it runs one:
+    /// either it sees what was posted before its next entry, or the kick ends that entry.
+    pub(crate) fn wake_up(&self) {
+        self.wake.store(1, Ordering::SeqCst);
+        self.waitq.wake();
+        let cpu = self.in_guest_cpu.load(Ordering::SeqCst);
+        if cpu >= 0 {
+            ffi::kick_cpu_async(cpu as u32);
+        }
+    }
+
+    /// Requests interrupt `vector` from any context.
+    pub(crate) fn post(&self, vector: u8) {
+        if let Some(w) = self.pir.get((vector >> 5) as usize) {
+            w.fetch_or(1 << (vector & 31), Ordering::SeqCst);
+        }
+        self.posted.store(1, Ordering::SeqCst);
+        self.wake_up();
+    }
+
+    /// Takes the posted requests (vCPU thread): calls `f` for each vector.
+    pub(crate) fn take_posted(&self, mut f: impl FnMut(u8)) {
+        if self.posted.swap(0, Ordering::SeqCst) == 0 {
+            return;
+        }
+        for (i, w) in self.pir.iter().enumerate() {
+            let mut bits = w.swap(0, Ordering::SeqCst);
+            while bits != 0 {
+                f((i as u32 * 32 + bits.trailing_zeros()) as u8);
+                bits &= bits - 1;
+            }
+        }
+    }
+
+    /// Something arrived that the next entry must look at first.
+    pub(crate) fn event_pending(&self) -> bool {
+        self.posted.load(Ordering::SeqCst) != 0 || self.timer_expired.load(Ordering::SeqCst) != 0
+    }
+
+    pub(crate) fn set_route(&self, r: Route) {
+        self.route_id.store(r.id, Ordering::Relaxed);
+        self.route_ldr.store(r.ldr, Ordering::Relaxed);
+        let f = r.enabled as u32 | (r.x2apic as u32) << 1 | (r.cluster as u32) << 2;
+        self.route_flags.store(f, Ordering::Release);
+    }
+
+    fn route(&self) -> Route {
+        let f = self.route_flags.load(Ordering::Acquire);
+        Route {
+            enabled: f & 1 != 0,
+            x2apic: f & 2 != 0,
+            cluster: f & 4 != 0,
+            id: self.route_id.load(Ordering::Relaxed),
+            ldr: self.route_ldr.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// `/sys/kernel/debug/rsvm/vm<N>-vcpu<M>`: one `reason count` line per exit reason.
@@ -68,6 +194,11 @@ pub(crate) struct Vm {
     /// I/O and MSR permission maps, shared by the VM's vCPUs.
     pub(crate) iopm: HwPages,
     pub(crate) msrpm: HwPages,
+    /// KVM_CAP_SPLIT_IRQCHIP: vCPUs created from now on have an in-kernel local APIC.
+    pub(crate) split_irqchip: AtomicBool,
+    /// Guest TSC = host TSC + this, the same for every vCPU (a synchronised TSC that starts
+    /// near 0 at VM creation, as KVM's).
+    pub(crate) tsc_offset: u64,
 }
 
 // SAFETY: `mm` is only compared with the current task's mm and dropped once; everything
@@ -101,6 +232,8 @@ impl Vm {
                 vcpus <- new_mutex!(KVec::new()),
                 iopm,
                 msrpm,
+                split_irqchip: AtomicBool::new(false),
+                tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
             GFP_KERNEL,
         );
@@ -171,10 +304,7 @@ impl Vm {
             if vcpus.len() >= MAX_VCPUS as usize {
                 return Err(EINVAL);
             }
-            let shared = Arc::new(
-                VcpuShared { id: id as u32, in_guest_cpu: AtomicI32::new(-1), stats: [const { AtomicU64::new(0) }; STAT_NR] },
-                GFP_KERNEL,
-            )?;
+            let shared = VcpuShared::new(id as u32)?;
             vcpus.push(shared.clone(), GFP_KERNEL)?;
             shared
         };
@@ -190,6 +320,63 @@ impl Vm {
         self.vcpus.lock().retain(|v| !Arc::ptr_eq(v, shared));
     }
 
+    /// Delivers an interrupt message (an IPI from vCPU `from`, or an MSI) to the APICs it
+    /// addresses; returns how many took it. Fixed and lowest-priority delivery only: NMI,
+    /// SMI, INIT, SIPI and ExtINT messages are not delivered (Documentation/design.md).
+    pub(crate) fn deliver(&self, m: &Message, from: Option<u32>) -> usize {
+        if m.delivery != DM_FIXED && m.delivery != DM_LOWEST {
+            return 0;
+        }
+        let vcpus = self.vcpus.lock();
+        let mut n = 0;
+        for v in vcpus.iter() {
+            if v.route().matches(m, from == Some(v.id)) {
+                v.post(m.vector);
+                n += 1;
+                if m.delivery == DM_LOWEST {
+                    // Lowest priority: one APIC of the set takes it (the first, as KVM's
+                    // round-robin would at some point).
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    /// KVM_ENABLE_CAP on the VM fd: only KVM_CAP_SPLIT_IRQCHIP, before any vCPU exists.
+    fn enable_cap(&self, arg: usize) -> Result<isize> {
+        let c: KvmEnableCap = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmEnableCap>()).reader().read()?;
+        if c.flags != 0 {
+            return Err(EINVAL);
+        }
+        match c.cap {
+            KVM_CAP_SPLIT_IRQCHIP => {
+                // args[0]: IOAPIC routes the VMM reserves (KVM_MAX_IRQ_ROUTES at most).
+                if c.args[0] > 4096 {
+                    return Err(EINVAL);
+                }
+                let vcpus = self.vcpus.lock();
+                if !vcpus.is_empty() {
+                    return Err(EINVAL);
+                }
+                if self.split_irqchip.swap(true, Ordering::SeqCst) {
+                    return Err(EEXIST);
+                }
+                Ok(0)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// KVM_SIGNAL_MSI: > 0 delivered (to that many vCPUs), 0 no APIC took it.
+    fn signal_msi(&self, arg: usize) -> Result<isize> {
+        let m: KvmMsi = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmMsi>()).reader().read()?;
+        if !self.split_irqchip.load(Ordering::SeqCst) || m.flags != 0 {
+            return Err(EINVAL);
+        }
+        Ok(self.deliver(&Message::from_msi(m.address_lo, m.data), None) as isize)
+    }
+
     fn ioctl(self: &Arc<Self>, cmd: c_uint, arg: c_ulong) -> Result<isize> {
         if !self.is_owner() {
             return Err(EIO);
@@ -202,6 +389,8 @@ impl Vm {
                     UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmUserspaceMemoryRegion>()).reader().read()?;
                 self.set_memory_region(&r)
             }
+            KVM_ENABLE_CAP => self.enable_cap(arg as usize),
+            KVM_SIGNAL_MSI => self.signal_msi(arg as usize),
             _ => Err(ENOTTY),
         }
     }

@@ -24,6 +24,8 @@ pub(crate) const KVM_GET_SUPPORTED_CPUID: u32 = _IOWR::<KvmCpuid2>(KVMIO, 0x05);
 // VM ioctls.
 pub(crate) const KVM_CREATE_VCPU: u32 = _IO(KVMIO, 0x41);
 pub(crate) const KVM_SET_USER_MEMORY_REGION: u32 = _IOW::<KvmUserspaceMemoryRegion>(KVMIO, 0x46);
+pub(crate) const KVM_ENABLE_CAP: u32 = _IOW::<KvmEnableCap>(KVMIO, 0xa3);
+pub(crate) const KVM_SIGNAL_MSI: u32 = _IOW::<KvmMsi>(KVMIO, 0xa5);
 // vCPU ioctls.
 pub(crate) const KVM_RUN: u32 = _IO(KVMIO, 0x80);
 pub(crate) const KVM_GET_REGS: u32 = _IOR::<KvmRegs>(KVMIO, 0x81);
@@ -39,6 +41,7 @@ pub(crate) const KVM_SET_FPU: u32 = _IOW::<KvmFpu>(KVMIO, 0x8d);
 pub(crate) const KVM_SET_CPUID2: u32 = _IOW::<KvmCpuid2>(KVMIO, 0x90);
 pub(crate) const KVM_GET_XSAVE: u32 = _IOR::<KvmXsave>(KVMIO, 0xa4);
 pub(crate) const KVM_SET_XSAVE: u32 = _IOW::<KvmXsave>(KVMIO, 0xa5);
+pub(crate) const KVM_GET_TSC_KHZ: u32 = _IO(KVMIO, 0xa3);
 
 // Capabilities rsvm implements (KVM_CHECK_EXTENSION answers these, 0 for all others).
 pub(crate) const KVM_CAP_USER_MEMORY: u64 = 3;
@@ -53,6 +56,11 @@ pub(crate) const KVM_CAP_READONLY_MEM: u64 = 81;
 pub(crate) const KVM_CAP_CHECK_EXTENSION_VM: u64 = 105;
 pub(crate) const KVM_CAP_MAX_VCPU_ID: u64 = 128;
 pub(crate) const KVM_CAP_IMMEDIATE_EXIT: u64 = 136;
+pub(crate) const KVM_CAP_GET_TSC_KHZ: u64 = 61;
+pub(crate) const KVM_CAP_TSC_DEADLINE_TIMER: u64 = 72;
+pub(crate) const KVM_CAP_SIGNAL_MSI: u64 = 77;
+pub(crate) const KVM_CAP_ENABLE_CAP_VM: u64 = 98;
+pub(crate) const KVM_CAP_SPLIT_IRQCHIP: u32 = 121;
 
 // kvm_run.exit_reason
 pub(crate) const KVM_EXIT_IO: u32 = 2;
@@ -317,6 +325,32 @@ static_assert!(offset_of!(KvmFpu, last_ip) == 136);
 static_assert!(offset_of!(KvmFpu, xmm) == 152);
 static_assert!(offset_of!(KvmFpu, mxcsr) == 408);
 static_assert!(size_of::<KvmXsave>() == 4096);
+/// `struct kvm_enable_cap`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct KvmEnableCap {
+    pub(crate) cap: u32,
+    pub(crate) flags: u32,
+    pub(crate) args: [u64; 4],
+    pub(crate) pad: [u8; 64],
+}
+
+/// `struct kvm_msi`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KvmMsi {
+    pub(crate) address_lo: u32,
+    pub(crate) address_hi: u32,
+    pub(crate) data: u32,
+    pub(crate) flags: u32,
+    pub(crate) devid: u32,
+    pub(crate) pad: [u8; 12],
+}
+
+static_assert!(size_of::<KvmEnableCap>() == 104);
+static_assert!(offset_of!(KvmEnableCap, args) == 8);
+static_assert!(size_of::<KvmMsi>() == 32);
+static_assert!(offset_of!(KvmMsi, data) == 8);
 static_assert!(size_of::<KvmMsrEntry>() == 16);
 static_assert!(size_of::<KvmMsrs>() == 8);
 static_assert!(size_of::<KvmCpuidEntry2>() == 40);
@@ -347,7 +381,7 @@ macro_rules! pod {
     )*};
 }
 pod!(KvmRegs, KvmSegment, KvmDtable, KvmSregs, KvmFpu, KvmXsave, KvmMsrEntry, KvmMsrs, KvmMsrList,
-     KvmCpuidEntry2, KvmCpuid2, KvmUserspaceMemoryRegion, KvmInterrupt, KvmSignalMask);
+     KvmCpuidEntry2, KvmCpuid2, KvmUserspaceMemoryRegion, KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi);
 
 /// Exit-union views that can be stored into `KvmRun::exit`.
 pub(crate) trait RunExit: Copy {}

@@ -15,6 +15,9 @@ pub const LOW_RAM: u64 = 0x40000;
 pub const HIGH_RAM: u64 = 0x100000;
 pub const HIGH_RAM_END: u64 = 0x400000;
 pub const CODE: u64 = 0x1000;
+/// A payload that cannot end with HLT (with an in-kernel APIC, HLT sleeps in the kernel)
+/// ends with an OUT to this port.
+pub const DONE_PORT: u16 = 0xf4;
 const GDT: u64 = 0x500;
 const PML4: u64 = 0x10000;
 
@@ -114,8 +117,23 @@ impl Guest {
 
     /// As `new`, with guest RAM backed by `mem` (at least HIGH_RAM_END bytes).
     pub fn with_memory(dev: &str, mode: Mode, code: &[u8], cpuid: &kvm_bindings::CpuId, mem: HostMem) -> Result<Self, String> {
+        Self::build(dev, mode, code, cpuid, mem, false)
+    }
+
+    /// As `new`, with the local APIC in the kernel (KVM_CAP_SPLIT_IRQCHIP, enabled before
+    /// the vCPU is created, as KVM requires).
+    pub fn with_apic(dev: &str, mode: Mode, code: &[u8], cpuid: &kvm_bindings::CpuId) -> Result<Self, String> {
+        Self::build(dev, mode, code, cpuid, HostMem::new(HIGH_RAM_END as usize)?, true)
+    }
+
+    fn build(dev: &str, mode: Mode, code: &[u8], cpuid: &kvm_bindings::CpuId, mem: HostMem, apic: bool) -> Result<Self, String> {
         let kvm = open(dev)?;
         let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+        if apic {
+            let mut cap = kvm_bindings::kvm_enable_cap { cap: kvm_bindings::KVM_CAP_SPLIT_IRQCHIP, ..Default::default() };
+            cap.args[0] = 24;
+            vm.enable_cap(&cap).map_err(|e| format!("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): {e}"))?;
+        }
         let base = mem.ptr as u64;
         // SAFETY: both regions lie in `mem`, which outlives the VM (field order: vm first).
         unsafe {
@@ -177,6 +195,7 @@ impl Guest {
             let exit = self.vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))?;
             let mut ins: Option<(u16, usize)> = None;
             let end = match exit {
+                VcpuExit::IoOut(DONE_PORT, _) => Some("done".to_string()),
                 VcpuExit::IoOut(port, data) => {
                     let d = data.to_vec();
                     if port == 0xe9 {

@@ -24,10 +24,23 @@ fn cpuid_table() -> CpuId {
     CpuId::from_entries(&entries).expect("static table fits")
 }
 
+/// The table of the in-kernel APIC payloads: `cpuid_table()` with x2APIC (leaf 1 ECX bit 21)
+/// and the TSC-deadline timer (bit 24).
+fn apic_cpuid_table() -> CpuId {
+    let mut t = cpuid_table();
+    for e in t.as_mut_slice() {
+        if e.function == 1 {
+            e.ecx |= (1 << 21) | (1 << 24);
+        }
+    }
+    t
+}
+
 /// Builds and runs payload `name` on `dev` with its setup; returns the guest and the trace.
 pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
     let (_, mode, code) = payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or(format!("no payload {name}"))?;
-    let mut g = Guest::new(dev, mode, code, &cpuid_table())?;
+    let apic = name.starts_with("apic");
+    let mut g = if apic { Guest::with_apic(dev, mode, code, &apic_cpuid_table())? } else { Guest::new(dev, mode, code, &cpuid_table())? };
     match name {
         "prot32" => g.mem.write(0x2000, b"HELLO"),
         "readonly16" => g.add_slot(2, 0xc0000, 0x1000, 0xc5, true)?,
@@ -49,7 +62,25 @@ pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
         let n = g.vcpu.set_msrs(&m).map_err(|e| format!("KVM_SET_MSRS: {e}"))?;
         g.trace.push(format!("set-msrs {n}"));
     }
-    g.run(10_000)?;
+    if apic {
+        // The APIC payloads wait for interrupts in HLT, which sleeps in the kernel: if one
+        // never comes, SIGALRM ends KVM_RUN (EINTR) instead of hanging the test.
+        extern "C" fn on_alarm(_: i32) {}
+        // SAFETY: installs a handler that does nothing (no SA_RESTART, so KVM_RUN returns
+        // EINTR), then arms a one-shot alarm, cancelled below.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_alarm as *const () as usize;
+            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+            libc::alarm(30);
+        }
+    }
+    let r = g.run(10_000);
+    if apic {
+        // SAFETY: cancels the alarm armed above.
+        unsafe { libc::alarm(0) };
+    }
+    r?;
     if name == "irq16" {
         let run = g.vcpu.get_kvm_run();
         let line = format!("if_flag={} ready_for_interrupt_injection={}", run.if_flag, run.ready_for_interrupt_injection);
@@ -168,6 +199,23 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
         }
         "readonly16" => vec![0xc5, 0xc5],
         "irq16" => vec![1, 0x30, 2],
+        // LVR (version 0x14, 6 LVTs, directed EOI), ID 0; one-shot: counting, fired once,
+        // then reads 0; periodic: 3 ticks; TMICT ignored in TSC-deadline mode; deadline
+        // fired once and the MSR reads 0 after.
+        "apic_timer64" => vec![0x0105_0014, 0, 1, 1, 0, 3, 0, 0, 1],
+        // IRR after three self-IPIs with IF=0; PPR = TPR; only 0x70 beats TPR 0x60 (in its
+        // handler PPR = 0x70, ISR has 0x70); CR8 := 0 delivers 0x60 then 0x50; CR8 reads
+        // the xAPIC TPR's class; 0x61 waits for TPR 0 (MMIO); software disable masks LVTT
+        // and drops fixed interrupts; re-enable leaves LVTT masked; PPR 0 at the end.
+        "apic_prio64" => vec![
+            0x10000, 0x10001, 0x60, 0x70, 0x70, 0x10000, 0xaa, 0x1, 0x60, 0x50, 0xbb, 0xf, 0x2, 0x61, 0xcc, 0x10030, 0,
+            0x1ff, 0x10030, 0,
+        ],
+        // APIC_BASE (BSP, enabled, xAPIC); in x2APIC mode: ID 0, LDR 1 (cluster 0, bit 0),
+        // LVR; SELF IPI sets IRR; SELF IPI, ICR self shorthand and ICR physical dest 0 each
+        // deliver; #GP for reading EOI, writing ID, x2APIC -> xAPIC, reading DFR; one-shot
+        // timer through the MSRs.
+        "apic_x2_64" => vec![0xfee0_0900, 0, 1, 0x0105_0014, 0x20_0000, 0x55, 0x56, 0x57, 0xd, 0xd, 0xd, 0xd, 1],
         "fpu64" => vec![0x5566_7788, 0x1122_3344, 0x27f, 0x8123_4567, 0xffff_ffff],
         "slotdel16" => vec![0x33, mmio_val(0x50000, 1)],
         _ => return None,
@@ -176,11 +224,12 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
 
 /// Checks a payload run against what the architecture says it must do.
 pub fn check_payload(name: &str, g: &Guest) -> TestResult {
-    let ends = ["hlt", "shutdown", "intr", "internal-error", "irq-window-open"];
+    let ends = ["hlt", "done", "shutdown", "intr", "internal-error", "irq-window-open"];
     let last = g.trace.iter().rev().find(|l| ends.contains(&l.as_str()) || l.starts_with("fail-entry") || l.starts_with("unexpected")).cloned().unwrap_or_default();
     match name {
         "triple64" => return check(last == "shutdown", || format!("triple64: triple fault ends in KVM_EXIT_SHUTDOWN ({last})")),
         "spin64" => return Ok(()),
+        n if n.starts_with("apic") => check(last == "done", || format!("{name}: reaches its end ({last})"))?,
         _ => check(last == "hlt", || format!("{name}: ends in KVM_EXIT_HLT ({last})"))?,
     }
     if let Some(want) = expected_results(name) {
