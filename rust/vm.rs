@@ -29,6 +29,8 @@ use kernel::{
 
 /// KVM_CAP_MAX_VCPUS / KVM_CAP_NR_VCPUS.
 pub(crate) const MAX_VCPUS: u32 = 64;
+/// KVM_MAX_IRQ_ROUTES: the most IOAPIC routes KVM_CAP_SPLIT_IRQCHIP accepts.
+const MAX_IRQ_ROUTES: u64 = 4096;
 /// KVM_CAP_MAX_VCPU_ID: vCPU ids are below this.
 pub(crate) const MAX_VCPU_ID: u32 = 1024;
 
@@ -351,17 +353,17 @@ impl Vm {
         }
         match c.cap {
             KVM_CAP_SPLIT_IRQCHIP => {
-                // args[0]: IOAPIC routes the VMM reserves (KVM_MAX_IRQ_ROUTES at most).
-                if c.args[0] > 4096 {
+                // args[0]: IOAPIC routes the VMM reserves; the checks and errnos in KVM's
+                // order (kvm_vm_ioctl_enable_cap): too many routes, then EEXIST for an
+                // irqchip already there or vCPUs already created.
+                if c.args[0] > MAX_IRQ_ROUTES {
                     return Err(EINVAL);
                 }
                 let vcpus = self.vcpus.lock();
-                if !vcpus.is_empty() {
-                    return Err(EINVAL);
-                }
-                if self.split_irqchip.swap(true, Ordering::SeqCst) {
+                if self.split_irqchip.load(Ordering::SeqCst) || !vcpus.is_empty() {
                     return Err(EEXIST);
                 }
+                self.split_irqchip.store(true, Ordering::SeqCst);
                 Ok(0)
             }
             _ => Err(EINVAL),

@@ -318,6 +318,111 @@ payloads! {
         out 0xf4, al
         hlt
     ";
+    apic_wake64: Long64, "
+        .code64
+        mov ebx, 0xfee00000
+        call .Law_idt
+        mov edi, 0x60
+        lea rax, [rip + .Law_h60]
+        call .Law_gate
+        mov dword ptr [rbx + 0xf0], 0x1ff
+        sti
+    .Law_wait:
+        hlt
+        cmp dword ptr [0x30060], 0
+        je .Law_wait
+        cli
+        jmp .Law_done
+    .Law_h60:
+        mov dword ptr [0x30060], 1
+        push rax
+        mov eax, 0x60
+        out 0xe9, eax
+        pop rax
+        mov dword ptr [rbx + 0xb0], 0
+        iretq
+    .Law_gate:
+        mov rdx, rax
+        and edx, 0xffff
+        mov rcx, 0x00008e0000080000
+        or rdx, rcx
+        mov rcx, rax
+        shr rcx, 16
+        shl rcx, 48
+        or rdx, rcx
+        shl edi, 4
+        mov qword ptr [rdi + 0x20000], rdx
+        mov qword ptr [rdi + 0x20008], 0
+        ret
+    .Law_idt:
+        mov word ptr [0x21000], 0xfff
+        mov qword ptr [0x21002], 0x20000
+        lidt [0x21000]
+        ret
+    .Law_done:
+        xor eax, eax
+        xor ebx, ebx
+        xor ecx, ecx
+        xor edx, edx
+        xor esi, esi
+        xor edi, edi
+        xor r8d, r8d
+        xor r9d, r9d
+        xor r10d, r10d
+        xor r15d, r15d
+        out 0xf4, al
+        hlt
+    ";
+    apic_sleep64: Long64, "
+        .code64
+        mov ebx, 0xfee00000
+        call .Las_idt
+        mov edi, 0x61
+        lea rax, [rip + .Las_h61]
+        call .Las_gate
+        mov dword ptr [rbx + 0xf0], 0x1ff
+        mov dword ptr [rbx + 0x3e0], 0xb
+        mov dword ptr [rbx + 0x320], 0x20061
+        mov dword ptr [rbx + 0x380], 1000000
+        cli
+    .Las_forever:
+        hlt
+        jmp .Las_forever
+    .Las_h61:
+        mov dword ptr [rbx + 0xb0], 0
+        iretq
+    .Las_gate:
+        mov rdx, rax
+        and edx, 0xffff
+        mov rcx, 0x00008e0000080000
+        or rdx, rcx
+        mov rcx, rax
+        shr rcx, 16
+        shl rcx, 48
+        or rdx, rcx
+        shl edi, 4
+        mov qword ptr [rdi + 0x20000], rdx
+        mov qword ptr [rdi + 0x20008], 0
+        ret
+    .Las_idt:
+        mov word ptr [0x21000], 0xfff
+        mov qword ptr [0x21002], 0x20000
+        lidt [0x21000]
+        ret
+    .Las_done:
+        xor eax, eax
+        xor ebx, ebx
+        xor ecx, ecx
+        xor edx, edx
+        xor esi, esi
+        xor edi, edi
+        xor r8d, r8d
+        xor r9d, r9d
+        xor r10d, r10d
+        xor r15d, r15d
+        out 0xf4, al
+        hlt
+    ";
     apic_x2_64: Long64, "
         .code64
         call .Lx2_idt

@@ -13,9 +13,12 @@ use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 mod hostile;
+mod apic;
 mod vmtests;
 #[cfg(test)]
 mod emulate_tests;
+#[cfg(test)]
+mod lapic_tests;
 
 #[derive(Parser)]
 #[command(about = "Assertions about /dev/rsvm, run inside the rsvm test VM")]
@@ -52,6 +55,10 @@ enum Cmd {
     HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
     Hostile,
+    /// The in-kernel APIC's ABI: KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) and KVM_SIGNAL_MSI
+    /// rules, HLT sleeping in the kernel until an MSI from another thread, signals while
+    /// halted, a vCPU closed with its timer armed.
+    Lapic,
 }
 
 pub(crate) type TestResult = Result<(), String>;
@@ -75,7 +82,10 @@ fn api(dev: &str) -> TestResult {
     let v = kvm.get_api_version();
     check(v == KVM_API_VERSION, || format!("KVM_GET_API_VERSION = {v} (want {KVM_API_VERSION})"))?;
     // KVM_CHECK_EXTENSION claims exactly what rsvm implements (KVM's numbers, kvm.h).
-    let want: &[(u64, i32)] = &[(3, 1), (7, 1), (9, 64), (10, 32764), (21, 1), (30, 1), (55, 1), (66, 64), (81, 1), (105, 1), (128, 1024), (136, 1)];
+    let want: &[(u64, i32)] = &[
+        (3, 1), (7, 1), (9, 64), (10, 32764), (21, 1), (30, 1), (55, 1), (61, 1), (66, 64), (72, 1), (77, 1), (81, 1), (98, 1),
+        (105, 1), (121, 1), (128, 1024), (136, 1),
+    ];
     let claimed: Vec<(u64, i32)> = (0..512u64).map(|c| (c, kvm.check_extension_raw(c))).filter(|&(_, v)| v != 0).collect();
     check(claimed == want, || format!("KVM_CHECK_EXTENSION claims {claimed:?} (want {want:?})"))?;
     check(kvm.check_extension_raw(u64::MAX) == 0, || "KVM_CHECK_EXTENSION(~0) = 0".into())?;
@@ -218,6 +228,7 @@ fn main() -> ExitCode {
         Cmd::Memslots => vmtests::memslot_rules(&args.dev),
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
+        Cmd::Lapic => apic::lapic(&args.dev),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,7 +26,7 @@ fn cpuid_table() -> CpuId {
 
 /// The table of the in-kernel APIC payloads: `cpuid_table()` with x2APIC (leaf 1 ECX bit 21)
 /// and the TSC-deadline timer (bit 24).
-fn apic_cpuid_table() -> CpuId {
+pub fn apic_cpuid_table() -> CpuId {
     let mut t = cpuid_table();
     for e in t.as_mut_slice() {
         if e.function == 1 {
@@ -288,7 +288,10 @@ pub fn payload_names() -> Vec<&'static str> {
     payloads::all()
         .into_iter()
         .map(|(n, _, _)| n)
-        .filter(|n| !matches!(*n, "spin64" | "undecodable64" | "chase64" | "touchn64" | "first16") && !n.starts_with("bench"))
+        .filter(|n| {
+            !matches!(*n, "spin64" | "undecodable64" | "chase64" | "touchn64" | "first16" | "apic_wake64" | "apic_sleep64")
+                && !n.starts_with("bench")
+        })
         .collect()
 }
 
