@@ -174,17 +174,18 @@ pub(crate) fn tsc_khz() -> u32 {
     unsafe { rsvm_shim_tsc_khz() }
 }
 
-/// A wait queue a vCPU sleeps on while halted; woken by setting a flag first (see shim.c).
+/// What a halted vCPU sleeps on (an rcuwait, see shim.c); wakers set the flag first.
 pub(crate) struct WaitQueue(*mut c_void);
 
-// SAFETY: the C wait queue has its own lock; the pointer is owned and freed once.
+// SAFETY: rcuwait is safe to wake from any context and has one waiter (the vCPU thread);
+// the pointer is owned and freed once.
 unsafe impl Send for WaitQueue {}
 // SAFETY: as above.
 unsafe impl Sync for WaitQueue {}
 
 impl WaitQueue {
     pub(crate) fn new() -> kernel::error::Result<Self> {
-        // SAFETY: allocates and initialises a wait_queue_head, or returns NULL.
+        // SAFETY: allocates and initialises an rcuwait, or returns NULL.
         let p = unsafe { rsvm_shim_waitq_new() };
         if p.is_null() {
             return Err(kernel::error::code::ENOMEM);
@@ -201,7 +202,7 @@ impl WaitQueue {
     }
 
     pub(crate) fn wake(&self) {
-        // SAFETY: the queue is live; wake_up is callable from any context.
+        // SAFETY: the rcuwait is live; rcuwait_wake_up() is callable from any context.
         unsafe { rsvm_shim_waitq_wake(self.0) };
     }
 }

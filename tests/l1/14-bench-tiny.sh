@@ -5,7 +5,7 @@
 . ./lib.sh
 rsvm-bench exit-costs --iters 50 --repeat 1 > /tmp/exits.csv || { cat /tmp/exits.csv; fail "exit costs"; }
 cat /tmp/exits.csv
-assert "seven exit-cost rows (cpuid, vmmcall, rdmsr, out, hlt, mmio, floor)" test "$(grep -c '^exit,' /tmp/exits.csv)" = 7
+assert "eight exit-cost rows (cpuid, vmmcall, rdmsr, out, hlt, hlt wake-up, mmio, floor)" test "$(grep -c "^exit," /tmp/exits.csv)" = 8
 rsvm-bench chase --min-log 10 --max-log 11 --npad 0 --repeat 1 > /tmp/chase.csv || { cat /tmp/chase.csv; fail "pointer chase"; }
 cat /tmp/chase.csv
 rows=$(grep -c '^chase,' /tmp/chase.csv)

@@ -1011,6 +1011,62 @@ payloads! {
         out 0xf2, al
         hlt
     ";
+    bench_hltwake64: Long64, "
+        .code64
+        mov ebx, 0xfee00000
+        call .Lbw_idt
+        mov edi, 0x40
+        lea rax, [rip + .Lbw_h40]
+        call .Lbw_gate
+        mov dword ptr [rbx + 0xf0], 0x1ff
+        mov dword ptr [rbx + 0x3e0], 0xb
+        mov dword ptr [rbx + 0x320], 0x40
+        mov r8, qword ptr [0x700]
+        out 0xf1, al
+    .Lbw_loop:
+        mov dword ptr [rbx + 0x380], 50000
+        sti
+        hlt
+        cli
+        dec r8
+        jnz .Lbw_loop
+        out 0xf2, al
+        jmp .Lbw_done
+    .Lbw_h40:
+        mov dword ptr [rbx + 0xb0], 0
+        iretq
+    .Lbw_gate:
+        mov rdx, rax
+        and edx, 0xffff
+        mov rcx, 0x00008e0000080000
+        or rdx, rcx
+        mov rcx, rax
+        shr rcx, 16
+        shl rcx, 48
+        or rdx, rcx
+        shl edi, 4
+        mov qword ptr [rdi + 0x20000], rdx
+        mov qword ptr [rdi + 0x20008], 0
+        ret
+    .Lbw_idt:
+        mov word ptr [0x21000], 0xfff
+        mov qword ptr [0x21002], 0x20000
+        lidt [0x21000]
+        ret
+    .Lbw_done:
+        xor eax, eax
+        xor ebx, ebx
+        xor ecx, ecx
+        xor edx, edx
+        xor esi, esi
+        xor edi, edi
+        xor r8d, r8d
+        xor r9d, r9d
+        xor r10d, r10d
+        xor r15d, r15d
+        out 0xf4, al
+        hlt
+    ";
     bench_hlt64: Long64, "
         .code64
         out 0xf1, al
