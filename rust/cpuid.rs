@@ -28,8 +28,13 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
             e.ecx |= (1 << 21) | (1 << 24) | (1 << 31);
         }
         7 => {
-            // No PKU (guest PKRU is not context-switched) and OSPKE is dynamic.
-            e.ecx &= !((1 << 3) | (1 << 4));
+            // No PKU (guest PKRU is not context-switched) and OSPKE is dynamic; no RDPID
+            // (TSC_AUX is not switched). No TSC_ADJUST, and none of the speculation-control
+            // MSRs (SPEC_CTRL, PRED_CMD, ARCH_CAPABILITIES): rsvm does not give guests
+            // those MSRs, so it must not offer them.
+            e.ecx &= !((1 << 3) | (1 << 4) | (1 << 22));
+            e.ebx &= !(1 << 1);
+            e.edx &= !((1 << 26) | (1 << 27) | (1 << 29) | (1 << 31));
         }
         0xd if e.index == 0 => {
             // XSAVE components: the host's, without PKRU.
@@ -39,8 +44,13 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
         }
         0x8000_0000 => e.eax = e.eax.min(0x8000_0008),
         0x8000_0001 => {
-            // No SVM, SKINIT for guests.
+            // No SVM, SKINIT for guests; no RDTSCP (TSC_AUX is not switched).
             e.ecx &= !((1 << 2) | (1 << 12));
+            e.edx &= !(1 << 27);
+        }
+        0x8000_0008 => {
+            // No IBPB, IBRS, STIBP, SSBD, VIRT_SSBD (their MSRs are not offered).
+            e.ebx &= !((1 << 12) | (1 << 14) | (1 << 15) | (1 << 24) | (1 << 25));
         }
         _ => {}
     }

@@ -4,7 +4,8 @@
 //!
 //! MSRs that VMLOAD/VMSAVE switch (STAR, LSTAR, CSTAR, SFMASK, KernelGsBase, SYSENTER_*,
 //! FS/GS base) are passed through: the world switch saves and restores them. EFER, PAT and
-//! TSC are intercepted and emulated; every other MSR is intercepted and raises #GP.
+//! TSC are intercepted and emulated; a few AMD MSRs read as zero (as KVM); every other MSR is
+//! intercepted and raises #GP.
 
 use crate::{hwpage::HwPages, svm::vmcb::Vmcb, x86::*};
 use kernel::prelude::*;
@@ -21,6 +22,12 @@ pub(crate) const MSR_SYSCALL_MASK: u32 = 0xc000_0084;
 pub(crate) const MSR_FS_BASE: u32 = 0xc000_0100;
 pub(crate) const MSR_GS_BASE: u32 = 0xc000_0101;
 pub(crate) const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+
+/// AMD model-specific MSRs Linux reads on AMD CPUs that a guest gets as KVM gives them:
+/// reads 0, writes ignored (KVM's kvm_get_msr_common() "data = 0" group and HWCR without
+/// the bits KVM keeps). SYSCFG, HWCR, INT_PENDING_MSG (the E400 C1E check), TSEG base and
+/// mask, NB_CFG, DC_CFG, BU_CFG2.
+const READ_AS_ZERO: [u32; 8] = [0xc001_0010, 0xc001_0015, 0xc001_0055, 0xc001_0112, 0xc001_0113, 0xc001_001f, 0xc001_1022, 0xc001_102a];
 
 /// EFER bits a guest may set (SVM is not offered to guests).
 const EFER_GUEST_VALID: u64 = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
@@ -99,6 +106,7 @@ pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
         MSR_FS_BASE => s.fs.base,
         MSR_GS_BASE => s.gs.base,
         MSR_KERNEL_GS_BASE => s.kernel_gs_base,
+        m if READ_AS_ZERO.contains(&m) => 0,
         _ => return Err(MsrFault),
     })
 }
@@ -134,6 +142,7 @@ pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool, efer_allowed: u
         MSR_FS_BASE if is_canonical(v) => s.fs.base = v,
         MSR_GS_BASE if is_canonical(v) => s.gs.base = v,
         MSR_KERNEL_GS_BASE if is_canonical(v) => s.kernel_gs_base = v,
+        m if READ_AS_ZERO.contains(&m) => {}
         _ => return Err(MsrFault),
     }
     Ok(())
