@@ -22,6 +22,7 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_READONLY_MEM
         | KVM_CAP_CHECK_EXTENSION_VM
         | KVM_CAP_IMMEDIATE_EXIT
+        | KVM_CAP_MP_STATE
         | KVM_CAP_GET_TSC_KHZ
         | KVM_CAP_TSC_DEADLINE_TIMER
         | KVM_CAP_SIGNAL_MSI

@@ -63,6 +63,8 @@ pub(crate) const MIN_PERIOD_NS: u64 = 200_000;
 /// ICR / MSI delivery modes (SDM 11.6.1).
 pub(crate) const DM_FIXED: u8 = 0;
 pub(crate) const DM_LOWEST: u8 = 1;
+pub(crate) const DM_INIT: u8 = 5;
+pub(crate) const DM_SIPI: u8 = 6;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum TimerMode {
@@ -81,6 +83,9 @@ pub(crate) struct Message {
     pub(crate) shorthand: u8,
     pub(crate) dest: u32,
     pub(crate) level_trigger: bool,
+    /// ICR bit 14 (level: assert); 0 with level trigger is an INIT "de-assert", which
+    /// modern APICs ignore.
+    pub(crate) assert: bool,
 }
 
 impl Message {
@@ -95,6 +100,7 @@ impl Message {
             shorthand: 0,
             dest: (address_lo >> 12) & 0xff,
             level_trigger: data & (1 << 15) != 0,
+            assert: true,
         }
     }
 }
@@ -102,7 +108,10 @@ impl Message {
 /// How another APIC is addressed: what a message's destination is matched against.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) struct Route {
+    /// Hardware- and software-enabled: takes fixed interrupts.
     pub(crate) enabled: bool,
+    /// Hardware-enabled: takes INIT and SIPI even while software-disabled (SDM 11.4.7.2).
+    pub(crate) hw_enabled: bool,
     pub(crate) x2apic: bool,
     /// Physical APIC ID (8 bits in xAPIC mode).
     pub(crate) id: u32,
@@ -114,7 +123,8 @@ pub(crate) struct Route {
 impl Route {
     /// Does a message with destination `dest` (no shorthand) reach this APIC?
     pub(crate) fn matches(&self, m: &Message, is_self: bool) -> bool {
-        if !self.enabled {
+        let init_sipi = m.delivery == DM_INIT || m.delivery == DM_SIPI;
+        if !(self.enabled || (init_sipi && self.hw_enabled)) {
             return false;
         }
         match m.shorthand {
@@ -252,6 +262,7 @@ impl Lapic {
     pub(crate) fn route(&self) -> Route {
         Route {
             enabled: self.enabled(),
+            hw_enabled: self.hw_enabled(),
             x2apic: self.x2apic(),
             id: if self.x2apic() { self.x2apic_id } else { self.xapic_id as u32 },
             ldr: self.ldr,
@@ -524,6 +535,7 @@ impl Lapic {
                     shorthand: 1,
                     dest: 0,
                     level_trigger: false,
+                    assert: true,
                 }));
             }
             _ => return Err(Fault),
@@ -540,6 +552,7 @@ impl Lapic {
             shorthand: ((lo >> 18) & 3) as u8,
             dest: if self.x2apic() { (self.icr >> 32) as u32 } else { (self.icr >> 56) as u32 },
             level_trigger: lo & (1 << 15) != 0,
+            assert: lo & (1 << 14) != 0,
         })
     }
 

@@ -166,6 +166,9 @@ struct VcpuState {
     timer: Option<ArcHrTimerHandle<VcpuShared>>,
     /// HLT with an in-kernel APIC: the vCPU sleeps until an interrupt can be taken.
     halted: bool,
+    /// Wait-for-SIPI (KVM_MP_STATE_UNINITIALIZED / INIT_RECEIVED): an AP after creation or
+    /// INIT sleeps until a SIPI says where to start.
+    wait_sipi: bool,
     /// Userspace changed the register state since the last entry: snapshot the save area
     /// first, so a state VMRUN refuses (KVM_EXIT_FAIL_ENTRY) is left exactly as userspace
     /// set it, as KVM leaves it (an emulated VMEXIT_INVALID may write the save area).
@@ -248,8 +251,13 @@ impl VcpuState {
         self.timer = None;
         if let Some(l) = self.lapic.as_mut() {
             let (x2, dl) = (cpuid::has(&self.cpuid, 1, 2, 21), cpuid::has(&self.cpuid, 1, 2, 24));
+            let base = l.base;
             *l = Lapic::new(id, id == 0);
             l.set_cpuid(x2, dl);
+            if init {
+                // INIT keeps IA32_APIC_BASE (SDM 11.4.7.3).
+                l.base = base;
+            }
         }
         let npt_root = vm.npt_root;
         let (iopm, msrpm) = (vm.iopm.phys(), vm.msrpm.phys());
@@ -368,9 +376,13 @@ impl Vcpu {
             lapic: vm.split_irqchip.load(Ordering::SeqCst).then(|| Lapic::new(shared.id, shared.id == 0)),
             timer: None,
             halted: false,
+            wait_sipi: false,
             user_state: true,
         };
         st.reset(&vm, shared.id, false);
+        // With an in-kernel APIC, every vCPU but the BSP (id 0) starts waiting for a SIPI,
+        // as KVM's (KVM_MP_STATE_UNINITIALIZED).
+        st.wait_sipi = st.lapic.is_some() && shared.id != 0;
         let stats_file = crate::debugfs_dir().and_then(|dir| {
             let name = CString::try_from_fmt(fmt!("vm{}-vcpu{}", vm.id, shared.id)).ok()?;
             KBox::pin_init(dir.read_only_file(&name, shared.clone()), GFP_KERNEL).ok()
@@ -452,6 +464,10 @@ impl Vcpu {
 
     fn run_loop(&self, st: &mut VcpuState, run: RunPage) -> Result<isize> {
         loop {
+            if st.lapic.is_some() && !self.init_sipi(st) {
+                run.set_reason(KVM_EXIT_INTR);
+                return Err(EINTR);
+            }
             if st.halted && !self.block(st) {
                 run.set_reason(KVM_EXIT_INTR);
                 return Err(EINTR);
@@ -1207,7 +1223,8 @@ impl Vcpu {
             self.shared.wake.store(0, Ordering::SeqCst);
             self.lapic_fold(st);
             let has_irq = st.irq.is_some() || st.lapic.as_ref().is_some_and(|l| l.deliverable().is_some());
-            if st.event.is_some() || (has_irq && st.interrupt_allowed()) {
+            let init = self.shared.init.load(Ordering::SeqCst) != 0;
+            if init || st.event.is_some() || (has_irq && st.interrupt_allowed()) {
                 st.halted = false;
                 return true;
             }
@@ -1218,6 +1235,71 @@ impl Vcpu {
                 return false;
             }
         }
+    }
+
+    /// INIT and SIPI (SDM 8.4.4.1, "MP initialisation"): an INIT resets the vCPU (as INIT
+    /// does, APIC base kept) into wait-for-SIPI; a SIPI then starts it in real mode at
+    /// vector << 12. `false`: a signal ended the wait.
+    fn init_sipi(&self, st: &mut VcpuState) -> bool {
+        loop {
+            if self.shared.init.swap(0, Ordering::SeqCst) != 0 {
+                self.cancel_timer(st);
+                st.reset(&self.vm, self.shared.id, true);
+                st.user_state = true;
+                st.wait_sipi = true;
+                if let Some(l) = st.lapic.as_ref() {
+                    self.shared.set_route(l.route());
+                }
+            }
+            if !st.wait_sipi {
+                return true;
+            }
+            self.shared.wake.store(0, Ordering::SeqCst);
+            let sipi = self.shared.sipi.swap(0, Ordering::SeqCst);
+            if sipi & 0x100 != 0 {
+                let v = (sipi & 0xff) as u16;
+                let s = &mut st.vmcb().save;
+                s.cs.selector = v << 8;
+                s.cs.base = (v as u64) << 12;
+                s.rip = 0;
+                st.wait_sipi = false;
+                continue;
+            }
+            if self.shared.init.load(Ordering::SeqCst) != 0 {
+                continue;
+            }
+            if ffi::signal_pending() {
+                return false;
+            }
+            let _ = self.shared.waitq.wait(&self.shared.wake);
+        }
+    }
+
+    /// KVM_GET_MP_STATE.
+    fn mp_state(&self) -> u32 {
+        let st = self.state.lock();
+        if st.wait_sipi {
+            KVM_MP_STATE_UNINITIALIZED
+        } else if st.halted {
+            KVM_MP_STATE_HALTED
+        } else {
+            KVM_MP_STATE_RUNNABLE
+        }
+    }
+
+    /// KVM_SET_MP_STATE: only RUNNABLE without an in-kernel APIC (as KVM).
+    fn set_mp_state(&self, v: u32) -> Result {
+        let mut st = self.state.lock();
+        if st.lapic.is_none() && v != KVM_MP_STATE_RUNNABLE {
+            return Err(EINVAL);
+        }
+        match v {
+            KVM_MP_STATE_RUNNABLE => (st.wait_sipi, st.halted) = (false, false),
+            KVM_MP_STATE_UNINITIALIZED | KVM_MP_STATE_INIT_RECEIVED => (st.wait_sipi, st.halted) = (true, false),
+            KVM_MP_STATE_HALTED => (st.wait_sipi, st.halted) = (false, true),
+            _ => return Err(EINVAL),
+        }
+        Ok(())
     }
 
     /// MOV to CR8, intercepted while the TPR holds an interrupt back: the new TPR may let
@@ -1520,6 +1602,11 @@ impl Vcpu {
             KVM_SET_MSRS => self.get_msrs(a, true),
             KVM_SET_CPUID2 => self.set_cpuid(a),
             KVM_INTERRUPT => self.interrupt(a),
+            KVM_GET_MP_STATE => user(4).writer().write(&self.mp_state()).map(|_| 0),
+            KVM_SET_MP_STATE => {
+                let v: u32 = user(4).reader().read()?;
+                self.set_mp_state(v).map(|_| 0)
+            }
             KVM_GET_TSC_KHZ => match ffi::tsc_khz() {
                 0 => Err(EIO),
                 k => Ok(k as isize),

@@ -6,7 +6,7 @@ use crate::{
     cpu::SvmFeatures,
     ffi::{self, WaitQueue},
     hwpage::HwPages,
-    lapic::{Message, Route, DM_FIXED, DM_LOWEST},
+    lapic::{Message, Route, DM_FIXED, DM_INIT, DM_LOWEST, DM_SIPI},
     memslot::{Memslot, Memslots, SlotChange, PAGE_SIZE},
     npt::Npt,
     uapi::kvm::*,
@@ -54,6 +54,10 @@ pub(crate) struct VcpuShared {
     pub(crate) timer_period_ns: AtomicU64,
     #[pin]
     pub(crate) timer: HrTimer<VcpuShared>,
+    /// An INIT message arrived (the vCPU resets and waits for a SIPI).
+    pub(crate) init: AtomicU32,
+    /// A SIPI arrived: 0x100 | vector.
+    pub(crate) sipi: AtomicU32,
     /// Set before every wake-up; a halted vCPU clears it, re-checks, then sleeps on it.
     pub(crate) wake: AtomicI32,
     pub(crate) waitq: WaitQueue,
@@ -96,6 +100,8 @@ impl VcpuShared {
                 timer_expired: AtomicU32::new(0),
                 timer_period_ns: AtomicU64::new(0),
                 timer <- HrTimer::new(),
+                init: AtomicU32::new(0),
+                sipi: AtomicU32::new(0),
                 wake: AtomicI32::new(0),
                 waitq: WaitQueue::new()?,
                 route_flags: AtomicU32::new(0),
@@ -126,6 +132,19 @@ impl VcpuShared {
         self.wake_up();
     }
 
+    /// Delivers INIT (`None`) or a SIPI with its vector, from any context.
+    fn post_init_sipi(&self, sipi: Option<u8>) {
+        match sipi {
+            None => {
+                // A SIPI before this INIT is stale: only one after it starts the vCPU.
+                self.sipi.store(0, Ordering::SeqCst);
+                self.init.store(1, Ordering::SeqCst);
+            }
+            Some(v) => self.sipi.store(0x100 | v as u32, Ordering::SeqCst),
+        }
+        self.wake_up();
+    }
+
     /// Takes the posted requests (vCPU thread): calls `f` for each vector.
     pub(crate) fn take_posted(&self, mut f: impl FnMut(u8)) {
         if self.posted.swap(0, Ordering::SeqCst) == 0 {
@@ -142,13 +161,15 @@ impl VcpuShared {
 
     /// Something arrived that the next entry must look at first.
     pub(crate) fn event_pending(&self) -> bool {
-        self.posted.load(Ordering::SeqCst) != 0 || self.timer_expired.load(Ordering::SeqCst) != 0
+        self.posted.load(Ordering::SeqCst) != 0
+            || self.timer_expired.load(Ordering::SeqCst) != 0
+            || self.init.load(Ordering::SeqCst) != 0
     }
 
     pub(crate) fn set_route(&self, r: Route) {
         self.route_id.store(r.id, Ordering::Relaxed);
         self.route_ldr.store(r.ldr, Ordering::Relaxed);
-        let f = r.enabled as u32 | (r.x2apic as u32) << 1 | (r.cluster as u32) << 2;
+        let f = r.enabled as u32 | (r.x2apic as u32) << 1 | (r.cluster as u32) << 2 | (r.hw_enabled as u32) << 3;
         self.route_flags.store(f, Ordering::Release);
     }
 
@@ -156,6 +177,7 @@ impl VcpuShared {
         let f = self.route_flags.load(Ordering::Acquire);
         Route {
             enabled: f & 1 != 0,
+            hw_enabled: f & 8 != 0,
             x2apic: f & 2 != 0,
             cluster: f & 4 != 0,
             id: self.route_id.load(Ordering::Relaxed),
@@ -323,17 +345,25 @@ impl Vm {
     }
 
     /// Delivers an interrupt message (an IPI from vCPU `from`, or an MSI) to the APICs it
-    /// addresses; returns how many took it. Fixed and lowest-priority delivery only: NMI,
-    /// SMI, INIT, SIPI and ExtINT messages are not delivered (Documentation/design.md).
+    /// addresses; returns how many took it. Fixed, lowest-priority, INIT and SIPI delivery:
+    /// NMI, SMI and ExtINT messages are not delivered (Documentation/design.md), nor is the
+    /// level-triggered INIT de-assert, which APICs since the Pentium 4 ignore.
     pub(crate) fn deliver(&self, m: &Message, from: Option<u32>) -> usize {
-        if m.delivery != DM_FIXED && m.delivery != DM_LOWEST {
-            return 0;
-        }
+        let init_sipi = match m.delivery {
+            DM_FIXED | DM_LOWEST => None,
+            DM_INIT if m.level_trigger && !m.assert => return 0,
+            DM_INIT => Some(None),
+            DM_SIPI => Some(Some(m.vector)),
+            _ => return 0,
+        };
         let vcpus = self.vcpus.lock();
         let mut n = 0;
         for v in vcpus.iter() {
             if v.route().matches(m, from == Some(v.id)) {
-                v.post(m.vector);
+                match init_sipi {
+                    None => v.post(m.vector),
+                    Some(sipi) => v.post_init_sipi(sipi),
+                }
                 n += 1;
                 if m.delivery == DM_LOWEST {
                     // Lowest priority: one APIC of the set takes it (the first, as KVM's

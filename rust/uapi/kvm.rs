@@ -42,6 +42,13 @@ pub(crate) const KVM_SET_CPUID2: u32 = _IOW::<KvmCpuid2>(KVMIO, 0x90);
 pub(crate) const KVM_GET_XSAVE: u32 = _IOR::<KvmXsave>(KVMIO, 0xa4);
 pub(crate) const KVM_SET_XSAVE: u32 = _IOW::<KvmXsave>(KVMIO, 0xa5);
 pub(crate) const KVM_GET_TSC_KHZ: u32 = _IO(KVMIO, 0xa3);
+pub(crate) const KVM_GET_MP_STATE: u32 = _IOR::<u32>(KVMIO, 0x98);
+pub(crate) const KVM_SET_MP_STATE: u32 = _IOW::<u32>(KVMIO, 0x99);
+// struct kvm_mp_state values.
+pub(crate) const KVM_MP_STATE_RUNNABLE: u32 = 0;
+pub(crate) const KVM_MP_STATE_UNINITIALIZED: u32 = 1;
+pub(crate) const KVM_MP_STATE_INIT_RECEIVED: u32 = 2;
+pub(crate) const KVM_MP_STATE_HALTED: u32 = 3;
 
 // Capabilities rsvm implements (KVM_CHECK_EXTENSION answers these, 0 for all others).
 pub(crate) const KVM_CAP_USER_MEMORY: u64 = 3;
@@ -56,6 +63,7 @@ pub(crate) const KVM_CAP_READONLY_MEM: u64 = 81;
 pub(crate) const KVM_CAP_CHECK_EXTENSION_VM: u64 = 105;
 pub(crate) const KVM_CAP_MAX_VCPU_ID: u64 = 128;
 pub(crate) const KVM_CAP_IMMEDIATE_EXIT: u64 = 136;
+pub(crate) const KVM_CAP_MP_STATE: u64 = 14;
 pub(crate) const KVM_CAP_GET_TSC_KHZ: u64 = 61;
 pub(crate) const KVM_CAP_TSC_DEADLINE_TIMER: u64 = 72;
 pub(crate) const KVM_CAP_SIGNAL_MSI: u64 = 77;

@@ -61,6 +61,15 @@ fn cap_rules(dev: &str) -> TestResult {
     check(errno(vm.enable_cap(&other)) == Some(libc::EINVAL), || "KVM_ENABLE_CAP of an unknown capability: EINVAL".into())?;
     check(vm.enable_cap(&split(24, 0)).is_ok(), || "KVM_CAP_SPLIT_IRQCHIP with 24 routes".into())?;
     check(errno(vm.enable_cap(&split(24, 0))) == Some(libc::EEXIST), || "enabling it twice: EEXIST".into())?;
+    let bsp = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU 0: {e}"))?;
+    let ap = vm.create_vcpu(1).map_err(|e| format!("KVM_CREATE_VCPU 1: {e}"))?;
+    let (b, a) = (bsp.get_mp_state().map_err(|e| e.to_string())?.mp_state, ap.get_mp_state().map_err(|e| e.to_string())?.mp_state);
+    check(b == kvm_bindings::KVM_MP_STATE_RUNNABLE && a == kvm_bindings::KVM_MP_STATE_UNINITIALIZED, || {
+        format!("KVM_GET_MP_STATE: BSP runnable, AP waiting for SIPI ({b}, {a})")
+    })?;
+    ap.set_mp_state(kvm_bindings::kvm_mp_state { mp_state: kvm_bindings::KVM_MP_STATE_RUNNABLE }).map_err(|e| format!("KVM_SET_MP_STATE: {e}"))?;
+    let a = ap.get_mp_state().map_err(|e| e.to_string())?.mp_state;
+    check(a == kvm_bindings::KVM_MP_STATE_RUNNABLE, || format!("KVM_SET_MP_STATE(RUNNABLE) sticks ({a})"))?;
     let mut bad = msi(0, 0x40);
     bad.flags = 0x80;
     check(errno(vm.signal_msi(bad)) == Some(libc::EINVAL), || "KVM_SIGNAL_MSI with unknown flags: EINVAL".into())?;

@@ -144,10 +144,10 @@ fn icr_messages() {
     let mut l = enabled();
     l.write(REG_ICR2, 0x0300_0000, 0).unwrap();
     let e = l.write(REG_ICR, 0x4_0000 | 0x55, 0).unwrap();
-    assert_eq!(e, Effect::Send(Message { vector: 0x55, delivery: 0, logical: false, shorthand: 1, dest: 3, level_trigger: false }));
+    assert_eq!(e, Effect::Send(Message { vector: 0x55, delivery: 0, logical: false, shorthand: 1, dest: 3, level_trigger: false, assert: false }));
     assert_eq!(l.read(REG_ICR, 0), Some(0x4_0055), "delivery status always idle");
     let e = l.write(REG_ICR, 0x800 | 0x100 | 0x66, 0).unwrap();
-    assert_eq!(e, Effect::Send(Message { vector: 0x66, delivery: 1, logical: true, shorthand: 0, dest: 3, level_trigger: false }));
+    assert_eq!(e, Effect::Send(Message { vector: 0x66, delivery: 1, logical: true, shorthand: 0, dest: 3, level_trigger: false, assert: false }));
 }
 
 #[test]
@@ -172,9 +172,9 @@ fn x2apic_mode_and_msrs() {
     assert_eq!(l.set_base(0xfee0_0800, false), Err(Fault), "x2APIC -> xAPIC is illegal");
     l.msr_write(0x80f, 0x1ff, 0).unwrap();
     let e = l.msr_write(0x83f, 0x57, 0).unwrap();
-    assert_eq!(e, Effect::Send(Message { vector: 0x57, delivery: 0, logical: false, shorthand: 1, dest: 0, level_trigger: false }));
+    assert_eq!(e, Effect::Send(Message { vector: 0x57, delivery: 0, logical: false, shorthand: 1, dest: 0, level_trigger: false, assert: true }));
     let e = l.msr_write(0x830, 0x21 << 32 | 0x58, 0).unwrap();
-    assert_eq!(e, Effect::Send(Message { vector: 0x58, delivery: 0, logical: false, shorthand: 0, dest: 0x21, level_trigger: false }));
+    assert_eq!(e, Effect::Send(Message { vector: 0x58, delivery: 0, logical: false, shorthand: 0, dest: 0x21, level_trigger: false, assert: false }));
     assert_eq!(l.msr_read(0x830, 0), Ok(0x21 << 32 | 0x58));
     // Without x2APIC in CPUID, EXTD is a reserved bit.
     let mut n = Lapic::new(0, true);
@@ -196,7 +196,7 @@ fn hardware_disable_resets() {
 
 #[test]
 fn routes_match_destinations() {
-    let msg = |dest, logical, shorthand| Message { vector: 0x30, delivery: 0, logical, shorthand, dest, level_trigger: false };
+    let msg = |dest, logical, shorthand| Message { vector: 0x30, delivery: 0, logical, shorthand, dest, level_trigger: false, assert: true };
     let mut a = enabled();
     a.write(REG_LDR, 0x0400_0000, 0).unwrap();
     let r = a.route();
@@ -228,5 +228,5 @@ fn routes_match_destinations() {
 fn msi_decoding() {
     // Address 0xFEE0_3004: destination 3, logical; data: vector 0x41, lowest priority, level.
     let m = Message::from_msi(0xfee0_3004, 0x8141);
-    assert_eq!(m, Message { vector: 0x41, delivery: 1, logical: true, shorthand: 0, dest: 3, level_trigger: true });
+    assert_eq!(m, Message { vector: 0x41, delivery: 1, logical: true, shorthand: 0, dest: 3, level_trigger: true, assert: true });
 }
