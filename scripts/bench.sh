@@ -3,14 +3,14 @@
 # TSC counts instructions): exit costs on rsvm and kvm_amd (same client), rsvm's VMRUN floor,
 # and the pointer chase natively and in a guest with 4 KiB/2 MiB pages in both levels.
 # Writes build/bench/{results.csv,summary.md,chase.png,exits.png,exit-costs.md}.
-#   RSVM_BENCH_CPU=max  RSVM_BENCH_ITERS=2000  RSVM_BENCH_MAX_LOG=20  RSVM_BENCH_REPEAT=3
+#   RSVM_BENCH_CPU=max  RSVM_BENCH_ITERS=2000  RSVM_BENCH_MAX_LOG=28  RSVM_BENCH_REPEAT=3
 #   RSVM_BENCH_TOUCH_MIB=1024
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 cpu=${RSVM_BENCH_CPU:-max}
 iters=${RSVM_BENCH_ITERS:-2000}
-max_log=${RSVM_BENCH_MAX_LOG:-20}
+max_log=${RSVM_BENCH_MAX_LOG:-28}
 repeat=${RSVM_BENCH_REPEAT:-3}
 mib=${RSVM_BENCH_TOUCH_MIB:-1024}
 out="$RSVM_TOP/build/bench"
@@ -18,7 +18,7 @@ mkdir -p "$out"
 log="$out/vm.log"
 # One vCPU, and no kmemleak scanner: under -icount the TSC is QEMU's instruction clock,
 # which counts every vCPU's instructions, so background work would be measured too.
-"$here/vm-run" --icount --smp 1 --append kmemleak=off --cpu "$cpu" --timeout 3000 --log "$log" \
+"$here/vm-run" --icount --smp 1 --append kmemleak=off --cpu "$cpu" --timeout 7200 --log "$log" \
 	-- sh /tests/bench/run.sh "$iters" 10 "$max_log" "$repeat" "$mib" >/dev/null
 res="$out/results.csv"
 grep -E '^(exit|chase|touch|overhead|startup),' "$log" > "$res" || die "no results (log: $log)"

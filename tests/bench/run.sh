@@ -1,7 +1,7 @@
 #!/bin/sh
 # In the test VM (booted with -icount shift=0,sleep=off): the benchmark on rsvm, then on
 # kvm_amd with the same binary where it applies. Prints result rows.
-iters=${1:-2000}; min_log=${2:-10}; max_log=${3:-20}; repeat=${4:-3}; mib=${5:-1024}
+iters=${1:-2000}; min_log=${2:-10}; max_log=${3:-28}; repeat=${4:-3}; mib=${5:-1024}
 all() {
 	rsvm-bench --dev "$1" exit-costs --iters "$iters" || return 1
 	rsvm-bench --dev "$1" touch --mib "$mib" || return 1

@@ -168,9 +168,14 @@ pub fn touch(dev: &str, bytes: usize) -> Result<(), String> {
 }
 
 /// The sweep: working sets 2^min_log .. 2^max_log, for each NPAD and order, natively and in
-/// the guest with the four page-size combinations, each point measured `repeat` times.
+/// the guest with the four page-size combinations, each point measured `repeat` times (once
+/// above 2^BIG_LOG bytes, where one run already takes minutes under an emulator and
+/// millions of steps on hardware).
 /// Prints CSV rows `chase,<where>,<gpt>,<npt>,<npad>,<order>,<working set>,<min>,<median>,<max>`
 /// in ticks per step.
+/// Working sets above 2^BIG_LOG bytes are measured once.
+pub const BIG_LOG: u32 = 22;
+
 pub fn sweep(dev: &str, min_log: u32, max_log: u32, npads: &[usize], repeat: usize) -> Result<(), String> {
     let report = |what: &str, gpt: PageSize, npt: PageSize, npad: usize, order: &str, ws: usize, v: &[f64]| -> Result<(), String> {
         let s = stats::summarize(v).ok_or(format!("{what} {ws}: no valid measurement"))?;
@@ -185,6 +190,7 @@ pub fn sweep(dev: &str, min_log: u32, max_log: u32, npads: &[usize], repeat: usi
             let on = if order == Order::Random { "random" } else { "sequential" };
             for l in min_log..=max_log {
                 let ws = 1usize << l;
+                let repeat = if l > BIG_LOG { 1 } else { repeat };
                 for back in [PageSize::Small, PageSize::Huge] {
                     let v = (0..repeat).map(|_| native(ws, npad, order, back)).collect::<Result<Vec<_>, _>>()?;
                     report("native", back, back, npad, on, ws, &v)?;
