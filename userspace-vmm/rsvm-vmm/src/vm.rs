@@ -35,6 +35,7 @@ pub struct Config {
     pub disk: Option<PathBuf>,
     pub disk_ro: bool,
     pub hugepages: bool,
+    pub xsave: bool,
     pub timeout: Option<Duration>,
     pub stats: bool,
     pub verbose: bool,
@@ -105,7 +106,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     let mut vcpus = Vec::new();
     for id in 0..cfg.cpus {
         let v = vm.create_vcpu(u64::from(id)).map_err(|e| format!("KVM_CREATE_VCPU {id}: {e}"))?;
-        let c = cpuid::for_vcpu(&supported, id, tsc_deadline)?;
+        let c = cpuid::for_vcpu(&supported, id, tsc_deadline, cfg.xsave)?;
         v.set_cpuid2(&c).map_err(|e| format!("KVM_SET_CPUID2 (vCPU {id}): {e}"))?;
         boot::set_msrs(&v, &msrs)?;
         vcpus.push(v);
