@@ -1,7 +1,8 @@
 # Linux as an L2 guest of rsvm-vmm: the test kernel (the same bzImage as L1) boots with
 # tests/l2/init as its initramfs; the guest writes a pattern to /dev/vda and reads it back
 # after dropping caches, checks that the timer advances, and reboots. Checked here: the
-# guest's result lines, the VMM's exit status 0, the pattern in the disk image. On /dev/kvm
+# guest's result lines, the VMM's exit status 0, the pattern in the disk image (2 vCPUs,
+# THP-backed RAM); then a guest poweroff (status 0) and a guest panic (status 3). On /dev/kvm
 # (kvm_amd) always; on /dev/rsvm when it offers what rsvm-vmm needs (split irqchip etc.),
 # otherwise that part is reported as skipped. Plus bad input: clear messages, non-zero status.
 #
@@ -18,13 +19,13 @@ TMO=${RSVM_L2_TIMEOUT:-400}
 # L2 kernel's own warnings must not look like L1's).
 l2_show() { sed -e 's/^/  L2| /' -e 's/Oops/O0ps/g; s/BUG:/BUG_:/g; s/WARNING:/WARNING_:/g; s/Kernel panic/Kernel_panic/g; s/Call Trace:/Call_Trace:/g; s/general protection/general_protection/g; s/soft lockup/soft_lockup/g; s/rcu: INFO/rcu_INFO/g; s/hung_task/hung-task/g; s/UBSAN:/UBSAN_:/g; s/lockdep/lock-dep/g'; }
 
-# boot_l2 DEV NAME: boot the guest on DEV; fail the test if anything is wrong.
+# boot_l2 DEV NAME [RSVM-VMM ARGS]: boot the guest on DEV; fail the test if anything is wrong.
 boot_l2() {
-	dev=$1; name=$2; log=/tmp/l2-$name.log
+	dev=$1; name=$2; shift 2; log=/tmp/l2-$name.log
 	rm -f /tmp/l2disk.img; dd if=/dev/zero of=/tmp/l2disk.img bs=1M count=8 2>/dev/null
 	t0=$(date +%s)
 	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 128M --disk /tmp/l2disk.img \
-		--timeout "$TMO" --stats < /dev/null > $log 2>&1
+		--timeout "$TMO" --stats "$@" < /dev/null > $log 2>&1
 	rc=$?
 	t1=$(date +%s)
 	grep -E '^RSVM-L2|rsvm-vmm:|^ +[a-z-]+ +[0-9]+$' $log | l2_show
@@ -63,7 +64,17 @@ rsvm-vmm --dev /dev/kvm --kernel $K --disk /work/no-such-disk > /tmp/neg 2>&1; r
 [ $rc = 1 ] && grep -q 'no-such-disk' /tmp/neg || { cat /tmp/neg; kvm_unload; fail "missing disk: status 1 and a message"; }
 pass "missing disk: status 1"
 
-( boot_l2 /dev/kvm kvm_amd ); r=$?
+# end_l2 DEV NAME HOW STATUS: the guest ends by HOW (l2_end=), the VMM must exit with STATUS.
+end_l2() {
+	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" \
+		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=$3" < /dev/null > /tmp/l2-$2.log 2>&1
+	rc=$?
+	grep -E '^rsvm-vmm:' /tmp/l2-$2.log | l2_show
+	[ $rc = "$4" ] || { tail -n 30 /tmp/l2-$2.log | l2_show; fail "$2: guest $3: VMM exit status $rc, expected $4"; }
+	pass "$2: guest $3: VMM exit status $4"
+}
+
+( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 && end_l2 /dev/kvm kvm_amd panic 3 ); r=$?
 kvm_unload
 load_rsvm || fail "reload rsvm"
 [ $r = 0 ] || fail "the L2 guest on /dev/kvm (see above)"
@@ -75,4 +86,4 @@ if grep -q 'missing capability' /tmp/probe; then
 	pass "/dev/rsvm part skipped: the device lacks what rsvm-vmm needs"
 	exit 0
 fi
-( boot_l2 /dev/rsvm rsvm ) || fail "the L2 guest on /dev/rsvm (see above)"
+( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 && end_l2 /dev/rsvm rsvm panic 3 ) || fail "the L2 guest on /dev/rsvm (see above)"

@@ -17,6 +17,7 @@ mod virtio_mmio;
 mod vm;
 
 use clap::Parser;
+
 use exit::VmExit;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -113,7 +114,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn main() {
-    let args = Args::parse();
+    // Bad arguments exit with 1 (clap's own 2 would read as "the guest crashed").
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { exit::STATUS_ERROR } else { exit::STATUS_OK });
+        }
+    };
     let cfg = vm::Config {
         dev: args.dev,
         kernel: args.kernel,

@@ -24,7 +24,8 @@ pub enum LineEvent {
     PanicStart,
     /// "---[ end Kernel panic": panic() has printed everything.
     PanicEnd,
-    /// "reboot: Power down" / "reboot: System halted": nothing more will happen.
+    /// "reboot: Power down", "reboot: System halted", "reboot: Power off not available: System
+    /// halted instead": nothing more will happen.
     Halted,
 }
 
@@ -34,7 +35,7 @@ pub fn classify(line: &[u8]) -> LineEvent {
         LineEvent::PanicEnd
     } else if has(b"Kernel panic - not syncing") {
         LineEvent::PanicStart
-    } else if has(b"reboot: Power down") || has(b"reboot: System halted") {
+    } else if has(b"reboot: ") && (has(b"Power down") || has(b"System halted")) {
         LineEvent::Halted
     } else {
         LineEvent::None
@@ -158,6 +159,8 @@ mod tests {
         assert_eq!(classify(b"[    1.0] Kernel panic - not syncing: VFS: Unable to mount root"), LineEvent::PanicStart);
         assert_eq!(classify(b"[    1.0] ---[ end Kernel panic - not syncing: x ]---"), LineEvent::PanicEnd);
         assert_eq!(classify(b"[    2.0] reboot: Power down"), LineEvent::Halted);
+        assert_eq!(classify(b"reboot: Power off not available: System halted instead"), LineEvent::Halted);
+        assert_eq!(classify(b"reboot: System halted"), LineEvent::Halted);
         assert_eq!(classify(b"reboot: Restarting system"), LineEvent::None);
         let exit = Arc::new(ExitSignal::default());
         let mut w = ConsoleWatch::new(exit.clone());

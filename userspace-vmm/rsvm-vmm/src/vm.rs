@@ -160,10 +160,20 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     drop(_term);
     if cfg.stats {
         eprintln!("{}\nrsvm-vmm: ran {:.1} s", stats.report(), start.elapsed().as_secs_f64());
+        if let Some(kb) = anon_huge_kb() {
+            eprintln!("rsvm-vmm: guest RAM in transparent huge pages: {} MiB", kb / 1024);
+        }
     }
     // Keep the VM (and its memory) alive until the process exits: vCPU threads may still be
     // inside KVM_RUN; the caller exits the process.
     std::mem::forget(vm);
     std::mem::forget(mem);
     Ok(result)
+}
+
+/// AnonHugePages of this process (guest RAM is nearly all of it), from smaps_rollup.
+fn anon_huge_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
