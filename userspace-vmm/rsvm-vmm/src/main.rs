@@ -11,6 +11,7 @@ mod layout;
 mod memory;
 mod mptable;
 mod serial;
+mod terminal;
 mod vcpu;
 mod virtio_blk;
 mod virtio_mmio;

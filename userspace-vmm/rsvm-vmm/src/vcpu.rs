@@ -66,6 +66,25 @@ pub fn dump(vcpu: &VcpuFd) -> String {
     s
 }
 
+/// For KVM_EXIT_INTERNAL_ERROR: the suberror and its data words, from `kvm_run`.
+fn internal_error_detail(vcpu: &mut VcpuFd) -> String {
+    let run = vcpu.get_kvm_run();
+    if run.exit_reason != kvm_bindings::KVM_EXIT_INTERNAL_ERROR {
+        return String::new();
+    }
+    // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so `internal` is the union member the
+    // kernel filled; it is plain data (integers) with no invalid bit patterns.
+    let internal = unsafe { run.__bindgen_anon_1.internal };
+    let n = (internal.ndata as usize).min(internal.data.len());
+    let what = match internal.suberror {
+        kvm_bindings::KVM_INTERNAL_ERROR_EMULATION => " (emulation failed)",
+        kvm_bindings::KVM_INTERNAL_ERROR_SIMUL_EX => " (exception while delivering an exception)",
+        kvm_bindings::KVM_INTERNAL_ERROR_DELIVERY_EV => " (event delivery failed)",
+        _ => "",
+    };
+    format!(", suberror {}{what}, data {:x?}", internal.suberror, &internal.data[..n])
+}
+
 /// Port I/O of 1, 2 or 4 bytes is one access; anything longer (string I/O with a count) is
 /// done byte by byte, which is exact for the 8-bit devices here.
 fn pio(bus: &Bus, port: u16, data: &mut [u8], write: bool) {
@@ -174,7 +193,8 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                 return;
             }
             Next::Crash(what) => {
-                exit.request(VmExit::Crash(format!("vCPU {id}: {what}\n{}", dump(&vcpu))));
+                let detail = internal_error_detail(&mut vcpu);
+                exit.request(VmExit::Crash(format!("vCPU {id}: {what}{detail}\n{}", dump(&vcpu))));
                 return;
             }
         }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vm_superio::Serial;
-use vmm_sys_util::terminal::Terminal;
+use crate::terminal::RawMode;
 
 /// IOAPIC pins the split irqchip reserves (KVM_ENABLE_CAP args[0]).
 const IOAPIC_PINS: u64 = 24;
@@ -71,16 +71,6 @@ pub fn run(cfg: &Config) -> VmExit {
     match build_and_run(cfg) {
         Ok(e) => e,
         Err(e) => VmExit::Error(e),
-    }
-}
-
-/// Restores the terminal when dropped.
-struct RawTerminal(bool);
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        if self.0 {
-            let _ = std::io::stdin().lock().set_canon_mode();
-        }
     }
 }
 
@@ -136,12 +126,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     };
     let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, cfg.verbose));
 
-    let stdin = std::io::stdin();
-    let tty = std::io::IsTerminal::is_terminal(&stdin);
-    if tty {
-        stdin.lock().set_raw_mode().map_err(|e| format!("terminal raw mode: {e}"))?;
-    }
-    let _term = RawTerminal(tty);
+    let term = RawMode::enter()?;
     serial::spawn_stdin_reader(com1, exit.clone()).map_err(|e| format!("stdin thread: {e}"))?;
     if cfg.verbose {
         eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
@@ -157,7 +142,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
             .map_err(|e| format!("vCPU thread: {e}"))?;
     }
     let result = exit.wait(cfg.timeout);
-    drop(_term);
+    drop(term);
     if cfg.stats {
         eprintln!("{}\nrsvm-vmm: ran {:.1} s", stats.report(), start.elapsed().as_secs_f64());
         if let Some(kb) = anon_huge_kb() {
