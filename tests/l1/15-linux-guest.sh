@@ -2,7 +2,8 @@
 # tests/l2/init as its initramfs; the guest writes a pattern to /dev/vda and reads it back
 # after dropping caches, checks that the timer advances, and reboots. Checked here: the
 # guest's result lines, the VMM's exit status 0, the pattern in the disk image (2 vCPUs,
-# THP-backed RAM); then a guest poweroff (status 0) and a guest panic (status 3). On /dev/kvm
+# THP-backed RAM); then a guest poweroff (status 0), a guest panic (status 3), and a shell on
+# the console driven through the VMM's stdin. On /dev/kvm
 # (kvm_amd) always; on /dev/rsvm when it offers what rsvm-vmm needs (split irqchip etc.),
 # otherwise that part is reported as skipped. Plus bad input: clear messages, non-zero status.
 #
@@ -74,7 +75,28 @@ end_l2() {
 	pass "$2: guest $3: VMM exit status $4"
 }
 
-( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 && end_l2 /dev/kvm kvm_amd panic 3 ); r=$?
+# shell_l2 DEV NAME: a shell on the guest console, driven through the VMM's stdin (a FIFO):
+# the command's output must come back computed (42), and `exit` ends the run with status 0.
+shell_l2() {
+	log=/tmp/l2-$2-shell.log; rm -f /tmp/l2in; mkfifo /tmp/l2in
+	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" \
+		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=shell" < /tmp/l2in > $log 2>&1 &
+	pid=$!
+	exec 3> /tmp/l2in
+	i=0; while ! grep -q 'RSVM-L2: shell' $log && [ $i -lt "$TMO" ] && kill -0 $pid 2>/dev/null; do sleep 1; i=$((i + 1)); done
+	sleep 2
+	echo 'echo STDIN-$((6 * 7))-OK' >&3
+	i=0; while ! grep -q 'STDIN-42-OK' $log && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	echo 'exit' >&3
+	wait $pid; rc=$?
+	exec 3>&-
+	grep -E '^rsvm-vmm:|STDIN' $log | l2_show
+	grep -q 'STDIN-42-OK' $log || { tail -n 30 $log | l2_show; fail "$2: a command typed on stdin ran in the guest shell"; }
+	[ $rc = 0 ] || fail "$2: shell exit: VMM exit status $rc"
+	pass "$2: guest shell on the console: stdin in, output out, exit status 0"
+}
+
+( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 && end_l2 /dev/kvm kvm_amd panic 3 && shell_l2 /dev/kvm kvm_amd ); r=$?
 kvm_unload
 load_rsvm || fail "reload rsvm"
 [ $r = 0 ] || fail "the L2 guest on /dev/kvm (see above)"
@@ -86,4 +108,4 @@ if grep -q 'missing capability' /tmp/probe; then
 	pass "/dev/rsvm part skipped: the device lacks what rsvm-vmm needs"
 	exit 0
 fi
-( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 && end_l2 /dev/rsvm rsvm panic 3 ) || fail "the L2 guest on /dev/rsvm (see above)"
+( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 && end_l2 /dev/rsvm rsvm panic 3 && shell_l2 /dev/rsvm rsvm ) || fail "the L2 guest on /dev/rsvm (see above)"
