@@ -22,12 +22,19 @@ if ! grep -q '^test result:' "$host_log"; then hf=$((hf + 1)); echo "not ok - ho
 passed=$((passed + hp)); failed=$((failed + hf))
 summary+=("host (cargo test): $hp passed, $hf failed")
 
-# 2. The in-VM suites, once per CPU configuration.
+# 2. The in-VM suites, once per CPU configuration. 15-linux-guest boots the test kernel
+# as an L2 guest of rsvm-vmm: the VM gets the bzImage and the L2 initramfs in /work.
+kdir=${KDIR:-$("$top/scripts/kernel.sh" --print-dir)}
+l2_initrd="$top/build/l2-initramfs.cpio.gz"
+l2_args=()
+if "$top/scripts/mk-guest-initramfs" "$l2_initrd"; then
+	l2_args=(--add "$kdir/arch/x86/boot/bzImage" --add "$l2_initrd")
+fi
 declare -A levels=([max]=5 [max,-la57]=4)
 for cpu in ${RSVM_CPUS:-max max,-la57}; do
 	log="$logdir/vm-${cpu//[^a-z0-9]/_}.log"
 	echo "=== tests/l1 on -cpu $cpu ==="
-	args=(--cpu "$cpu" --timeout "${RSVM_VM_TIMEOUT:-1200}" --log "$log")
+	args=(--cpu "$cpu" --timeout "${RSVM_VM_TIMEOUT:-1200}" --log "$log" "${l2_args[@]}")
 	[ -n "${levels[$cpu]:-}" ] && args+=(--append "rsvm_expect_npt=${levels[$cpu]}")
 	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh ${RSVM_TESTS:-} 2>&1 | tee /dev/stderr)
 	vrc=$?

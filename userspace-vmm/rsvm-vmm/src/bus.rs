@@ -1,0 +1,110 @@
+//! Port-I/O and MMIO dispatch to the devices. Anything unclaimed reads as all-ones and
+//! ignores writes (no PIC, no PIT, no PCI); with --verbose the first access to each
+//! unclaimed port or page is logged.
+
+use crate::i8042::{self, I8042};
+use crate::ioapic::Ioapic;
+use crate::layout::{IOAPIC_BASE, IOAPIC_SIZE, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::serial::{Com1, COM1_BASE, COM1_LEN};
+use crate::virtio_mmio::VirtioMmioBlock;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+pub struct Bus {
+    pub serial: Arc<Mutex<Com1>>,
+    pub i8042: Mutex<I8042>,
+    pub ioapic: Arc<Mutex<Ioapic>>,
+    pub blk: Option<Mutex<VirtioMmioBlock>>,
+    pub verbose: bool,
+    seen: Mutex<HashSet<u64>>,
+}
+
+impl Bus {
+    pub fn new(serial: Arc<Mutex<Com1>>, i8042: I8042, ioapic: Arc<Mutex<Ioapic>>, blk: Option<VirtioMmioBlock>, verbose: bool) -> Self {
+        Self { serial, i8042: Mutex::new(i8042), ioapic, blk: blk.map(Mutex::new), verbose, seen: Mutex::new(HashSet::new()) }
+    }
+
+    fn unclaimed(&self, what: &str, addr: u64, write: bool) {
+        if self.verbose {
+            if let Ok(mut s) = self.seen.lock() {
+                let key = if what == "mmio" { addr & !0xfff } else { addr };
+                if s.insert(key | (u64::from(what == "mmio") << 63)) {
+                    eprintln!("rsvm-vmm: unclaimed {what} {} at {addr:#x} (reads all-ones, writes ignored; logged once)", if write { "write" } else { "read" });
+                }
+            }
+        }
+    }
+
+    pub fn pio_read(&self, port: u16, data: &mut [u8]) {
+        match port {
+            p if (COM1_BASE..COM1_BASE + COM1_LEN).contains(&p) && data.len() == 1 => {
+                if let Ok(mut s) = self.serial.lock() {
+                    data[0] = s.read((p - COM1_BASE) as u8);
+                }
+            }
+            i8042::DATA_PORT | i8042::COMMAND_PORT if data.len() == 1 => {
+                if let Ok(mut k) = self.i8042.lock() {
+                    data[0] = k.read(port);
+                }
+            }
+            _ => {
+                data.fill(0xff);
+                self.unclaimed("port", u64::from(port), false);
+            }
+        }
+    }
+
+    pub fn pio_write(&self, port: u16, data: &[u8]) {
+        match port {
+            p if (COM1_BASE..COM1_BASE + COM1_LEN).contains(&p) && data.len() == 1 => {
+                if let Ok(mut s) = self.serial.lock() {
+                    // The trigger cannot fail; an output error is already swallowed.
+                    let _ = s.write((p - COM1_BASE) as u8, data[0]);
+                }
+            }
+            i8042::DATA_PORT | i8042::COMMAND_PORT if data.len() == 1 => {
+                if let Ok(mut k) = self.i8042.lock() {
+                    k.write(port, data[0]);
+                }
+            }
+            _ => self.unclaimed("port", u64::from(port), true),
+        }
+    }
+
+    pub fn mmio_read(&self, addr: u64, data: &mut [u8]) {
+        if (IOAPIC_BASE..IOAPIC_BASE + IOAPIC_SIZE).contains(&addr) {
+            if let Ok(mut io) = self.ioapic.lock() {
+                io.mmio_read(addr - IOAPIC_BASE, data);
+            }
+            return;
+        }
+        if let Some(blk) = &self.blk {
+            if (VIRTIO_MMIO_BASE..VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE).contains(&addr) {
+                if let Ok(mut b) = blk.lock() {
+                    b.read(addr - VIRTIO_MMIO_BASE, data);
+                }
+                return;
+            }
+        }
+        data.fill(0xff);
+        self.unclaimed("mmio", addr, false);
+    }
+
+    pub fn mmio_write(&self, addr: u64, data: &[u8]) {
+        if (IOAPIC_BASE..IOAPIC_BASE + IOAPIC_SIZE).contains(&addr) {
+            if let Ok(mut io) = self.ioapic.lock() {
+                io.mmio_write(addr - IOAPIC_BASE, data);
+            }
+            return;
+        }
+        if let Some(blk) = &self.blk {
+            if (VIRTIO_MMIO_BASE..VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE).contains(&addr) {
+                if let Ok(mut b) = blk.lock() {
+                    b.write(addr - VIRTIO_MMIO_BASE, data);
+                }
+                return;
+            }
+        }
+        self.unclaimed("mmio", addr, true);
+    }
+}

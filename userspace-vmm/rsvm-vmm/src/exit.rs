@@ -1,0 +1,114 @@
+//! How a run ends, and the process exit status for each way.
+
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// Process exit statuses (documented in --help and Documentation/vmm.md).
+pub const STATUS_OK: i32 = 0;
+pub const STATUS_ERROR: i32 = 1;
+pub const STATUS_GUEST_CRASH: i32 = 2;
+pub const STATUS_GUEST_PANIC: i32 = 3;
+pub const STATUS_TIMEOUT: i32 = 124;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VmExit {
+    /// The guest reset the machine (i8042 0xFE, or a KVM system event).
+    Reset,
+    /// The guest powered off or halted ("reboot: Power down"/"System halted" on the console).
+    PowerOff,
+    /// The user typed Ctrl-A x.
+    UserQuit,
+    /// "Kernel panic - not syncing" was seen on the console (a heuristic).
+    Panic,
+    /// Triple fault, failed VM entry, internal error: the message has the details.
+    Crash(String),
+    /// The VMM itself failed.
+    Error(String),
+    /// --timeout passed.
+    Timeout,
+}
+
+impl VmExit {
+    pub fn status(&self) -> i32 {
+        match self {
+            VmExit::Reset | VmExit::PowerOff | VmExit::UserQuit => STATUS_OK,
+            VmExit::Panic => STATUS_GUEST_PANIC,
+            VmExit::Crash(_) => STATUS_GUEST_CRASH,
+            VmExit::Error(_) => STATUS_ERROR,
+            VmExit::Timeout => STATUS_TIMEOUT,
+        }
+    }
+}
+
+/// The first exit reason any thread reports; the main thread waits for it.
+#[derive(Default)]
+pub struct ExitSignal {
+    reason: Mutex<Option<VmExit>>,
+    cond: Condvar,
+    /// Set when a kernel panic line was seen: a later reset is reported as the panic.
+    panicked: std::sync::atomic::AtomicBool,
+}
+
+impl ExitSignal {
+    pub fn request(&self, mut e: VmExit) {
+        if e == VmExit::Reset && self.panicked.load(std::sync::atomic::Ordering::SeqCst) {
+            e = VmExit::Panic;
+        }
+        let Ok(mut r) = self.reason.lock() else { return };
+        if r.is_none() {
+            *r = Some(e);
+            self.cond.notify_all();
+        }
+    }
+
+    pub fn set_panicked(&self) {
+        self.panicked.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.reason.lock().map(|r| r.is_some()).unwrap_or(true)
+    }
+
+    /// Waits for an exit reason, at most `timeout` (then `VmExit::Timeout`).
+    pub fn wait(&self, timeout: Option<Duration>) -> VmExit {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let Ok(mut r) = self.reason.lock() else { return VmExit::Error("exit lock poisoned".into()) };
+        loop {
+            if let Some(e) = r.clone() {
+                return e;
+            }
+            match deadline {
+                None => match self.cond.wait(r) {
+                    Ok(g) => r = g,
+                    Err(_) => return VmExit::Error("exit lock poisoned".into()),
+                },
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return VmExit::Timeout;
+                    }
+                    match self.cond.wait_timeout(r, d - now) {
+                        Ok((g, _)) => r = g,
+                        Err(_) => return VmExit::Error("exit lock poisoned".into()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_reason_wins_and_panic_turns_reset() {
+        let s = ExitSignal::default();
+        assert_eq!(s.wait(Some(Duration::from_millis(1))), VmExit::Timeout);
+        s.set_panicked();
+        s.request(VmExit::Reset);
+        s.request(VmExit::PowerOff);
+        assert_eq!(s.wait(None), VmExit::Panic);
+        assert_eq!(VmExit::Panic.status(), 3);
+    }
+}

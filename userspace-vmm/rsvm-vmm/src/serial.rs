@@ -1,0 +1,174 @@
+//! COM1 (0x3f8, IRQ 4): vm-superio's 8250 UART on the VMM's stdin/stdout.
+//!
+//! Output goes to stdout byte by byte and is also watched line by line for the kernel's
+//! own messages that end a run ([`ConsoleWatch`]). Input comes from a reader thread;
+//! Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A.
+
+use crate::exit::{ExitSignal, VmExit};
+use crate::ioapic::IrqLine;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use vm_superio::serial::NoEvents;
+use vm_superio::Serial;
+
+pub const COM1_BASE: u16 = 0x3f8;
+pub const COM1_LEN: u16 = 8;
+
+pub type Com1 = Serial<IrqLine, NoEvents, ConsoleOut>;
+
+/// What a console line means for the run (a heuristic on the guest kernel's messages).
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineEvent {
+    None,
+    /// "Kernel panic - not syncing": the guest will reboot (panic=N) or hang.
+    PanicStart,
+    /// "---[ end Kernel panic": panic() has printed everything.
+    PanicEnd,
+    /// "reboot: Power down", "reboot: System halted", "reboot: Power off not available: System
+    /// halted instead": nothing more will happen.
+    Halted,
+}
+
+pub fn classify(line: &[u8]) -> LineEvent {
+    let has = |pat: &[u8]| line.windows(pat.len()).any(|w| w == pat);
+    if has(b"---[ end Kernel panic") {
+        LineEvent::PanicEnd
+    } else if has(b"Kernel panic - not syncing") {
+        LineEvent::PanicStart
+    } else if has(b"reboot: ") && (has(b"Power down") || has(b"System halted")) {
+        LineEvent::Halted
+    } else {
+        LineEvent::None
+    }
+}
+
+/// Watches the console output for the lines `classify` knows.
+pub struct ConsoleWatch {
+    line: Vec<u8>,
+    exit: Arc<ExitSignal>,
+}
+
+impl ConsoleWatch {
+    pub fn new(exit: Arc<ExitSignal>) -> Self {
+        Self { line: Vec::new(), exit }
+    }
+
+    pub fn feed(&mut self, b: u8) {
+        if b != b'\n' {
+            if self.line.len() < 512 {
+                self.line.push(b);
+            }
+            return;
+        }
+        match classify(&self.line) {
+            LineEvent::PanicStart => self.exit.set_panicked(),
+            LineEvent::PanicEnd => {
+                self.exit.set_panicked();
+                self.exit.request(VmExit::Panic)
+            }
+            LineEvent::Halted => self.exit.request(VmExit::PowerOff),
+            LineEvent::None => {}
+        }
+        self.line.clear();
+    }
+}
+
+/// The UART's output: stdout, plus the console watch.
+pub struct ConsoleOut {
+    out: Box<dyn Write + Send>,
+    watch: ConsoleWatch,
+}
+
+impl ConsoleOut {
+    pub fn new(out: Box<dyn Write + Send>, exit: Arc<ExitSignal>) -> Self {
+        Self { out, watch: ConsoleWatch::new(exit) }
+    }
+}
+
+impl Write for ConsoleOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for b in buf {
+            self.watch.feed(*b);
+        }
+        // A closed stdout must not stop the guest: output is dropped.
+        let _ = self.out.write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.out.flush();
+        Ok(())
+    }
+}
+
+const CTRL_A: u8 = 0x01;
+
+/// Feeds stdin to the UART until EOF; Ctrl-A x ends the run.
+pub fn spawn_stdin_reader(serial: Arc<Mutex<Com1>>, exit: Arc<ExitSignal>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("stdin".into()).spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 64];
+        let mut escape = false;
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            let mut input = Vec::with_capacity(n);
+            for &b in &buf[..n] {
+                if escape {
+                    escape = false;
+                    match b {
+                        b'x' | b'X' => {
+                            exit.request(VmExit::UserQuit);
+                            return;
+                        }
+                        CTRL_A => input.push(CTRL_A),
+                        _ => input.extend_from_slice(&[CTRL_A, b]),
+                    }
+                } else if b == CTRL_A {
+                    escape = true;
+                } else {
+                    input.push(b);
+                }
+            }
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let done = match serial.lock() {
+                    Ok(mut s) => s.enqueue_raw_bytes(rest).unwrap_or(0),
+                    Err(_) => return,
+                };
+                rest = &rest[done..];
+                if !rest.is_empty() {
+                    // The guest has not drained the FIFO yet.
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_lines() {
+        assert_eq!(classify(b"[    1.0] Kernel panic - not syncing: VFS: Unable to mount root"), LineEvent::PanicStart);
+        assert_eq!(classify(b"[    1.0] ---[ end Kernel panic - not syncing: x ]---"), LineEvent::PanicEnd);
+        assert_eq!(classify(b"[    2.0] reboot: Power down"), LineEvent::Halted);
+        assert_eq!(classify(b"reboot: Power off not available: System halted instead"), LineEvent::Halted);
+        assert_eq!(classify(b"reboot: System halted"), LineEvent::Halted);
+        assert_eq!(classify(b"reboot: Restarting system"), LineEvent::None);
+        let exit = Arc::new(ExitSignal::default());
+        let mut w = ConsoleWatch::new(exit.clone());
+        for b in b"Kernel panic - not syncing: Attempted to kill init!\n" {
+            w.feed(*b);
+        }
+        assert!(!exit.is_set(), "the start of a panic only marks it");
+        exit.request(VmExit::Reset);
+        assert_eq!(exit.wait(None), VmExit::Panic, "the reboot after a panic reports the panic");
+    }
+}

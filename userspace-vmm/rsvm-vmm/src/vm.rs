@@ -1,0 +1,164 @@
+//! Putting a VM together: open and check the device, create the VM with a split irqchip,
+//! guest RAM, vCPUs, the kernel, the devices; run the vCPU threads; wait for the end.
+
+use crate::boot::{self, LoadSpec};
+use crate::bus::Bus;
+use crate::exit::{ExitSignal, VmExit};
+use crate::i8042::I8042;
+use crate::ioapic::{Ioapic, IrqLine, MsiSink};
+use crate::layout::{self, SERIAL_IRQ, VIRTIO_BLK_IRQ};
+use crate::serial::{self, ConsoleOut};
+use crate::vcpu::{self, Stats};
+use crate::virtio_blk::Block;
+use crate::virtio_mmio::VirtioMmioBlock;
+use crate::{cpuid, memory, mptable};
+use kvm_bindings::{kvm_enable_cap, KVM_API_VERSION, KVM_CAP_SPLIT_IRQCHIP, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Cap, Kvm};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vm_superio::Serial;
+use crate::terminal::RawMode;
+
+/// IOAPIC pins the split irqchip reserves (KVM_ENABLE_CAP args[0]).
+const IOAPIC_PINS: u64 = 24;
+
+pub struct Config {
+    pub dev: PathBuf,
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    pub cmdline: String,
+    pub mem: u64,
+    pub cpus: u8,
+    pub disk: Option<PathBuf>,
+    pub disk_ro: bool,
+    pub hugepages: bool,
+    pub xsave: bool,
+    pub timeout: Option<Duration>,
+    pub stats: bool,
+    pub verbose: bool,
+}
+
+/// Capabilities rsvm-vmm needs, by the name users see in error messages.
+const REQUIRED_CAPS: [(Cap, &str); 3] = [
+    (Cap::SplitIrqchip, "KVM_CAP_SPLIT_IRQCHIP (in-kernel local APIC, IOAPIC in userspace)"),
+    (Cap::SignalMsi, "KVM_CAP_SIGNAL_MSI"),
+    (Cap::GetTscKhz, "KVM_CAP_GET_TSC_KHZ"),
+];
+
+/// Opens `dev` and checks it speaks enough of KVM's ABI.
+pub fn open_device(dev: &std::path::Path) -> Result<Kvm, String> {
+    let d = dev.display();
+    let path = CString::new(dev.as_os_str().as_bytes()).map_err(|_| format!("--dev {d}: bad path"))?;
+    let kvm = Kvm::new_with_path(&path).map_err(|e| {
+        let hint = if e.errno() == libc::ENOENT { " (is the module loaded? rsvm.ko for /dev/rsvm, kvm_amd for /dev/kvm)" } else { "" };
+        format!("--dev {d}: {e}{hint}")
+    })?;
+    let v = kvm.get_api_version();
+    if v != KVM_API_VERSION as i32 {
+        return Err(format!("--dev {d}: not a KVM-compatible device (KVM_GET_API_VERSION returned {v}, expected {KVM_API_VERSION})"));
+    }
+    let missing: Vec<&str> = REQUIRED_CAPS.iter().filter(|(c, _)| !kvm.check_extension(*c)).map(|(_, n)| *n).collect();
+    if !missing.is_empty() {
+        return Err(format!("--dev {d}: missing capability: {}", missing.join(", ")));
+    }
+    Ok(kvm)
+}
+
+pub fn run(cfg: &Config) -> VmExit {
+    match build_and_run(cfg) {
+        Ok(e) => e,
+        Err(e) => VmExit::Error(e),
+    }
+}
+
+fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
+    if cfg.mem < layout::MIN_MEM {
+        return Err(format!("--mem {} MiB is too small: at least {} MiB", cfg.mem >> 20, layout::MIN_MEM >> 20));
+    }
+    let kvm = open_device(&cfg.dev)?;
+    let tsc_deadline = kvm.check_extension(Cap::TscDeadlineTimer);
+    if !tsc_deadline {
+        eprintln!("rsvm-vmm: warning: the device has no KVM_CAP_TSC_DEADLINE_TIMER; a Linux guest without a PIT may not get timer interrupts");
+    }
+    let vm = Arc::new(kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?);
+    let cap = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, args: [IOAPIC_PINS, 0, 0, 0], ..Default::default() };
+    vm.enable_cap(&cap).map_err(|e| format!("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): {e}"))?;
+
+    let mem = Arc::new(memory::create(cfg.mem, cfg.hugepages)?);
+    memory::register(&vm, &mem)?;
+
+    let supported = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
+    let msr_list = kvm.get_msr_index_list().map_err(|e| format!("KVM_GET_MSR_INDEX_LIST: {e}"))?;
+    let msrs = boot::boot_msrs(msr_list.as_slice());
+    let mut vcpus = Vec::new();
+    for id in 0..cfg.cpus {
+        let v = vm.create_vcpu(u64::from(id)).map_err(|e| format!("KVM_CREATE_VCPU {id}: {e}"))?;
+        let c = cpuid::for_vcpu(&supported, id, tsc_deadline, cfg.xsave)?;
+        v.set_cpuid2(&c).map_err(|e| format!("KVM_SET_CPUID2 (vCPU {id}): {e}"))?;
+        boot::set_msrs(&v, &msrs)?;
+        vcpus.push(v);
+    }
+    let tsc_khz = vcpus[0].get_tsc_khz().map_err(|e| format!("KVM_GET_TSC_KHZ: {e}"))?;
+    if tsc_khz == 0 {
+        return Err("KVM_GET_TSC_KHZ returned 0: the guest could not keep time".into());
+    }
+    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, cfg.disk.is_some())?;
+    let cpu_signature = cpuid::signature(&supported);
+    let entry = boot::load(
+        &mem,
+        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature },
+    )?;
+    boot::setup_boot_vcpu(&vcpus[0], entry)?;
+
+    // Devices.
+    let exit = Arc::new(ExitSignal::default());
+    let sink: Arc<dyn MsiSink> = vm.clone();
+    let ioapic = Arc::new(Mutex::new(Ioapic::new(mptable::ioapic_id(cfg.cpus), sink)));
+    let line = |pin: u32| IrqLine { ioapic: ioapic.clone(), pin: pin as usize };
+    let out = ConsoleOut::new(Box::new(std::io::stdout()), exit.clone());
+    let com1 = Arc::new(Mutex::new(Serial::new(line(SERIAL_IRQ), out)));
+    let blk = match &cfg.disk {
+        Some(p) => Some(VirtioMmioBlock::new(Block::open(p, cfg.disk_ro)?, mem.clone(), line(VIRTIO_BLK_IRQ))?),
+        None => None,
+    };
+    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, cfg.verbose));
+
+    let term = RawMode::enter()?;
+    serial::spawn_stdin_reader(com1, exit.clone()).map_err(|e| format!("stdin thread: {e}"))?;
+    if cfg.verbose {
+        eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
+    }
+
+    let stats = Arc::new(Stats::default());
+    let start = Instant::now();
+    for (id, v) in vcpus.into_iter().enumerate() {
+        let (bus, exit, stats) = (bus.clone(), exit.clone(), stats.clone());
+        std::thread::Builder::new()
+            .name(format!("vcpu{id}"))
+            .spawn(move || vcpu::run(id as u8, v, bus, exit, stats))
+            .map_err(|e| format!("vCPU thread: {e}"))?;
+    }
+    let result = exit.wait(cfg.timeout);
+    drop(term);
+    if cfg.stats {
+        eprintln!("{}\nrsvm-vmm: ran {:.1} s", stats.report(), start.elapsed().as_secs_f64());
+        if let Some(kb) = anon_huge_kb() {
+            eprintln!("rsvm-vmm: guest RAM in transparent huge pages: {} MiB", kb / 1024);
+        }
+    }
+    // Keep the VM (and its memory) alive until the process exits: vCPU threads may still be
+    // inside KVM_RUN; the caller exits the process.
+    std::mem::forget(vm);
+    std::mem::forget(mem);
+    Ok(result)
+}
+
+/// AnonHugePages of this process (guest RAM is nearly all of it), from smaps_rollup.
+fn anon_huge_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
