@@ -19,6 +19,8 @@ mod vmtests;
 mod emulate_tests;
 #[cfg(test)]
 mod lapic_tests;
+#[cfg(test)]
+mod ivrs_tests;
 
 #[derive(Parser)]
 #[command(about = "Assertions about /dev/rsvm, run inside the rsvm test VM")]
