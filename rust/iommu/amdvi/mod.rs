@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsvm's AMD-Vi driver (AMD I/O Virtualization Technology spec, doc 48882): finds the
+//! IOMMU unit in the IVRS table, claims its registers and enables it with a device table
+//! whose entries are all V=0 (every device's DMA stays untranslated until rsvm assigns it),
+//! a command buffer, an event log and a completion-wait store word.
+//!
+//! Only with the module parameter `amdvi=1`; a unit that another driver owns (the
+//! kernel's `amd_iommu`: its MMIO region is claimed, or the unit is already enabled) is
+//! left alone with a message, and the rest of rsvm works as without `amdvi=1`.
+//!
+//! At unload the unit is turned off and every register rsvm wrote gets its prior value.
+//! `/sys/kernel/debug/rsvm/amdvi` shows the unit and its counters; writing a command word
+//! to it runs that command (see [`Unit::command`]), for the tests.
+
+pub(crate) mod cmdbuf;
+pub(crate) mod devtab;
+pub(crate) mod evtlog;
+pub(crate) mod ivrs;
+pub(crate) mod regs;
+
+use cmdbuf::{CmdBuf, Command};
+use core::fmt;
+use devtab::DevTable;
+use evtlog::EvtLog;
+use kernel::{bindings, debugfs, new_mutex, prelude::*, sync::Mutex, uaccess::UserSliceReader};
+use regs::{Control, ControlBit, Regs, SavedRegs};
+
+/// What the IVRS says about the unit rsvm drives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UnitInfo {
+    pub(crate) ivhd_type: u8,
+    pub(crate) ivhd_flags: u8,
+    pub(crate) devid: u16,
+    pub(crate) cap_offset: u16,
+    pub(crate) mmio_base: u64,
+    pub(crate) segment: u16,
+    pub(crate) last_devid: u16,
+    pub(crate) units_in_ivrs: usize,
+}
+
+/// Reads the IVRS table and describes its first unit.
+fn find_unit() -> Result<UnitInfo> {
+    let mut hdr: *mut bindings::acpi_table_header = core::ptr::null_mut();
+    // SAFETY: the signature is a NUL-terminated string ACPICA only reads; `hdr` is a valid
+    // out pointer. On success the table stays mapped until `acpi_put_table`.
+    let status = unsafe { bindings::acpi_get_table(c"IVRS".as_ptr().cast_mut().cast(), 0, &mut hdr) };
+    if status != 0 || hdr.is_null() {
+        pr_info!("amdvi: no IVRS table: no AMD-Vi IOMMU\n");
+        return Err(ENODEV);
+    }
+    // SAFETY: ACPICA mapped the whole table, whose header (read unaligned: the struct is
+    // packed) gives its length.
+    let len = unsafe { core::ptr::addr_of!((*hdr).length).read_unaligned() } as usize;
+    // SAFETY: the mapping covers `len` bytes (ACPICA maps the length the header declares)
+    // and stays valid until `acpi_put_table` below; nothing writes it.
+    let bytes = unsafe { core::slice::from_raw_parts(hdr.cast::<u8>(), len) };
+    let r = match ivrs::Ivrs::parse(bytes) {
+        Err(e) => {
+            pr_err!("amdvi: IVRS table rejected: {:?}\n", e);
+            Err(EINVAL)
+        }
+        Ok(t) => match t.units().next() {
+            None => {
+                pr_info!("amdvi: IVRS lists no IOMMU unit\n");
+                Err(ENODEV)
+            }
+            Some(u) => Ok(UnitInfo {
+                ivhd_type: u.ty,
+                ivhd_flags: u.flags,
+                devid: u.devid,
+                cap_offset: u.cap_offset,
+                mmio_base: u.mmio_base,
+                segment: u.segment,
+                // A unit with only an ALL entry covers bus 0 at least.
+                last_devid: u.last_devid().unwrap_or(0xff),
+                units_in_ivrs: t.units().count(),
+            }),
+        },
+    };
+    // SAFETY: `hdr` came from `acpi_get_table`; `bytes` is not used after this.
+    unsafe { bindings::acpi_put_table(hdr) };
+    r
+}
+
+/// The hardware state, behind the unit's mutex: one command sequence at a time.
+struct Hw {
+    regs: Regs,
+    saved: SavedRegs,
+    devtab: DevTable,
+    cmdbuf: CmdBuf,
+    evtlog: EvtLog,
+    efr: u64,
+}
+
+impl Hw {
+    /// The enable sequence (§3.3, and Linux's `early_enable_iommu`): unit off, control
+    /// flags from the IVHD, tables and buffers with their heads and tails at 0, then
+    /// CmdBufEn, EventLogEn and IommuEn; then the caches are flushed.
+    fn enable(&mut self, info: &UnitInfo) -> Result {
+        let r = &self.regs;
+        let off = Control::from_bits(self.saved.control)
+            .with(ControlBit::IommuEn, false)
+            .with(ControlBit::CmdBufEn, false)
+            .with(ControlBit::EventLogEn, false)
+            .with(ControlBit::EventIntEn, false)
+            .with(ControlBit::ComWaitIntEn, false)
+            .with(ControlBit::PprLogEn, false)
+            .with(ControlBit::PprIntEn, false)
+            .with(ControlBit::PprEn, false)
+            .with(ControlBit::GtEn, false)
+            .with(ControlBit::GaEn, false)
+            .with(ControlBit::GaLogEn, false)
+            .with(ControlBit::GaIntEn, false);
+        r.set_control(off);
+        let f = info.ivhd_flags;
+        let c = off
+            .with(ControlBit::HtTunEn, f & ivrs::ivhd_flag::HT_TUN_EN != 0)
+            .with(ControlBit::PassPw, f & ivrs::ivhd_flag::PASS_PW != 0)
+            .with(ControlBit::ResPassPw, f & ivrs::ivhd_flag::RES_PASS_PW != 0)
+            .with(ControlBit::Isoc, f & ivrs::ivhd_flag::ISOC != 0)
+            .with(ControlBit::Coherent, true);
+        let c = Control::from_bits(
+            (c.bits() & !regs::CONTROL_INV_TIMEOUT_MASK) | regs::CONTROL_INV_TIMEOUT_1S,
+        );
+        r.set_control(c);
+        // No exclusion range while rsvm owns the unit (its DMA would bypass the tables).
+        r.set_excl_base(0);
+        r.set_excl_limit(0);
+        r.set_dev_tab_base(self.devtab.base_reg());
+        r.set_cmd_buf_base(self.cmdbuf.base_reg());
+        r.set_cmd_head(0);
+        r.set_cmd_tail(0);
+        self.cmdbuf.reset();
+        r.set_evt_log_base(self.evtlog.base_reg());
+        r.set_evt_head(0);
+        r.set_evt_tail(0);
+        self.evtlog.reset();
+        let c = c | ControlBit::CmdBufEn;
+        r.set_control(c);
+        let c = c | ControlBit::EventLogEn;
+        r.set_control(c);
+        r.set_control(c | ControlBit::IommuEn);
+        self.flush_all()
+    }
+
+    /// Drops everything the unit may have cached: INVALIDATE_IOMMU_ALL where supported,
+    /// else every DTE of the table (no domain is in use yet).
+    fn flush_all(&mut self) -> Result {
+        if self.efr & regs::efr::IA_SUP != 0 {
+            self.cmdbuf.submit(&self.regs, Command::invalidate_all())?;
+        } else {
+            for id in 0..self.devtab.entries() {
+                let id = u16::try_from(id).map_err(|_| EINVAL)?;
+                self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(id))?;
+            }
+        }
+        self.cmdbuf.wait(&self.regs)
+    }
+}
+
+impl Drop for Hw {
+    fn drop(&mut self) {
+        // Off first (commands, events, translation), then every register as it was; the
+        // tables are freed after this (field drops), when the unit no longer points at them.
+        let c = self.regs.control()
+            .with(ControlBit::IommuEn, false)
+            .with(ControlBit::CmdBufEn, false)
+            .with(ControlBit::EventLogEn, false);
+        self.regs.set_control(c);
+        self.regs.restore(&self.saved);
+        let now = self.regs.control().bits();
+        if now != self.saved.control {
+            pr_warn!("amdvi: control register reads {:#x} after restoring {:#x}\n", now, self.saved.control);
+        }
+    }
+}
+
+/// One IOMMU unit driven by rsvm: the data behind `/sys/kernel/debug/rsvm/amdvi`.
+#[pin_data]
+pub(crate) struct Unit {
+    info: UnitInfo,
+    #[pin]
+    hw: Mutex<Hw>,
+}
+
+/// The debugfs file that owns the unit: dropping it turns the unit off.
+pub(crate) type AmdviFile = Pin<KBox<debugfs::File<Unit>>>;
+
+/// Probes and enables the unit if `enabled` (the module parameter); `None` when disabled
+/// or when the unit cannot be had (the reason is logged): rsvm works on without it.
+pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
+    if !enabled {
+        return None;
+    }
+    match Unit::probe(dir) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            pr_warn!("amdvi: not using the IOMMU ({:?}); rsvm continues without AMD-Vi\n", e);
+            None
+        }
+    }
+}
+
+impl Unit {
+    fn probe(dir: &debugfs::Dir) -> Result<AmdviFile> {
+        let info = find_unit()?;
+        if info.units_in_ivrs > 1 {
+            pr_info!("amdvi: {} units in the IVRS; rsvm drives the first\n", info.units_in_ivrs);
+        }
+        let regs = Regs::map(info.mmio_base).inspect_err(|e| {
+            if *e == EBUSY {
+                pr_err!(
+                    "amdvi: MMIO {:#x} is claimed by another driver (amd_iommu?): boot with amd_iommu=off\n",
+                    info.mmio_base
+                );
+            }
+        })?;
+        let saved = regs.save();
+        if Control::from_bits(saved.control).contains(ControlBit::IommuEn) {
+            pr_err!(
+                "amdvi: unit at {:#x} is already enabled (control {:#x}): owned by firmware or another driver\n",
+                info.mmio_base, saved.control
+            );
+            return Err(EBUSY);
+        }
+        let efr = regs.ext_features();
+        let mut hw = Hw {
+            devtab: DevTable::new(info.last_devid)?,
+            cmdbuf: CmdBuf::new()?,
+            evtlog: EvtLog::new()?,
+            regs,
+            saved,
+            efr,
+        };
+        // On failure `hw` is dropped: the unit is turned off and restored.
+        hw.enable(&info)?;
+        pr_info!(
+            "amdvi: IOMMU {:04x}:{:02x}:{:02x}.{} at {:#x} enabled (IVHD {:#x}, EFR {:#x}, {} DTEs)\n",
+            info.segment, info.devid >> 8, (info.devid >> 3) & 0x1f, info.devid & 7,
+            info.mmio_base, info.ivhd_type, efr, hw.devtab.entries()
+        );
+        let init = try_pin_init!(Unit { info, hw <- new_mutex!(hw) });
+        KBox::pin_init(dir.read_write_callback_file(c"amdvi", init, &Unit::show, &Unit::write), GFP_KERNEL)
+    }
+
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut guard = self.hw.lock();
+        let hw = &mut *guard;
+        hw.evtlog.drain(&hw.regs);
+        let i = &self.info;
+        writeln!(f, "ivhd_type: {:#x}", i.ivhd_type)?;
+        writeln!(f, "devid: {:04x}:{:02x}:{:02x}.{}", i.segment, i.devid >> 8, (i.devid >> 3) & 0x1f, i.devid & 7)?;
+        writeln!(f, "cap_offset: {:#x}", i.cap_offset)?;
+        writeln!(f, "mmio_base: {:#x}", i.mmio_base)?;
+        writeln!(f, "ext_features: {:#x}", hw.efr)?;
+        writeln!(f, "control: {:#x}", hw.regs.control().bits())?;
+        writeln!(f, "status: {:#x}", hw.regs.status())?;
+        writeln!(f, "saved_control: {:#x}", hw.saved.control)?;
+        writeln!(f, "dev_table_entries: {}", hw.devtab.entries())?;
+        writeln!(f, "commands: {}", hw.cmdbuf.issued)?;
+        writeln!(f, "completion_waits: {}", hw.cmdbuf.waits)?;
+        writeln!(f, "events: {}", hw.evtlog.drained)
+    }
+
+    fn write(&self, r: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 64];
+        let n = r.len();
+        let b = buf.get_mut(..n).ok_or(EINVAL)?;
+        r.read_slice(b)?;
+        let s = core::str::from_utf8(b).map_err(|_| EINVAL)?.trim();
+        self.command(s)
+    }
+
+    /// Test commands written to the debugfs file:
+    /// `wait` (COMPLETION_WAIT), `inv-dte <devid>`, `inv-domain <id>` (numbers in hex),
+    /// `drain` (the event log).
+    fn command(&self, s: &str) -> Result {
+        let mut words = s.split_ascii_whitespace();
+        let cmd = words.next().ok_or(EINVAL)?;
+        let mut arg16 = || -> Result<u16> {
+            let w = words.next().ok_or(EINVAL)?;
+            u16::from_str_radix(w.trim_start_matches("0x"), 16).map_err(|_| EINVAL)
+        };
+        let mut guard = self.hw.lock();
+        let hw = &mut *guard;
+        match cmd {
+            "wait" => hw.cmdbuf.wait(&hw.regs),
+            "inv-dte" => {
+                let id = arg16()?;
+                hw.cmdbuf.submit(&hw.regs, Command::invalidate_devtab_entry(id))?;
+                hw.cmdbuf.wait(&hw.regs)
+            }
+            "inv-domain" => {
+                let id = arg16()?;
+                hw.cmdbuf.submit(&hw.regs, Command::invalidate_domain(id))?;
+                hw.cmdbuf.wait(&hw.regs)
+            }
+            "drain" => {
+                hw.evtlog.drain(&hw.regs);
+                Ok(())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+}
