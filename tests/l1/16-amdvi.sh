@@ -37,6 +37,60 @@ assert "300 more round trips over the ring's wrap" test "$(field completion_wait
 held=$(cat $DBG/pages_held)
 echo "pages held with the unit enabled: $held"
 
+# DMA through the IOMMU: QEMU's edu device (00:04.0, requester id 0x0020) copies between
+# its 4 KiB buffer and device addresses that rsvm maps in a test domain.
+E=/sys/bus/pci/devices/0000:00:04.0
+if [ "$(cat $E/vendor 2>/dev/null):$(cat $E/device 2>/dev/null)" = "0x1234:0x11e8" ]; then
+	bar0=$(head -n 1 $E/resource | cut -d' ' -f1)
+	# Memory decoding and bus mastering (PCI command register, config offset 4).
+	printf '\006\000' | dd of=$E/config bs=1 seek=4 count=2 conv=notrunc 2>/dev/null
+	# "head first": the byte sum of a buffer's first 2 KiB and its first 8 bytes; bufsum:
+	# the byte sum of the whole buffer. edu moves 2 KiB per DMA (QEMU 7.2: < 4 KiB).
+	buf() { sed -n "s/^buf $1 .* head \(0x[0-9a-f]*\) first \(0x[0-9a-f]*\)$/\1 \2/p" $A; }
+	bufsum() { sed -n "s/^buf $1 .* sum \(0x[0-9a-f]*\) head .*/\1/p" $A; }
+	bufpa() { sed -n "s/^buf $1 iova [0-9a-fx]* pa \(0x[0-9a-f]*\) .*/\1/p" $A; }
+	dma() { echo "edu-dma $bar0 $1 $2 $3" > $A || fail "edu DMA $*"; }
+	echo "dom-create 3" > $A || fail "dom-create"
+	echo "dom-map 100000 2" > $A || fail "dom-map"
+	assert "2 leaves, 3 PDEs written, domain 1" grep -q "^domain: id 1 levels 3 tables 3 entries_written 4 leaves_4k 2 leaves_2m 0" $A
+	assert "the two buffers differ before DMA" test "$(buf 0)" != "$(buf 1)"
+	echo "buf1 at device address 0x101000 is host page $(bufpa 1)"
+	assert "device address 0x101000 is not buf1's host address" test "$(bufpa 1)" != 0x101000
+	echo "dom-attach 20" > $A || fail "dom-attach"
+	assert_not "a 4 KiB edu DMA is refused (QEMU 7.2 would abort)" sh -c "echo edu-dma $bar0 1 101000 1000 > $A"
+	dma 0 100000 800
+	dma 1 101000 800
+	grep '^buf' $A
+	assert "DMA read from 0x100000 and written to 0x101000 moved buf0's bytes into buf1" test "$(buf 1)" = "$(buf 0)"
+	# 2 MiB leaf: edu writes the last 4 KiB of a zeroed 2 MiB buffer.
+	echo "dom-map2m 200000" > $A || fail "dom-map2m"
+	dma 1 3ff000 800
+	s0=$(buf 0 | cut -d' ' -f1)
+	assert "DMA through a 2 MiB leaf reached the 2 MiB buffer's last page" test "$(bufsum 2)" = "$s0"
+	# An unmapped device address in a translated domain: nothing of ours changes.
+	echo "dom-fill 1 0" > $A
+	dma 1 102000 800
+	assert "DMA to an unmapped address wrote nothing" test "$(bufsum 1)" = 0x0
+	# Blocked DTE (V=1, TV=1, IR=IW=0): a mapped address is not written either.
+	echo "dom-block 20" > $A || fail "dom-block"
+	dma 1 101000 800
+	assert "blocked DTE: DMA to a mapped address wrote nothing" test "$(bufsum 1)" = 0x0
+	# Attached again, then unmapped: the IOMMU's cached translation is flushed too.
+	echo "dom-attach 20" > $A || fail "dom-attach again"
+	dma 1 101000 800
+	assert "re-attached: DMA reaches buf1 again" test "$(buf 1)" = "$(buf 0)"
+	echo "dom-fill 1 0" > $A
+	echo "dom-unmap" > $A || fail "dom-unmap"
+	dma 1 101000 800
+	assert "after unmap + INVALIDATE_IOMMU_PAGES: DMA wrote nothing" test "$(bufsum 1)" = 0x0
+	echo "dom-destroy" > $A || fail "dom-destroy"
+	assert "domain freed" test "$(field domains)" = 0
+	assert "pages held back to before the domain" test "$(cat $DBG/pages_held)" = "$held"
+	echo "events drained: $(field events)"
+else
+	echo "# no edu device at 00:04.0: DMA checks skipped"
+fi
+
 rmmod rsvm || fail "rmmod"
 assert "MMIO region released" sh -c "! grep -q rsvm-amdvi /proc/iomem"
 dmesg | tail -n +$((m + 1)) | grep -q 'BUG: rsvm unloads' && fail "leak reported at unload"

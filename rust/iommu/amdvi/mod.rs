@@ -15,14 +15,20 @@
 
 pub(crate) mod cmdbuf;
 pub(crate) mod devtab;
+pub(crate) mod dmatest;
+pub(crate) mod domain;
 pub(crate) mod evtlog;
 pub(crate) mod ivrs;
+pub(crate) mod pgtable;
 pub(crate) mod regs;
 
 use cmdbuf::{CmdBuf, Command};
 use core::fmt;
-use devtab::DevTable;
+use devtab::{DevTable, Dte};
+use dmatest::TestDomain;
+use domain::Domain;
 use evtlog::EvtLog;
+use pgtable::DomainIds;
 use kernel::{bindings, debugfs, new_mutex, prelude::*, sync::Mutex, uaccess::UserSliceReader};
 use regs::{Control, ControlBit, Regs, SavedRegs};
 
@@ -91,6 +97,10 @@ struct Hw {
     cmdbuf: CmdBuf,
     evtlog: EvtLog,
     efr: u64,
+    domain_ids: DomainIds,
+    /// The debugfs-driven test domain and the device ids whose DTE points at it.
+    test: Option<TestDomain>,
+    test_devids: KVec<u16>,
 }
 
 impl Hw {
@@ -156,6 +166,49 @@ impl Hw {
             }
         }
         self.cmdbuf.wait(&self.regs)
+    }
+}
+
+impl Hw {
+    /// Writes the DTE of `devid` and makes the unit forget what it cached for it:
+    /// INVALIDATE_DEVTAB_ENTRY, then INVALIDATE_IOMMU_PAGES for `domain` (the domain the
+    /// entry used or now uses: QEMU ignores the former), then COMPLETION_WAIT.
+    fn set_dte(&mut self, devid: u16, dte: Dte, domains: &[u16]) -> Result {
+        self.devtab.set(devid, dte)?;
+        self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(devid))?;
+        for &d in domains {
+            self.cmdbuf.submit(&self.regs, Command::invalidate_domain(d))?;
+        }
+        self.cmdbuf.wait(&self.regs)
+    }
+
+    fn test_domain(&mut self) -> Result<&mut TestDomain> {
+        self.test.as_mut().ok_or(ENOENT)
+    }
+
+    /// Points the DTE of `devid` at the test domain (`translate`) or blocks its DMA.
+    fn test_attach(&mut self, devid: u16, translate: bool) -> Result {
+        let t = self.test_domain()?;
+        let (id, root, levels) = (t.dom.id, t.dom.pt.root(), t.dom.pt.levels());
+        let dte = if translate {
+            Dte::translated(id, root, levels as u8, true, true)
+        } else {
+            Dte::blocked(id)
+        };
+        self.set_dte(devid, dte, &[id])?;
+        if !self.test_devids.contains(&devid) {
+            self.test_devids.push(devid, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Every DTE the test domain used back to V=0 (untranslated, as before rsvm).
+    fn test_detach_all(&mut self) -> Result {
+        let id = self.test_domain()?.dom.id;
+        while let Some(devid) = self.test_devids.pop() {
+            self.set_dte(devid, Dte::untranslated(), &[id])?;
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +285,9 @@ impl Unit {
             regs,
             saved,
             efr,
+            domain_ids: DomainIds::new(),
+            test: None,
+            test_devids: KVec::new(),
         };
         // On failure `hw` is dropped: the unit is turned off and restored.
         hw.enable(&info)?;
@@ -260,7 +316,12 @@ impl Unit {
         writeln!(f, "dev_table_entries: {}", hw.devtab.entries())?;
         writeln!(f, "commands: {}", hw.cmdbuf.issued)?;
         writeln!(f, "completion_waits: {}", hw.cmdbuf.waits)?;
-        writeln!(f, "events: {}", hw.evtlog.drained)
+        writeln!(f, "events: {}", hw.evtlog.drained)?;
+        writeln!(f, "domains: {}", hw.domain_ids.in_use())?;
+        if let Some(t) = hw.test.as_mut() {
+            t.show(f)?;
+        }
+        Ok(())
     }
 
     fn write(&self, r: &mut UserSliceReader) -> Result {
@@ -272,16 +333,22 @@ impl Unit {
         self.command(s)
     }
 
-    /// Test commands written to the debugfs file:
-    /// `wait` (COMPLETION_WAIT), `inv-dte <devid>`, `inv-domain <id>` (numbers in hex),
-    /// `drain` (the event log).
+    /// Test commands written to the debugfs file (numbers in hex):
+    /// - `wait`: COMPLETION_WAIT; `inv-dte <devid>`, `inv-domain <id>`; `drain`: the event
+    ///   log;
+    /// - `dom-create <levels>`, `dom-map <iova> <n>` (n new 4 KiB buffers with a pattern),
+    ///   `dom-map2m <iova>` (a zeroed 2 MiB buffer), `dom-fill <buf> <byte>`, `dom-unmap`
+    ///   (every buffer), `dom-attach <devid>` (DTE translated through the domain),
+    ///   `dom-block <devid>` (DTE V=1 TV=1 IR=IW=0), `dom-destroy` (DTEs back to V=0);
+    /// - `edu-dma <bar0> <to_ram> <iova> <len>`: one DMA by QEMU's edu device.
     fn command(&self, s: &str) -> Result {
         let mut words = s.split_ascii_whitespace();
         let cmd = words.next().ok_or(EINVAL)?;
-        let mut arg16 = || -> Result<u16> {
+        let mut arg = || -> Result<u64> {
             let w = words.next().ok_or(EINVAL)?;
-            u16::from_str_radix(w.trim_start_matches("0x"), 16).map_err(|_| EINVAL)
+            u64::from_str_radix(w.trim_start_matches("0x"), 16).map_err(|_| EINVAL)
         };
+        let mut arg16 = || -> Result<u16> { u16::try_from(arg()?).map_err(|_| EINVAL) };
         let mut guard = self.hw.lock();
         let hw = &mut *guard;
         match cmd {
@@ -299,6 +366,48 @@ impl Unit {
             "drain" => {
                 hw.evtlog.drain(&hw.regs);
                 Ok(())
+            }
+            "dom-create" => {
+                let levels = u32::from(arg16()?);
+                if hw.test.is_some() {
+                    return Err(EBUSY);
+                }
+                hw.test = Some(TestDomain::new(Domain::new(&mut hw.domain_ids, levels)?));
+                Ok(())
+            }
+            "dom-map" => {
+                let (iova, n) = (arg()?, arg()?);
+                hw.test_domain()?.map_4k(iova, n)
+            }
+            "dom-map2m" => {
+                let iova = arg()?;
+                hw.test_domain()?.map_2m(iova)
+            }
+            "dom-fill" => {
+                let (index, byte) = (arg()?, arg()?);
+                let index = usize::try_from(index).map_err(|_| EINVAL)?;
+                hw.test_domain()?.fill(index, u8::try_from(byte).map_err(|_| EINVAL)?)
+            }
+            "dom-unmap" => {
+                let t = hw.test_domain()?;
+                t.unmap_all()?;
+                let id = t.dom.id;
+                hw.cmdbuf.submit(&hw.regs, Command::invalidate_domain(id))?;
+                hw.cmdbuf.wait(&hw.regs)
+            }
+            "dom-attach" => hw.test_attach(arg16()?, true),
+            "dom-block" => hw.test_attach(arg16()?, false),
+            "dom-destroy" => {
+                hw.test_detach_all()?;
+                let t = hw.test.take().ok_or(ENOENT)?;
+                t.dom_release(&mut hw.domain_ids);
+                Ok(())
+            }
+            "edu-dma" => {
+                let (bar0, to_ram, iova, len) = (arg()?, arg()?, arg()?, arg()?);
+                // Not under the unit's lock: the DMA takes ~100 ms.
+                drop(guard);
+                dmatest::edu_dma(bar0, to_ram != 0, iova, len)
             }
             _ => Err(EINVAL),
         }
