@@ -49,14 +49,21 @@ if [ "$(cat $E/vendor 2>/dev/null):$(cat $E/device 2>/dev/null)" = "0x1234:0x11e
 	buf() { sed -n "s/^buf $1 .* head \(0x[0-9a-f]*\) first \(0x[0-9a-f]*\)$/\1 \2/p" $A; }
 	bufsum() { sed -n "s/^buf $1 .* sum \(0x[0-9a-f]*\) head .*/\1/p" $A; }
 	bufpa() { sed -n "s/^buf $1 iova [0-9a-fx]* pa \(0x[0-9a-f]*\) .*/\1/p" $A; }
+	bufwalk() { sed -n "s/^buf $1 .* walk \(0x[0-9a-f]*\) .*/\1/p" $A; }
+	# The first quadword of edu's DTE, masked to IW, IR (62:61), Mode (11:9), TV, V.
+	dteq0() { q=$(sed -n "s/^dte 0020: \(0x[0-9a-f]*\) .*/\1/p" $A); echo $((q & 0x6000000000000e03)); }
 	dma() { echo "edu-dma $bar0 $1 $2 $3" > $A || fail "edu DMA $*"; }
 	echo "dom-create 3" > $A || fail "dom-create"
 	echo "dom-map 100000 2" > $A || fail "dom-map"
 	assert "2 leaves, 3 PDEs written, domain 1" grep -q "^domain: id 1 levels 3 tables 3 entries_written 4 leaves_4k 2 leaves_2m 0" $A
 	assert "the two buffers differ before DMA" test "$(buf 0)" != "$(buf 1)"
 	echo "buf1 at device address 0x101000 is host page $(bufpa 1)"
+	assert "walking the tables for 0x100000 and 0x101000 gives the buffers' pages" \
+		test "$(bufwalk 0) $(bufwalk 1)" = "$(bufpa 0) $(bufpa 1)"
 	assert "device address 0x101000 is not buf1's host address" test "$(bufpa 1)" != 0x101000
 	echo "dom-attach 20" > $A || fail "dom-attach"
+	assert "edu's DTE: V, TV, Mode 3, IR, IW, domain 1" \
+		sh -c "test $(dteq0) = $((0x6000000000000603)) && grep -q '^dte 0020: .* domain 1$' $A"
 	assert_not "a 4 KiB edu DMA is refused (QEMU 7.2 would abort)" sh -c "echo edu-dma $bar0 1 101000 1000 > $A"
 	dma 0 100000 800
 	dma 1 101000 800
@@ -73,6 +80,7 @@ if [ "$(cat $E/vendor 2>/dev/null):$(cat $E/device 2>/dev/null)" = "0x1234:0x11e
 	assert "DMA to an unmapped address wrote nothing" test "$(bufsum 1)" = 0x0
 	# Blocked DTE (V=1, TV=1, IR=IW=0): a mapped address is not written either.
 	echo "dom-block 20" > $A || fail "dom-block"
+	assert "edu's DTE blocked: V, TV, Mode 0, IR=IW=0" test "$(dteq0)" = 3
 	dma 1 101000 800
 	assert "blocked DTE: DMA to a mapped address wrote nothing" test "$(bufsum 1)" = 0x0
 	# Attached again, then unmapped: the IOMMU's cached translation is flushed too.
@@ -85,6 +93,7 @@ if [ "$(cat $E/vendor 2>/dev/null):$(cat $E/device 2>/dev/null)" = "0x1234:0x11e
 	assert "after unmap + INVALIDATE_IOMMU_PAGES: DMA wrote nothing" test "$(bufsum 1)" = 0x0
 	echo "dom-destroy" > $A || fail "dom-destroy"
 	assert "domain freed" test "$(field domains)" = 0
+	assert "dom-create beyond the unit's HATS refused" sh -c "! echo 'dom-create 7' > $A"
 	assert "pages held back to before the domain" test "$(cat $DBG/pages_held)" = "$held"
 	echo "events drained: $(field events)"
 else

@@ -40,10 +40,6 @@ impl Command {
         Self([q0 | (op as u64) << OPCODE_SHIFT, q1])
     }
 
-    pub(crate) fn opcode(&self) -> u8 {
-        (self.0[0] >> OPCODE_SHIFT) as u8
-    }
-
     /// COMPLETION_WAIT (§2.4.1) with S=1: when every earlier command has completed, the
     /// IOMMU stores `data` (8 bytes) at `store_pa` (8-byte aligned, bits 51:3).
     pub(crate) fn completion_wait(store_pa: u64, data: u64) -> Self {

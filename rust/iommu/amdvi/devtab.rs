@@ -68,19 +68,8 @@ impl Dte {
         Self([u64::from(f), u64::from(domain) & DTE_DOMID_MASK, 0, 0])
     }
 
-    pub(crate) fn flags(&self) -> DteFlags {
-        let all = DteFlag::Valid | DteFlag::TranslationValid | DteFlag::IoRead | DteFlag::IoWrite;
-        all & DteFlags::from_bits_masked(self.0[0])
-    }
-
     pub(crate) fn domain(&self) -> u16 {
         (self.0[1] & DTE_DOMID_MASK) as u16
-    }
-}
-
-impl DteFlags {
-    fn from_bits_masked(v: u64) -> Self {
-        Self(v)
     }
 }
 

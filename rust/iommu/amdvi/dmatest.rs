@@ -108,10 +108,12 @@ impl TestDomain {
         for (k, b) in self.bufs.iter_mut().enumerate() {
             let (sum, head, first) = b.digest();
             let pa = b.pages.phys();
+            // What the IOMMU's walk of our tables gives for the buffer's address.
+            let walk = pt.translate(b.iova).map_or(0, |(pa, _, _)| pa);
             writeln!(
                 f,
-                "buf {} iova {:#x} pa {:#x} sum {:#x} head {:#x} first {:#018x}",
-                k, b.iova, pa, sum, head, first
+                "buf {} iova {:#x} pa {:#x} walk {:#x} sum {:#x} head {:#x} first {:#018x}",
+                k, b.iova, pa, walk, sum, head, first
             )?;
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! the head. rsvm drains it by polling (no interrupt): on every debugfs read and on request.
 //! (QEMU's unit never writes events.)
 
-use super::regs::{Regs, PTR_MASK};
+use super::regs::{status, Regs, PTR_MASK};
 use crate::hwpage::HwPages;
 use core::mem::size_of;
 use kernel::{prelude::*, static_assert};
@@ -73,13 +73,14 @@ const PRINT_PER_DRAIN: u32 = 8;
 pub(crate) struct EvtLog {
     ring: HwPages,
     head: usize,
-    /// Events consumed (for debugfs).
+    /// Events consumed, and overflows seen (for debugfs).
     pub(crate) drained: u64,
+    pub(crate) overflows: u64,
 }
 
 impl EvtLog {
     pub(crate) fn new() -> Result<Self> {
-        Ok(Self { ring: HwPages::page()?, head: 0, drained: 0 })
+        Ok(Self { ring: HwPages::page()?, head: 0, drained: 0, overflows: 0 })
     }
 
     /// The Event Log Base Address Register value (§3.4.3).
@@ -117,6 +118,16 @@ impl EvtLog {
         if n > 0 {
             regs.set_evt_head(self.head as u64);
             self.drained += u64::from(n);
+        }
+        // The log filled up: events were lost and logging stopped (§3.4.12). Count it and
+        // clear the write-1-to-clear bits; the log restarts when the unit is re-enabled.
+        let st = regs.status();
+        if st & status::EVENT_OVERFLOW != 0 {
+            self.overflows += 1;
+            pr_warn!("amdvi: event log overflow: events lost\n");
+        }
+        if st & (status::EVENT_OVERFLOW | status::EVENT_LOG_INT) != 0 {
+            regs.set_status(st & (status::EVENT_OVERFLOW | status::EVENT_LOG_INT));
         }
         n
     }

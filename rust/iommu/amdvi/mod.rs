@@ -43,6 +43,8 @@ pub(crate) struct UnitInfo {
     pub(crate) segment: u16,
     pub(crate) last_devid: u16,
     pub(crate) units_in_ivrs: usize,
+    /// IVinfo: the address sizes the platform supports (§5.2.1).
+    pub(crate) iv_info: u32,
 }
 
 /// Reads the IVRS table and describes its first unit.
@@ -81,6 +83,7 @@ fn find_unit() -> Result<UnitInfo> {
                 // A unit with only an ALL entry covers bus 0 at least.
                 last_devid: u.last_devid().unwrap_or(0xff),
                 units_in_ivrs: t.units().count(),
+                iv_info: t.iv_info(),
             }),
         },
     };
@@ -309,17 +312,33 @@ impl Unit {
         writeln!(f, "devid: {:04x}:{:02x}:{:02x}.{}", i.segment, i.devid >> 8, (i.devid >> 3) & 0x1f, i.devid & 7)?;
         writeln!(f, "cap_offset: {:#x}", i.cap_offset)?;
         writeln!(f, "mmio_base: {:#x}", i.mmio_base)?;
+        writeln!(f, "iv_info: {:#x}", i.iv_info)?;
         writeln!(f, "ext_features: {:#x}", hw.efr)?;
         writeln!(f, "control: {:#x}", hw.regs.control().bits())?;
-        writeln!(f, "status: {:#x}", hw.regs.status())?;
+        let st = hw.regs.status();
+        write!(f, "status: {:#x}", st)?;
+        for n in regs::status_names(st) {
+            write!(f, " {}", n)?;
+        }
+        writeln!(f)?;
         writeln!(f, "saved_control: {:#x}", hw.saved.control)?;
         writeln!(f, "dev_table_entries: {}", hw.devtab.entries())?;
         writeln!(f, "commands: {}", hw.cmdbuf.issued)?;
         writeln!(f, "completion_waits: {}", hw.cmdbuf.waits)?;
         writeln!(f, "events: {}", hw.evtlog.drained)?;
+        writeln!(f, "event_overflows: {}", hw.evtlog.overflows)?;
         writeln!(f, "domains: {}", hw.domain_ids.in_use())?;
         if let Some(t) = hw.test.as_mut() {
             t.show(f)?;
+        }
+        for &d in hw.test_devids.iter() {
+            if let Ok(dte) = hw.devtab.get(d) {
+                writeln!(
+                    f,
+                    "dte {:04x}: {:#018x} {:#018x} {:#018x} {:#018x} domain {}",
+                    d, dte.0[0], dte.0[1], dte.0[2], dte.0[3], dte.domain()
+                )?;
+            }
         }
         Ok(())
     }
@@ -369,6 +388,9 @@ impl Unit {
             }
             "dom-create" => {
                 let levels = u32::from(arg16()?);
+                if levels > regs::efr::max_levels(hw.efr) {
+                    return Err(EINVAL);
+                }
                 if hw.test.is_some() {
                     return Err(EBUSY);
                 }

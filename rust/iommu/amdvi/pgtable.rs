@@ -287,6 +287,8 @@ impl<M: TableMem> IoPageTable<M> {
         }
     }
 
+    // The host unit tests inspect the tables through this.
+    #[allow(dead_code)]
     pub(crate) fn mem(&self) -> &M {
         &self.mem
     }

@@ -45,9 +45,6 @@ pub(crate) mod off {
 /// Head and tail pointer fields (§3.4.10, §3.4.11): bits 18:4.
 pub(crate) const PTR_MASK: u64 = 0x7_fff0;
 
-/// Base-address fields of the table/buffer registers: bits 51:12.
-pub(crate) const BASE_MASK: u64 = 0x000f_ffff_ffff_f000;
-
 kernel::impl_flags!(
     /// IOMMU Control Register bits rsvm uses (§3.4.4, table 45).
     #[derive(Debug, Clone, Default, Copy, PartialEq, Eq)]
@@ -130,6 +127,29 @@ pub(crate) mod efr {
     pub(crate) const IA_SUP: u64 = 1 << 6;
     /// HATS (11:10): host address translation size, 0 = 4 levels, 1 = 5, 2 = 6.
     pub(crate) const HATS_SHIFT: u32 = 10;
+
+    /// The deepest v1 page table the unit walks.
+    pub(crate) fn max_levels(efr: u64) -> u32 {
+        match (efr >> HATS_SHIFT) & 3 {
+            0 => 4,
+            1 => 5,
+            _ => 6,
+        }
+    }
+}
+
+/// The Status Register's bits by name, for debugfs.
+pub(crate) fn status_names(v: u64) -> impl Iterator<Item = &'static str> {
+    [
+        (status::EVENT_OVERFLOW, "EventOverflow"),
+        (status::EVENT_LOG_INT, "EventLogInt"),
+        (status::COM_WAIT_INT, "ComWaitInt"),
+        (status::EVENT_LOG_RUN, "EventLogRun"),
+        (status::CMD_BUF_RUN, "CmdBufRun"),
+    ]
+    .into_iter()
+    .filter(move |(b, _)| v & b != 0)
+    .map(|(_, n)| n)
 }
 
 /// The registers rsvm writes, as found at probe; written back at unload.
@@ -229,11 +249,6 @@ impl Regs {
     fn io(&self) -> &Mmio<MMIO_LEN> {
         // SAFETY: `raw` is a live ioremap mapping of MMIO_LEN bytes (type invariant).
         unsafe { Mmio::from_raw(&self.raw) }
-    }
-
-    /// The block's physical address.
-    pub(crate) fn pa(&self) -> u64 {
-        self.pa
     }
 
     reg64!(
