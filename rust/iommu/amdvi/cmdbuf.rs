@@ -10,7 +10,7 @@ use super::regs::{Regs, PTR_MASK};
 use crate::hwpage::HwPages;
 use core::mem::size_of;
 use core::sync::atomic::{fence, Ordering};
-use kernel::time::{delay::fsleep, Delta};
+use kernel::time::{delay::fsleep, Delta, Instant, Monotonic};
 use kernel::{prelude::*, static_assert};
 
 /// One command (§2.4, figure 40): the opcode is in bits 63:60 of the first quadword.
@@ -68,10 +68,25 @@ const RING_BYTES: usize = 4096;
 const COM_LEN: u64 = 8;
 static_assert!(RING_BYTES == (1 << COM_LEN) * size_of::<Command>());
 
-/// How long a command may take to be consumed (ring space) or to complete: polled every
-/// 10 us, at most 100 000 times (over a second; the invalidation timeout is 1 s).
+/// How long a command may take to be consumed (ring space) or to complete, polled every
+/// 10 us: 2 s of monotonic time (the unit's invalidation timeout is set to 1 s).
 const POLL_STEP_US: i64 = 10;
-const POLL_TRIES: u32 = 100_000;
+const TIMEOUT_MS: i64 = 2000;
+
+/// Polls `done` until it holds (`Ok`) or `TIMEOUT_MS` have passed (`ETIMEDOUT`).
+fn poll(mut done: impl FnMut() -> bool) -> Result {
+    let start = Instant::<Monotonic>::now();
+    loop {
+        if done() {
+            return Ok(());
+        }
+        if start.elapsed() > Delta::from_millis(TIMEOUT_MS) {
+            // One last look: the sleep may have been long.
+            return if done() { Ok(()) } else { Err(ETIMEDOUT) };
+        }
+        fsleep(Delta::from_micros(POLL_STEP_US));
+    }
+}
 
 /// The ring and the completion-wait store word.
 ///
@@ -111,16 +126,10 @@ impl CmdBuf {
     /// by moving the tail (§3.3.1: the entry must be in memory before the tail write).
     pub(crate) fn submit(&mut self, regs: &Regs, cmd: Command) -> Result {
         let next = (self.tail + size_of::<Command>()) % RING_BYTES;
-        let mut tries = 0;
-        while Self::head(regs) == next {
-            // Full: the IOMMU has not consumed the entry we would overwrite.
-            tries += 1;
-            if tries > POLL_TRIES {
-                pr_err!("amdvi: command buffer full (head {:#x}, tail {:#x})\n", Self::head(regs), self.tail);
-                return Err(ETIMEDOUT);
-            }
-            fsleep(Delta::from_micros(POLL_STEP_US));
-        }
+        // Full while the IOMMU has not consumed the entry we would overwrite.
+        poll(|| Self::head(regs) != next).inspect_err(|_| {
+            pr_err!("amdvi: command buffer full (head {:#x}, tail {:#x})\n", Self::head(regs), self.tail);
+        })?;
         let p = self.ring.as_mut_ptr::<Command>().wrapping_add(self.tail / size_of::<Command>());
         // SAFETY: `tail` is an entry offset inside the ring page (type invariant), which we
         // own; the IOMMU does not read it before the tail register says so.
@@ -140,17 +149,14 @@ impl CmdBuf {
         let seq = self.seq;
         let sem = self.sem.as_mut_ptr::<u64>();
         self.submit(regs, Command::completion_wait(self.sem.phys(), seq))?;
-        for _ in 0..POLL_TRIES {
-            // SAFETY: `sem` is the first word of our page; the IOMMU stores to it by DMA, so
-            // it is read volatile.
-            if unsafe { sem.read_volatile() } == seq {
-                self.waits += 1;
-                return Ok(());
-            }
-            fsleep(Delta::from_micros(POLL_STEP_US));
+        // SAFETY: `sem` is the first word of our page (alive as long as `self`); the IOMMU
+        // stores to it by DMA, so it is read volatile.
+        let read = || unsafe { sem.read_volatile() };
+        if poll(|| read() == seq).is_ok() {
+            self.waits += 1;
+            return Ok(());
         }
-        // SAFETY: as above.
-        let got = unsafe { sem.read_volatile() };
+        let got = read();
         pr_err!(
             "amdvi: COMPLETION_WAIT timed out: store {:#x}, want {:#x}; head {:#x}, tail {:#x}, status {:#x}\n",
             got, seq, regs.cmd_head(), regs.cmd_tail(), regs.status()

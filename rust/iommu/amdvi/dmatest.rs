@@ -135,13 +135,86 @@ const EDU_BUF: u64 = 0x40000;
 const EDU_MAX_LEN: u64 = 4095;
 const EDU_MMIO_LEN: usize = 0x100;
 
-/// One DMA by the edu device whose BAR0 is at `bar0`: edu's buffer to `iova` (`to_ram`) or
-/// `iova` to edu's buffer, `len` bytes; returns when edu reports it done (~100 ms of
-/// virtual time), `ETIMEDOUT` after 5 s.
-pub(crate) fn edu_dma(bar0: u64, to_ram: bool, iova: u64, len: u64) -> Result {
-    if len == 0 || len > EDU_MAX_LEN || bar0 == 0 || bar0 & 0xfff != 0 {
+const EDU_VENDOR: u32 = 0x1234;
+const EDU_DEVICE: u32 = 0x11e8;
+
+/// A reference to the edu PCI device (`pci_get_device`), dropped with `pci_dev_put`.
+///
+/// # Invariants
+///
+/// `0` is a `pci_dev` on which we hold a reference.
+struct EduDev(*mut bindings::pci_dev);
+
+impl EduDev {
+    /// The first edu device, if it has no driver (rsvm must not race one).
+    fn find() -> Result<Self> {
+        // SAFETY: plain lookup; returns a referenced device or NULL.
+        let p = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, core::ptr::null_mut()) };
+        if p.is_null() {
+            return Err(ENODEV);
+        }
+        // INVARIANT: `pci_get_device` took a reference for us.
+        let d = Self(p);
+        // SAFETY: `p` is a live, referenced pci_dev; reading its driver pointer is a plain
+        // load (a bind racing this test would be a test bug, not memory unsafety).
+        if !unsafe { (*p).dev.driver }.is_null() {
+            return Err(EBUSY);
+        }
+        Ok(d)
+    }
+
+    /// BAR0's physical address (edu's registers).
+    fn bar0(&self) -> Result<u64> {
+        // SAFETY: the device is live (type invariant); BAR resources are set at enumeration.
+        let r = unsafe { &(*self.0).resource[0] };
+        let mem = r.flags & u64::from(bindings::IORESOURCE_MEM) as kernel::ffi::c_ulong != 0;
+        if !mem || r.start == 0 || r.end < r.start + EDU_MMIO_LEN as u64 - 1 {
+            return Err(ENODEV);
+        }
+        Ok(r.start)
+    }
+}
+
+impl Drop for EduDev {
+    fn drop(&mut self) {
+        // SAFETY: drops the reference `find` took.
+        unsafe { bindings::pci_dev_put(self.0) };
+    }
+}
+
+/// Memory decoding and bus mastering on, for one DMA; off again when dropped.
+struct Enabled<'a>(&'a EduDev);
+
+impl<'a> Enabled<'a> {
+    fn new(d: &'a EduDev) -> Result<Self> {
+        // SAFETY: the device is live and has no driver (checked in `find`).
+        kernel::error::to_result(unsafe { bindings::pci_enable_device_mem(d.0) })?;
+        // SAFETY: as above; the device is enabled.
+        unsafe { bindings::pci_set_master(d.0) };
+        Ok(Self(d))
+    }
+}
+
+impl Drop for Enabled<'_> {
+    fn drop(&mut self) {
+        // SAFETY: balances `new` on the same live device.
+        unsafe {
+            bindings::pci_clear_master(self.0 .0);
+            bindings::pci_disable_device(self.0 .0);
+        }
+    }
+}
+
+/// One DMA by QEMU's edu device (found by its PCI id, with no driver bound): edu's buffer
+/// to `iova` (`to_ram`) or `iova` to edu's buffer, `len` bytes; returns when edu reports it
+/// done (~100 ms of virtual time), `ETIMEDOUT` after 5 s.
+pub(crate) fn edu_dma(to_ram: bool, iova: u64, len: u64) -> Result {
+    if len == 0 || len > EDU_MAX_LEN {
         return Err(EINVAL);
     }
+    let edu = EduDev::find()?;
+    let bar0 = edu.bar0()?;
+    let _on = Enabled::new(&edu)?;
     // SAFETY: claims `[bar0, bar0 + 0x100)` in the iomem tree (fails if a driver owns it);
     // the name is static.
     let region = unsafe {

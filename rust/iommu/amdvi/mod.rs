@@ -359,7 +359,7 @@ impl Unit {
     ///   `dom-map2m <iova>` (a zeroed 2 MiB buffer), `dom-fill <buf> <byte>`, `dom-unmap`
     ///   (every buffer), `dom-attach <devid>` (DTE translated through the domain),
     ///   `dom-block <devid>` (DTE V=1 TV=1 IR=IW=0), `dom-destroy` (DTEs back to V=0);
-    /// - `edu-dma <bar0> <to_ram> <iova> <len>`: one DMA by QEMU's edu device.
+    /// - `edu-dma <to_ram> <iova> <len>`: one DMA by QEMU's edu device.
     fn command(&self, s: &str) -> Result {
         let mut words = s.split_ascii_whitespace();
         let cmd = words.next().ok_or(EINVAL)?;
@@ -426,10 +426,10 @@ impl Unit {
                 Ok(())
             }
             "edu-dma" => {
-                let (bar0, to_ram, iova, len) = (arg()?, arg()?, arg()?, arg()?);
+                let (to_ram, iova, len) = (arg()?, arg()?, arg()?);
                 // Not under the unit's lock: the DMA takes ~100 ms.
                 drop(guard);
-                dmatest::edu_dma(bar0, to_ram != 0, iova, len)
+                dmatest::edu_dma(to_ram != 0, iova, len)
             }
             _ => Err(EINVAL),
         }

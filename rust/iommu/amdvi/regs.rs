@@ -172,11 +172,10 @@ pub(crate) struct SavedRegs {
 /// # Invariants
 ///
 /// `raw` is an `ioremap` mapping of `[pa, pa + MMIO_LEN)`, which rsvm claimed in the iomem
-/// resource tree (`region`); both are undone exactly once in `Drop`.
+/// resource tree; both are undone exactly once in `Drop`.
 pub(crate) struct Regs {
     pa: u64,
     raw: MmioRaw<MMIO_LEN>,
-    region: *mut bindings::resource,
 }
 
 // SAFETY: the mapping and the resource are plain addresses usable from any thread; register
@@ -243,7 +242,7 @@ impl Regs {
             }
         };
         // INVARIANT: mapped and claimed above.
-        Ok(Self { pa, raw, region })
+        Ok(Self { pa, raw })
     }
 
     fn io(&self) -> &Mmio<MMIO_LEN> {
@@ -346,6 +345,5 @@ impl Drop for Regs {
             bindings::iounmap(self.raw.addr() as *mut _);
             bindings::release_mem_region(self.pa, MMIO_LEN as _);
         }
-        let _ = self.region;
     }
 }
