@@ -34,6 +34,23 @@ assert_not "bad argument refused" sh -c "echo 'inv-dte zz' > $A"
 # 300 waits: the 256-entry ring wraps (QEMU reports head 0x1000 at the wrap).
 i=0; while [ $i -lt 300 ]; do echo wait > $A || fail "wait #$i"; i=$((i + 1)); done
 assert "300 more round trips over the ring's wrap" test "$(field completion_waits)" = $((w0 + 303))
+# The event log: QEMU never writes it, so records are injected where the unit would put
+# them (an IO_PAGE_FAULT of 00:04.0 and an unknown code) and drained.
+m2=$(dmesg_mark)
+if echo "inject-event 2 20 101000" > $A 2>/dev/null; then
+	echo "inject-event e 18 0" > $A || fail "inject a second event"
+	assert "2 events drained" test "$(field events)" = 2
+	assert "IO_PAGE_FAULT decoded" sh -c "dmesg | tail -n +$((m2 + 1)) | grep -q 'amdvi: event IoPageFault device 00:04.0 address 0x101000'"
+	assert "unknown event code decoded" sh -c "dmesg | tail -n +$((m2 + 1)) | grep -q 'amdvi: event Unknown(14) device 00:03.0'"
+	# A full log (255 records: one slot stays free), then 100 more: the ring wraps.
+	i=0; while [ $i -lt 255 ]; do echo "inject-event 2 20 $i" > $A || fail "inject #$i"; i=$((i + 1)); done
+	assert_not "a 256th record does not fit" sh -c "echo 'inject-event 2 20 0' > $A 2>/dev/null"
+	cat $A > /dev/null
+	i=0; while [ $i -lt 100 ]; do echo "inject-event 2 20 $i" > $A || fail "inject #$i"; i=$((i + 1)); done
+	assert "355 more events drained over the log's wrap" test "$(field events)" = 357
+else
+	echo "# the unit's event log tail is not writable: injection skipped"
+fi
 held=$(cat $DBG/pages_held)
 echo "pages held with the unit enabled: $held"
 

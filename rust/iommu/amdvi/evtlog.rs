@@ -93,6 +93,29 @@ impl EvtLog {
         self.head = 0;
     }
 
+    /// Test only: writes `e` where the IOMMU would write its next record and moves the
+    /// tail past it, as the IOMMU does (QEMU's unit never logs events; the tail register
+    /// is writable). `EBUSY` if the log is full.
+    pub(crate) fn inject(&mut self, regs: &Regs, e: Event) -> Result {
+        let tail = (regs.evt_tail() & PTR_MASK) as usize % RING_BYTES;
+        let next = (tail + size_of::<Event>()) % RING_BYTES;
+        if next == self.head {
+            return Err(EBUSY);
+        }
+        let p = self.ring.as_mut_ptr::<Event>().wrapping_add(tail / size_of::<Event>());
+        // SAFETY: `tail` is reduced to a record offset inside our ring page.
+        unsafe { p.write_volatile(e) };
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        regs.set_evt_tail(next as u64);
+        if (regs.evt_tail() & PTR_MASK) as usize % RING_BYTES != next {
+            // The unit keeps its tail to itself: take the record back.
+            // SAFETY: as above.
+            unsafe { p.write_volatile(Event::default()) };
+            return Err(ENOTSUPP);
+        }
+        Ok(())
+    }
+
     /// Consumes every record between head and tail: logs (a few of) them, counts them and
     /// hands the space back by writing the head register. Returns how many were consumed.
     pub(crate) fn drain(&mut self, regs: &Regs) -> u32 {

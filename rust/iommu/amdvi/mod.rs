@@ -354,7 +354,7 @@ impl Unit {
 
     /// Test commands written to the debugfs file (numbers in hex):
     /// - `wait`: COMPLETION_WAIT; `inv-dte <devid>`, `inv-domain <id>`; `drain`: the event
-    ///   log;
+    ///   log; `inject-event <code> <devid> <address>`: a record written as the IOMMU would;
     /// - `dom-create <levels>`, `dom-map <iova> <n>` (n new 4 KiB buffers with a pattern),
     ///   `dom-map2m <iova>` (a zeroed 2 MiB buffer), `dom-fill <buf> <byte>`, `dom-unmap`
     ///   (every buffer), `dom-attach <devid>` (DTE translated through the domain),
@@ -385,6 +385,15 @@ impl Unit {
             "drain" => {
                 hw.evtlog.drain(&hw.regs);
                 Ok(())
+            }
+            "inject-event" => {
+                let (code, devid, addr) = (arg()?, arg()?, arg()?);
+                let devid = u16::try_from(devid).map_err(|_| EINVAL)?;
+                if code > 0xf {
+                    return Err(EINVAL);
+                }
+                let e = evtlog::Event([code << 60 | u64::from(devid), addr]);
+                hw.evtlog.inject(&hw.regs, e)
             }
             "dom-create" => {
                 let levels = u32::from(arg16()?);
