@@ -77,6 +77,7 @@ if [ "$(cat $E/vendor 2>/dev/null):$(cat $E/device 2>/dev/null)" = "0x1234:0x11e
 	assert "walking the tables for 0x100000 and 0x101000 gives the buffers' pages" \
 		test "$(bufwalk 0) $(bufwalk 1)" = "$(bufpa 0) $(bufpa 1)"
 	assert "device address 0x101000 is not buf1's host address" test "$(bufpa 1)" != 0x101000
+	assert_not "edu DMA refused while edu's DTE is V=0 (untranslated)" sh -c "echo edu-dma 1 101000 800 > $A"
 	echo "dom-attach 20" > $A || fail "dom-attach"
 	assert "edu's DTE: V, TV, Mode 3, IR, IW, domain 1" \
 		sh -c "test $(dteq0) = $((0x6000000000000603)) && grep -q '^dte 0020: .* domain 1$' $A"

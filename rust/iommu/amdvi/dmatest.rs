@@ -163,6 +163,13 @@ impl EduDev {
         Ok(d)
     }
 
+    /// The requester id edu's DMA carries (bus << 8 | devfn).
+    fn devid(&self) -> u16 {
+        // SAFETY: the device and its bus are live while we hold the reference.
+        let (bus, devfn) = unsafe { ((*(*self.0).bus).number, (*self.0).devfn) };
+        u16::from(bus) << 8 | (devfn & 0xff) as u16
+    }
+
     /// BAR0's physical address (edu's registers).
     fn bar0(&self) -> Result<u64> {
         // SAFETY: the device is live (type invariant); BAR resources are set at enumeration.
@@ -208,11 +215,18 @@ impl Drop for Enabled<'_> {
 /// One DMA by QEMU's edu device (found by its PCI id, with no driver bound): edu's buffer
 /// to `iova` (`to_ram`) or `iova` to edu's buffer, `len` bytes; returns when edu reports it
 /// done (~100 ms of virtual time), `ETIMEDOUT` after 5 s.
-pub(crate) fn edu_dma(to_ram: bool, iova: u64, len: u64) -> Result {
+///
+/// Only if `translated(requester id)`: the caller says whether edu's DTE goes through the
+/// test domain (translated or blocked) and keeps it so until this returns; with V=0 the
+/// device address would be a host physical address.
+pub(crate) fn edu_dma(to_ram: bool, iova: u64, len: u64, translated: impl Fn(u16) -> bool) -> Result {
     if len == 0 || len > EDU_MAX_LEN {
         return Err(EINVAL);
     }
     let edu = EduDev::find()?;
+    if !translated(edu.devid()) {
+        return Err(EPERM);
+    }
     let bar0 = edu.bar0()?;
     let _on = Enabled::new(&edu)?;
     // SAFETY: claims `[bar0, bar0 + 0x100)` in the iomem tree (fails if a driver owns it);

@@ -436,9 +436,8 @@ impl Unit {
             }
             "edu-dma" => {
                 let (to_ram, iova, len) = (arg()?, arg()?, arg()?);
-                // Not under the unit's lock: the DMA takes ~100 ms.
-                drop(guard);
-                dmatest::edu_dma(to_ram != 0, iova, len)
+                // Under the unit's lock (~100 ms): edu's DTE cannot change meanwhile.
+                dmatest::edu_dma(to_ram != 0, iova, len, |devid| hw.test_devids.contains(&devid))
             }
             _ => Err(EINVAL),
         }
