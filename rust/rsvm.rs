@@ -20,6 +20,7 @@ mod ffi;
 mod fpu;
 mod gmem;
 mod hwpage;
+mod iommu;
 mod lapic;
 mod memslot;
 mod msr;
@@ -37,6 +38,12 @@ module! {
     authors: ["The rsvm developers"],
     description: "rsvm: AMD-V (SVM) hypervisor with a KVM-compatible /dev/rsvm",
     license: "GPL",
+    params: {
+        amdvi: u8 {
+            default: 0,
+            description: "1: drive the AMD-Vi IOMMU (needs amd_iommu=off or no AMD IOMMU driver)",
+        },
+    },
 }
 
 /// The features read at load, published for ioctls (which cannot run before `init` ends or
@@ -132,6 +139,8 @@ struct Rsvm {
     // Dropped in declaration order: no new opens, then debugfs, then SVM off everywhere.
     // (Initialised in the opposite order, below.)
     _misc: MiscReg,
+    /// The AMD-Vi unit (with `amdvi=1`): turned off and restored before debugfs goes.
+    _amdvi: Option<iommu::amdvi::AmdviFile>,
     #[pin]
     _features_file: debugfs::File<cpu::SvmFeatures>,
     #[pin]
@@ -196,6 +205,9 @@ impl kernel::InPlaceModule for Rsvm {
             _cpus_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"svm_cpus", cpu::SvmCpusFile),
             // SAFETY: as above.
             _pinned_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"pinned_pages", PinnedPages),
+            // SAFETY: `_debugfs` is initialised and is dropped after `_amdvi`.
+            _amdvi: iommu::amdvi::probe(unsafe { &(*this.as_ptr())._debugfs },
+                                        *module_parameters::amdvi.value() != 0),
             _misc: MiscReg::new()?,
         })
     }

@@ -19,6 +19,16 @@ mod vmtests;
 mod emulate_tests;
 #[cfg(test)]
 mod lapic_tests;
+#[cfg(test)]
+mod ivrs_tests;
+#[cfg(test)]
+mod iopt_tests;
+/// Kernel-crate stand-ins for module files compiled here (`iopt_tests`): they name
+/// `kernel::impl_flags!` and `kernel::static_assert!`.
+#[cfg(test)]
+extern crate self as kernel;
+#[cfg(test)]
+mod kernel_standins;
 
 #[derive(Parser)]
 #[command(about = "Assertions about /dev/rsvm, run inside the rsvm test VM")]

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device table (AMD I/O Virtualization Technology spec, doc 48882, §2.2.2): one
+//! 256-bit entry (DTE) per PCI requester id, read by the IOMMU for every DMA and interrupt of
+//! that device. rsvm's table starts all zero: V=0 in every DTE means "no translation", so
+//! every device's DMA passes untranslated exactly as before the unit was enabled.
+
+use crate::hwpage::HwPages;
+use core::mem::size_of;
+use kernel::{prelude::*, static_assert};
+
+/// One device table entry (§2.2.2.1, figure 7 / table 7), as four quadwords.
+#[repr(C)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Dte(pub(crate) [u64; 4]);
+static_assert!(size_of::<Dte>() == 32);
+
+kernel::impl_flags!(
+    /// Flag bits of a DTE's first quadword (bits 63:0, §2.2.2.1).
+    #[derive(Debug, Clone, Default, Copy, PartialEq, Eq)]
+    pub(crate) struct DteFlags(u64);
+
+    /// One flag bit of a DTE's first quadword.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum DteFlag {
+        /// V: the entry is valid (else: no translation, no checks).
+        Valid = 1 << 0,
+        /// TV: the translation fields (Mode, Page Table Root, IR/IW) are valid.
+        TranslationValid = 1 << 1,
+        /// IR: DMA reads are allowed (further restricted by the page tables).
+        IoRead = 1 << 61,
+        /// IW: DMA writes are allowed.
+        IoWrite = 1 << 62,
+    }
+);
+
+/// Mode (bits 11:9): the page-table depth, 0 = no translation (IR/IW alone decide).
+const DTE_MODE_SHIFT: u32 = 9;
+/// Host Page Table Root Pointer (bits 51:12).
+const DTE_PT_ROOT_MASK: u64 = 0x000f_ffff_ffff_f000;
+/// DomainID: bits 79:64 (the low 16 bits of the second quadword).
+const DTE_DOMID_MASK: u64 = 0xffff;
+
+impl Dte {
+    /// All zero: V=0, the device's DMA is not translated.
+    pub(crate) const fn untranslated() -> Self {
+        Self([0; 4])
+    }
+
+    /// Translated through a `levels`-deep v1 page table at `root_pa`, tagged `domain` in the
+    /// IOMMU's TLB; `read`/`write` as the DTE-wide IR/IW.
+    pub(crate) fn translated(domain: u16, root_pa: u64, levels: u8, read: bool, write: bool) -> Self {
+        let mut f = DteFlag::Valid | DteFlag::TranslationValid;
+        if read {
+            f |= DteFlag::IoRead;
+        }
+        if write {
+            f |= DteFlag::IoWrite;
+        }
+        let q0 = u64::from(f) | (u64::from(levels & 7) << DTE_MODE_SHIFT) | (root_pa & DTE_PT_ROOT_MASK);
+        Self([q0, u64::from(domain) & DTE_DOMID_MASK, 0, 0])
+    }
+
+    /// Every DMA of the device is refused: V=1, TV=1, Mode 0 (no translation) with IR=IW=0
+    /// (§2.2.2.1: with Mode 0 the IR and IW bits alone control access).
+    pub(crate) fn blocked(domain: u16) -> Self {
+        let f = DteFlag::Valid | DteFlag::TranslationValid;
+        Self([u64::from(f), u64::from(domain) & DTE_DOMID_MASK, 0, 0])
+    }
+
+    pub(crate) fn domain(&self) -> u16 {
+        (self.0[1] & DTE_DOMID_MASK) as u16
+    }
+}
+
+/// The smallest table rsvm hands a unit: 8 KiB, 256 entries (all of bus 0). QEMU reads DTEs
+/// at `base + devid * 32` for every interrupt (IOAPIC: 00:14.0) without checking the size.
+const MIN_ENTRIES: usize = 256;
+/// The architectural maximum: 64 Ki entries, 2 MiB (size field 1FFh).
+const MAX_ENTRIES: usize = 65536;
+
+/// A device table in contiguous, zeroed pages.
+///
+/// # Invariants
+///
+/// `pages` holds `entries` DTEs (`entries * 32` bytes, a power-of-two number of pages up to
+/// 512).
+pub(crate) struct DevTable {
+    pages: HwPages,
+    entries: usize,
+}
+
+impl DevTable {
+    /// A table covering device ids `0..=last_devid` (at least bus 0), all entries V=0.
+    pub(crate) fn new(last_devid: u16) -> Result<Self> {
+        let want = (usize::from(last_devid) + 1).clamp(MIN_ENTRIES, MAX_ENTRIES);
+        let bytes = want.next_power_of_two() * size_of::<Dte>();
+        let order = (bytes / 4096).trailing_zeros();
+        let pages = HwPages::new(order)?;
+        let entries = pages.len() / size_of::<Dte>();
+        // INVARIANT: `pages` is `entries * 32` bytes, a power of two of 2 to 512 pages.
+        Ok(Self { pages, entries })
+    }
+
+    pub(crate) fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// The Device Table Base Address Register value (§3.4.1): base | (size in 4 KiB - 1).
+    pub(crate) fn base_reg(&self) -> u64 {
+        self.pages.phys() | ((self.pages.len() / 4096) as u64 - 1)
+    }
+
+    fn slot(&self, devid: u16) -> Result<*mut u64> {
+        let i = usize::from(devid);
+        if i >= self.entries {
+            return Err(EINVAL);
+        }
+        // The table is `entries` DTEs (type invariant), `i` is below that.
+        Ok(self.pages.as_mut_ptr::<Dte>().wrapping_add(i).cast::<u64>())
+    }
+
+    pub(crate) fn get(&self, devid: u16) -> Result<Dte> {
+        let p = self.slot(devid)?;
+        let mut d = Dte::default();
+        for (q, v) in d.0.iter_mut().enumerate() {
+            // SAFETY: `p` points at the DTE of `devid` inside our table (checked in `slot`);
+            // the IOMMU may read it concurrently, never writes it: a volatile read.
+            *v = unsafe { p.add(q).read_volatile() };
+        }
+        Ok(d)
+    }
+
+    /// Writes the DTE of `devid` so that the IOMMU never sees a half-written valid entry:
+    /// when the entry becomes valid, quadwords 3..1 first and quadword 0 (V, TV) last; when
+    /// it is made invalid or changed, quadword 0 first. The caller then issues
+    /// INVALIDATE_DEVTAB_ENTRY (and flushes the domain: QEMU ignores the former).
+    pub(crate) fn set(&mut self, devid: u16, dte: Dte) -> Result {
+        let p = self.slot(devid)?;
+        // SAFETY (every write below): `p` points at the DTE of `devid` inside our table,
+        // which we own exclusively (`&mut self`); volatile, because the IOMMU reads it.
+        unsafe {
+            if dte.0[0] & 1 == 0 {
+                p.write_volatile(dte.0[0]);
+                for q in 1..4 {
+                    p.add(q).write_volatile(dte.0[q]);
+                }
+            } else {
+                // Make the old entry invalid first, then fill it, then validate it.
+                p.write_volatile(0);
+                for q in (1..4).rev() {
+                    p.add(q).write_volatile(dte.0[q]);
+                }
+                core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+                p.write_volatile(dte.0[0]);
+            }
+        }
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An I/O address space: a domain id and a v1 I/O page table whose pages are rsvm's counted
+//! `HwPages` (so the unload leak check covers them).
+
+use super::pgtable::{DomainIds, IoPageTable, PageSize, PtError, TableMem};
+use crate::hwpage::{phys_to_virt, HwPages};
+use kernel::prelude::*;
+
+/// Table pages for [`IoPageTable`], freed with it.
+///
+/// # Invariants
+///
+/// Every address `alloc_table` returned is the physical address of a page in `pages`.
+#[derive(Default)]
+pub(crate) struct HwTables {
+    pages: KVec<HwPages>,
+}
+
+impl HwTables {
+    fn entry(&self, pa: u64, i: usize) -> Option<*mut u64> {
+        if i >= 512 {
+            return None;
+        }
+        // `pa` is one of our table pages (the `TableMem` contract, upheld by IoPageTable,
+        // which passes only addresses `alloc_table` returned); `i` is inside it.
+        Some((phys_to_virt(pa) as *mut u64).wrapping_add(i))
+    }
+}
+
+impl TableMem for HwTables {
+    fn alloc_table(&mut self) -> Option<u64> {
+        let p = HwPages::page().ok()?;
+        let pa = p.phys();
+        // INVARIANT: `pa` is the page just pushed (or nothing is returned).
+        self.pages.push(p, GFP_KERNEL).ok()?;
+        Some(pa)
+    }
+
+    fn read(&self, pa: u64, i: usize) -> u64 {
+        match self.entry(pa, i) {
+            // SAFETY: an entry of one of our live table pages (type invariant and `entry`);
+            // the IOMMU may set A/D bits concurrently: a volatile read.
+            Some(p) => unsafe { p.read_volatile() },
+            None => 0,
+        }
+    }
+
+    fn write(&mut self, pa: u64, i: usize, v: u64) {
+        if let Some(p) = self.entry(pa, i) {
+            // SAFETY: as in `read`; we own the page (`&mut self`), the IOMMU only reads it
+            // (and sets A/D bits, which a whole-entry store may drop: harmless).
+            unsafe { p.write_volatile(v) };
+        }
+    }
+}
+
+/// A domain: its id tags the IOMMU's cached translations (INVALIDATE_IOMMU_PAGES).
+pub(crate) struct Domain {
+    pub(crate) id: u16,
+    pub(crate) pt: IoPageTable<HwTables>,
+}
+
+pub(crate) fn pt_errno(e: PtError) -> Error {
+    match e {
+        PtError::BadAddress => EINVAL,
+        PtError::Exists => EEXIST,
+        PtError::NotMapped => ENOENT,
+        PtError::NoMemory => ENOMEM,
+    }
+}
+
+impl Domain {
+    /// A new empty domain of `levels` levels with an id from `ids` (give it back with
+    /// [`Domain::release`]).
+    pub(crate) fn new(ids: &mut DomainIds, levels: u32) -> Result<Self> {
+        let pt = IoPageTable::new(HwTables::default(), levels).map_err(pt_errno)?;
+        let id = ids.alloc().ok_or(ENOSPC)?;
+        Ok(Self { id, pt })
+    }
+
+    pub(crate) fn map(&mut self, iova: u64, pa: u64, size: PageSize, read: bool, write: bool) -> Result {
+        self.pt.map(iova, pa, size, read, write).map_err(pt_errno)
+    }
+
+    pub(crate) fn unmap(&mut self, iova: u64, size: PageSize) -> Result<u64> {
+        self.pt.unmap(iova, size).map_err(pt_errno)
+    }
+
+    /// Frees the id; the tables go with `self`. The caller has pointed every DTE that used
+    /// the domain elsewhere and flushed the domain.
+    pub(crate) fn release(self, ids: &mut DomainIds) {
+        if !ids.free(self.id) {
+            pr_warn!("amdvi: domain {} freed twice\n", self.id);
+        }
+    }
+}

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsvm's AMD-Vi driver (AMD I/O Virtualization Technology spec, doc 48882): finds the
+//! IOMMU unit in the IVRS table, claims its registers and enables it with a device table
+//! whose entries are all V=0 (every device's DMA stays untranslated until rsvm assigns it),
+//! a command buffer, an event log and a completion-wait store word.
+//!
+//! Only with the module parameter `amdvi=1`; a unit that another driver owns (the
+//! kernel's `amd_iommu`: its MMIO region is claimed, or the unit is already enabled) is
+//! left alone with a message, and the rest of rsvm works as without `amdvi=1`.
+//!
+//! At unload the unit is turned off and every register rsvm wrote gets its prior value.
+//! `/sys/kernel/debug/rsvm/amdvi` shows the unit and its counters; writing a command word
+//! to it runs that command (see [`Unit::command`]), for the tests.
+
+pub(crate) mod cmdbuf;
+pub(crate) mod devtab;
+pub(crate) mod dmatest;
+pub(crate) mod domain;
+pub(crate) mod evtlog;
+pub(crate) mod ivrs;
+pub(crate) mod pgtable;
+pub(crate) mod regs;
+
+use cmdbuf::{CmdBuf, Command};
+use core::fmt;
+use devtab::{DevTable, Dte};
+use dmatest::TestDomain;
+use domain::Domain;
+use evtlog::EvtLog;
+use pgtable::DomainIds;
+use kernel::{bindings, debugfs, new_mutex, prelude::*, sync::Mutex, uaccess::UserSliceReader};
+use regs::{Control, ControlBit, Regs, SavedRegs};
+
+/// What the IVRS says about the unit rsvm drives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UnitInfo {
+    pub(crate) ivhd_type: u8,
+    pub(crate) ivhd_flags: u8,
+    pub(crate) devid: u16,
+    pub(crate) cap_offset: u16,
+    pub(crate) mmio_base: u64,
+    pub(crate) segment: u16,
+    pub(crate) last_devid: u16,
+    pub(crate) units_in_ivrs: usize,
+    /// IVinfo: the address sizes the platform supports (§5.2.1).
+    pub(crate) iv_info: u32,
+}
+
+/// Reads the IVRS table and describes its first unit.
+fn find_unit() -> Result<UnitInfo> {
+    let mut hdr: *mut bindings::acpi_table_header = core::ptr::null_mut();
+    // SAFETY: the signature is a NUL-terminated string ACPICA only reads; `hdr` is a valid
+    // out pointer. On success the table stays mapped until `acpi_put_table`.
+    let status = unsafe { bindings::acpi_get_table(c"IVRS".as_ptr().cast_mut().cast(), 0, &mut hdr) };
+    if status != 0 || hdr.is_null() {
+        pr_info!("amdvi: no IVRS table: no AMD-Vi IOMMU\n");
+        return Err(ENODEV);
+    }
+    // SAFETY: ACPICA mapped the whole table, whose header (read unaligned: the struct is
+    // packed) gives its length.
+    let len = unsafe { core::ptr::addr_of!((*hdr).length).read_unaligned() } as usize;
+    // SAFETY: the mapping covers `len` bytes (ACPICA maps the length the header declares)
+    // and stays valid until `acpi_put_table` below; nothing writes it.
+    let bytes = unsafe { core::slice::from_raw_parts(hdr.cast::<u8>(), len) };
+    let r = match ivrs::Ivrs::parse(bytes) {
+        Err(e) => {
+            pr_err!("amdvi: IVRS table rejected: {:?}\n", e);
+            Err(EINVAL)
+        }
+        Ok(t) => match t.units().next() {
+            None => {
+                pr_info!("amdvi: IVRS lists no IOMMU unit\n");
+                Err(ENODEV)
+            }
+            Some(u) => Ok(UnitInfo {
+                ivhd_type: u.ty,
+                ivhd_flags: u.flags,
+                devid: u.devid,
+                cap_offset: u.cap_offset,
+                mmio_base: u.mmio_base,
+                segment: u.segment,
+                // A unit with only an ALL entry covers bus 0 at least.
+                last_devid: u.last_devid().unwrap_or(0xff),
+                units_in_ivrs: t.units().count(),
+                iv_info: t.iv_info(),
+            }),
+        },
+    };
+    // SAFETY: `hdr` came from `acpi_get_table`; `bytes` is not used after this.
+    unsafe { bindings::acpi_put_table(hdr) };
+    r
+}
+
+/// The hardware state, behind the unit's mutex: one command sequence at a time.
+struct Hw {
+    regs: Regs,
+    saved: SavedRegs,
+    devtab: DevTable,
+    cmdbuf: CmdBuf,
+    evtlog: EvtLog,
+    efr: u64,
+    domain_ids: DomainIds,
+    /// The debugfs-driven test domain and the device ids whose DTE points at it.
+    test: Option<TestDomain>,
+    test_devids: KVec<u16>,
+}
+
+impl Hw {
+    /// The enable sequence (§3.3, and Linux's `early_enable_iommu`): unit off, control
+    /// flags from the IVHD, tables and buffers with their heads and tails at 0, then
+    /// CmdBufEn, EventLogEn and IommuEn; then the caches are flushed.
+    fn enable(&mut self, info: &UnitInfo) -> Result {
+        let r = &self.regs;
+        let off = Control::from_bits(self.saved.control)
+            .with(ControlBit::IommuEn, false)
+            .with(ControlBit::CmdBufEn, false)
+            .with(ControlBit::EventLogEn, false)
+            .with(ControlBit::EventIntEn, false)
+            .with(ControlBit::ComWaitIntEn, false)
+            .with(ControlBit::PprLogEn, false)
+            .with(ControlBit::PprIntEn, false)
+            .with(ControlBit::PprEn, false)
+            .with(ControlBit::GtEn, false)
+            .with(ControlBit::GaEn, false)
+            .with(ControlBit::GaLogEn, false)
+            .with(ControlBit::GaIntEn, false);
+        r.set_control(off);
+        let f = info.ivhd_flags;
+        let c = off
+            .with(ControlBit::HtTunEn, f & ivrs::ivhd_flag::HT_TUN_EN != 0)
+            .with(ControlBit::PassPw, f & ivrs::ivhd_flag::PASS_PW != 0)
+            .with(ControlBit::ResPassPw, f & ivrs::ivhd_flag::RES_PASS_PW != 0)
+            .with(ControlBit::Isoc, f & ivrs::ivhd_flag::ISOC != 0)
+            .with(ControlBit::Coherent, true);
+        let c = Control::from_bits(
+            (c.bits() & !regs::CONTROL_INV_TIMEOUT_MASK) | regs::CONTROL_INV_TIMEOUT_1S,
+        );
+        r.set_control(c);
+        // No exclusion range while rsvm owns the unit (its DMA would bypass the tables).
+        r.set_excl_base(0);
+        r.set_excl_limit(0);
+        r.set_dev_tab_base(self.devtab.base_reg());
+        r.set_cmd_buf_base(self.cmdbuf.base_reg());
+        r.set_cmd_head(0);
+        r.set_cmd_tail(0);
+        self.cmdbuf.reset();
+        r.set_evt_log_base(self.evtlog.base_reg());
+        r.set_evt_head(0);
+        r.set_evt_tail(0);
+        self.evtlog.reset();
+        let c = c | ControlBit::CmdBufEn;
+        r.set_control(c);
+        let c = c | ControlBit::EventLogEn;
+        r.set_control(c);
+        r.set_control(c | ControlBit::IommuEn);
+        self.flush_all()
+    }
+
+    /// Drops everything the unit may have cached: INVALIDATE_IOMMU_ALL where supported,
+    /// else every DTE of the table (no domain is in use yet).
+    fn flush_all(&mut self) -> Result {
+        if self.efr & regs::efr::IA_SUP != 0 {
+            self.cmdbuf.submit(&self.regs, Command::invalidate_all())?;
+        } else {
+            for id in 0..self.devtab.entries() {
+                let id = u16::try_from(id).map_err(|_| EINVAL)?;
+                self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(id))?;
+            }
+        }
+        self.cmdbuf.wait(&self.regs)
+    }
+}
+
+impl Hw {
+    /// Writes the DTE of `devid` and makes the unit forget what it cached for it:
+    /// INVALIDATE_DEVTAB_ENTRY, then INVALIDATE_IOMMU_PAGES for `domain` (the domain the
+    /// entry used or now uses: QEMU ignores the former), then COMPLETION_WAIT.
+    fn set_dte(&mut self, devid: u16, dte: Dte, domains: &[u16]) -> Result {
+        self.devtab.set(devid, dte)?;
+        self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(devid))?;
+        for &d in domains {
+            self.cmdbuf.submit(&self.regs, Command::invalidate_domain(d))?;
+        }
+        self.cmdbuf.wait(&self.regs)
+    }
+
+    fn test_domain(&mut self) -> Result<&mut TestDomain> {
+        self.test.as_mut().ok_or(ENOENT)
+    }
+
+    /// Points the DTE of `devid` at the test domain (`translate`) or blocks its DMA.
+    fn test_attach(&mut self, devid: u16, translate: bool) -> Result {
+        let t = self.test_domain()?;
+        let (id, root, levels) = (t.dom.id, t.dom.pt.root(), t.dom.pt.levels());
+        let dte = if translate {
+            Dte::translated(id, root, levels as u8, true, true)
+        } else {
+            Dte::blocked(id)
+        };
+        self.set_dte(devid, dte, &[id])?;
+        if !self.test_devids.contains(&devid) {
+            self.test_devids.push(devid, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Every DTE the test domain used back to V=0 (untranslated, as before rsvm).
+    fn test_detach_all(&mut self) -> Result {
+        let id = self.test_domain()?.dom.id;
+        while let Some(devid) = self.test_devids.pop() {
+            self.set_dte(devid, Dte::untranslated(), &[id])?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Hw {
+    fn drop(&mut self) {
+        // Off first (commands, events, translation), then every register as it was; the
+        // tables are freed after this (field drops), when the unit no longer points at them.
+        let c = self.regs.control()
+            .with(ControlBit::IommuEn, false)
+            .with(ControlBit::CmdBufEn, false)
+            .with(ControlBit::EventLogEn, false);
+        self.regs.set_control(c);
+        self.regs.restore(&self.saved);
+        let now = self.regs.control().bits();
+        if now != self.saved.control {
+            pr_warn!("amdvi: control register reads {:#x} after restoring {:#x}\n", now, self.saved.control);
+        }
+    }
+}
+
+/// One IOMMU unit driven by rsvm: the data behind `/sys/kernel/debug/rsvm/amdvi`.
+#[pin_data]
+pub(crate) struct Unit {
+    info: UnitInfo,
+    #[pin]
+    hw: Mutex<Hw>,
+}
+
+/// The debugfs file that owns the unit: dropping it turns the unit off.
+pub(crate) type AmdviFile = Pin<KBox<debugfs::File<Unit>>>;
+
+/// Probes and enables the unit if `enabled` (the module parameter); `None` when disabled
+/// or when the unit cannot be had (the reason is logged): rsvm works on without it.
+pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
+    if !enabled {
+        return None;
+    }
+    match Unit::probe(dir) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            pr_warn!("amdvi: not using the IOMMU ({:?}); rsvm continues without AMD-Vi\n", e);
+            None
+        }
+    }
+}
+
+impl Unit {
+    fn probe(dir: &debugfs::Dir) -> Result<AmdviFile> {
+        let info = find_unit()?;
+        if info.units_in_ivrs > 1 {
+            pr_info!("amdvi: {} units in the IVRS; rsvm drives the first\n", info.units_in_ivrs);
+        }
+        let regs = Regs::map(info.mmio_base).inspect_err(|e| {
+            if *e == EBUSY {
+                pr_err!(
+                    "amdvi: MMIO {:#x} is claimed by another driver (amd_iommu?): boot with amd_iommu=off\n",
+                    info.mmio_base
+                );
+            }
+        })?;
+        let saved = regs.save();
+        if Control::from_bits(saved.control).contains(ControlBit::IommuEn) {
+            pr_err!(
+                "amdvi: unit at {:#x} is already enabled (control {:#x}): owned by firmware or another driver\n",
+                info.mmio_base, saved.control
+            );
+            return Err(EBUSY);
+        }
+        let efr = regs.ext_features();
+        let mut hw = Hw {
+            devtab: DevTable::new(info.last_devid)?,
+            cmdbuf: CmdBuf::new()?,
+            evtlog: EvtLog::new()?,
+            regs,
+            saved,
+            efr,
+            domain_ids: DomainIds::new(),
+            test: None,
+            test_devids: KVec::new(),
+        };
+        // On failure `hw` is dropped: the unit is turned off and restored.
+        hw.enable(&info)?;
+        pr_info!(
+            "amdvi: IOMMU {:04x}:{:02x}:{:02x}.{} at {:#x} enabled (IVHD {:#x}, EFR {:#x}, {} DTEs)\n",
+            info.segment, info.devid >> 8, (info.devid >> 3) & 0x1f, info.devid & 7,
+            info.mmio_base, info.ivhd_type, efr, hw.devtab.entries()
+        );
+        let init = try_pin_init!(Unit { info, hw <- new_mutex!(hw) });
+        KBox::pin_init(dir.read_write_callback_file(c"amdvi", init, &Unit::show, &Unit::write), GFP_KERNEL)
+    }
+
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut guard = self.hw.lock();
+        let hw = &mut *guard;
+        hw.evtlog.drain(&hw.regs);
+        let i = &self.info;
+        writeln!(f, "ivhd_type: {:#x}", i.ivhd_type)?;
+        writeln!(f, "devid: {:04x}:{:02x}:{:02x}.{}", i.segment, i.devid >> 8, (i.devid >> 3) & 0x1f, i.devid & 7)?;
+        writeln!(f, "cap_offset: {:#x}", i.cap_offset)?;
+        writeln!(f, "mmio_base: {:#x}", i.mmio_base)?;
+        writeln!(f, "iv_info: {:#x}", i.iv_info)?;
+        writeln!(f, "ext_features: {:#x}", hw.efr)?;
+        writeln!(f, "control: {:#x}", hw.regs.control().bits())?;
+        let st = hw.regs.status();
+        write!(f, "status: {:#x}", st)?;
+        for n in regs::status_names(st) {
+            write!(f, " {}", n)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "saved_control: {:#x}", hw.saved.control)?;
+        writeln!(f, "dev_table_entries: {}", hw.devtab.entries())?;
+        writeln!(f, "commands: {}", hw.cmdbuf.issued)?;
+        writeln!(f, "completion_waits: {}", hw.cmdbuf.waits)?;
+        writeln!(f, "events: {}", hw.evtlog.drained)?;
+        writeln!(f, "event_overflows: {}", hw.evtlog.overflows)?;
+        writeln!(f, "domains: {}", hw.domain_ids.in_use())?;
+        if let Some(t) = hw.test.as_mut() {
+            t.show(f)?;
+        }
+        for &d in hw.test_devids.iter() {
+            if let Ok(dte) = hw.devtab.get(d) {
+                writeln!(
+                    f,
+                    "dte {:04x}: {:#018x} {:#018x} {:#018x} {:#018x} domain {}",
+                    d, dte.0[0], dte.0[1], dte.0[2], dte.0[3], dte.domain()
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, r: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 64];
+        let n = r.len();
+        let b = buf.get_mut(..n).ok_or(EINVAL)?;
+        r.read_slice(b)?;
+        let s = core::str::from_utf8(b).map_err(|_| EINVAL)?.trim();
+        self.command(s)
+    }
+
+    /// Test commands written to the debugfs file (numbers in hex):
+    /// - `wait`: COMPLETION_WAIT; `inv-dte <devid>`, `inv-domain <id>`; `drain`: the event
+    ///   log; `inject-event <code> <devid> <address>`: a record written as the IOMMU would;
+    /// - `dom-create <levels>`, `dom-map <iova> <n>` (n new 4 KiB buffers with a pattern),
+    ///   `dom-map2m <iova>` (a zeroed 2 MiB buffer), `dom-fill <buf> <byte>`, `dom-unmap`
+    ///   (every buffer), `dom-attach <devid>` (DTE translated through the domain),
+    ///   `dom-block <devid>` (DTE V=1 TV=1 IR=IW=0), `dom-destroy` (DTEs back to V=0);
+    /// - `edu-dma <to_ram> <iova> <len>`: one DMA by QEMU's edu device.
+    fn command(&self, s: &str) -> Result {
+        let mut words = s.split_ascii_whitespace();
+        let cmd = words.next().ok_or(EINVAL)?;
+        let mut arg = || -> Result<u64> {
+            let w = words.next().ok_or(EINVAL)?;
+            u64::from_str_radix(w.trim_start_matches("0x"), 16).map_err(|_| EINVAL)
+        };
+        let mut arg16 = || -> Result<u16> { u16::try_from(arg()?).map_err(|_| EINVAL) };
+        let mut guard = self.hw.lock();
+        let hw = &mut *guard;
+        match cmd {
+            "wait" => hw.cmdbuf.wait(&hw.regs),
+            "inv-dte" => {
+                let id = arg16()?;
+                hw.cmdbuf.submit(&hw.regs, Command::invalidate_devtab_entry(id))?;
+                hw.cmdbuf.wait(&hw.regs)
+            }
+            "inv-domain" => {
+                let id = arg16()?;
+                hw.cmdbuf.submit(&hw.regs, Command::invalidate_domain(id))?;
+                hw.cmdbuf.wait(&hw.regs)
+            }
+            "drain" => {
+                hw.evtlog.drain(&hw.regs);
+                Ok(())
+            }
+            "inject-event" => {
+                let (code, devid, addr) = (arg()?, arg()?, arg()?);
+                let devid = u16::try_from(devid).map_err(|_| EINVAL)?;
+                if code > 0xf {
+                    return Err(EINVAL);
+                }
+                let e = evtlog::Event([code << 60 | u64::from(devid), addr]);
+                hw.evtlog.inject(&hw.regs, e)
+            }
+            "dom-create" => {
+                let levels = u32::from(arg16()?);
+                if levels > regs::efr::max_levels(hw.efr) {
+                    return Err(EINVAL);
+                }
+                if hw.test.is_some() {
+                    return Err(EBUSY);
+                }
+                hw.test = Some(TestDomain::new(Domain::new(&mut hw.domain_ids, levels)?));
+                Ok(())
+            }
+            "dom-map" => {
+                let (iova, n) = (arg()?, arg()?);
+                hw.test_domain()?.map_4k(iova, n)
+            }
+            "dom-map2m" => {
+                let iova = arg()?;
+                hw.test_domain()?.map_2m(iova)
+            }
+            "dom-fill" => {
+                let (index, byte) = (arg()?, arg()?);
+                let index = usize::try_from(index).map_err(|_| EINVAL)?;
+                hw.test_domain()?.fill(index, u8::try_from(byte).map_err(|_| EINVAL)?)
+            }
+            "dom-unmap" => {
+                let t = hw.test_domain()?;
+                t.unmap_all()?;
+                let id = t.dom.id;
+                hw.cmdbuf.submit(&hw.regs, Command::invalidate_domain(id))?;
+                hw.cmdbuf.wait(&hw.regs)
+            }
+            "dom-attach" => hw.test_attach(arg16()?, true),
+            "dom-block" => hw.test_attach(arg16()?, false),
+            "dom-destroy" => {
+                hw.test_detach_all()?;
+                let t = hw.test.take().ok_or(ENOENT)?;
+                t.dom_release(&mut hw.domain_ids);
+                Ok(())
+            }
+            "edu-dma" => {
+                let (to_ram, iova, len) = (arg()?, arg()?, arg()?);
+                // Under the unit's lock (~100 ms): edu's DTE cannot change meanwhile.
+                dmatest::edu_dma(to_ram != 0, iova, len, |devid| hw.test_devids.contains(&devid))
+            }
+            _ => Err(EINVAL),
+        }
+    }
+}
