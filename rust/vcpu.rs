@@ -608,46 +608,34 @@ impl Vcpu {
         st.fpu.enter_xcr0(guest_cr4, host_xcr0);
         self.shared.in_guest_cpu.store(cpu_id as i32, Ordering::SeqCst);
         ops::clgi();
-        if st.lapic.is_some() && self.shared.event_pending() {
-            // Posted after prepare_events(): the poster may have seen us outside guest mode
-            // and not kicked, so go round again (an injected event is kept for then).
-            ops::stgi();
-            self.shared.in_guest_cpu.store(-1, Ordering::SeqCst);
-            st.fpu.exit_xcr0(host_xcr0);
-            st.fpu.save();
-            drop(fpu_guard);
-            drop(np);
-            let v = st.vmcb();
-            let (inj, err) = (v.control.event_inj, v.control.event_inj_err);
-            v.control.event_inj = 0;
-            if inj & EVTINJ_VALID != 0 {
-                st.event = Some((inj, err));
+        // Posted after prepare_events(): the poster may have seen us outside guest mode and
+        // not kicked, so go round again (an injected event is kept for then).
+        let abort = st.lapic.is_some() && self.shared.event_pending();
+        if !abort {
+            // Read after CLGI: a concurrent NPT flush either sees us in guest mode and waits
+            // for our exit, or we see its new generation here (see Vm::flush_npt).
+            let npt_gen = vm.npt_gen.load(Ordering::SeqCst);
+            let (asid, tlb, ibpb) = svm.with_asid(&np, |c| {
+                let ibpb = c.last_vm != vm.id;
+                c.last_vm = vm.id;
+                let (a, t) = st.asid.pre_run(c, cpu_id, npt_gen, features.flush_by_asid);
+                (a, t, ibpb)
+            });
+            if ibpb && features.ibpb {
+                // Another VM ran here last: its branch predictions must not steer this one.
+                // SAFETY: PRED_CMD.IBPB is a write-only command with no other effect.
+                let _ = unsafe { ffi::wrmsr(cpu::MSR_IA32_PRED_CMD, 1) };
             }
-            return Ok(false);
+            let vmcb_pa = st.vmcb.phys();
+            {
+                let v = st.vmcb();
+                v.control.asid = asid;
+                v.control.tlb_ctl = tlb;
+            }
+            // SAFETY: SVM is on for this CPU (checked with preemption off), GIF=0, and the
+            // VMCB, its IOPM/MSRPM/NPT and the GPR array are valid for the whole call.
+            unsafe { ffi::__rsvm_vmrun(vmcb_pa, svm.host_save.phys(), st.gprs.as_mut_ptr()) };
         }
-        // Read after CLGI: a concurrent NPT flush either sees us in guest mode and waits for
-        // our exit, or we see its new generation here (see Vm::flush_npt).
-        let npt_gen = vm.npt_gen.load(Ordering::SeqCst);
-        let (asid, tlb, ibpb) = svm.with_asid(&np, |c| {
-            let ibpb = c.last_vm != vm.id;
-            c.last_vm = vm.id;
-            let (a, t) = st.asid.pre_run(c, cpu_id, npt_gen, features.flush_by_asid);
-            (a, t, ibpb)
-        });
-        if ibpb && features.ibpb {
-            // Another VM ran here last: its branch predictions must not steer this one.
-            // SAFETY: PRED_CMD.IBPB is a write-only command with no other effect.
-            let _ = unsafe { ffi::wrmsr(cpu::MSR_IA32_PRED_CMD, 1) };
-        }
-        let vmcb_pa = st.vmcb.phys();
-        {
-            let v = st.vmcb();
-            v.control.asid = asid;
-            v.control.tlb_ctl = tlb;
-        }
-        // SAFETY: SVM is on for this CPU (checked with preemption off), GIF=0, and the VMCB,
-        // its IOPM/MSRPM/NPT and the GPR array are valid for the whole call.
-        unsafe { ffi::__rsvm_vmrun(vmcb_pa, svm.host_save.phys(), st.gprs.as_mut_ptr()) };
         ops::stgi();
         self.shared.in_guest_cpu.store(-1, Ordering::SeqCst);
         st.fpu.exit_xcr0(host_xcr0);
@@ -655,6 +643,14 @@ impl Vcpu {
         drop(fpu_guard);
         drop(np);
         let v = st.vmcb();
+        if abort {
+            let (inj, err) = (v.control.event_inj, v.control.event_inj_err);
+            v.control.event_inj = 0;
+            if inj & EVTINJ_VALID != 0 {
+                st.event = Some((inj, err));
+            }
+            return Ok(false);
+        }
         let (rax, rsp) = (v.save.rax, v.save.rsp);
         v.control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
         // CR8 writes in the guest changed V_TPR without an exit: the APIC's TPR follows.

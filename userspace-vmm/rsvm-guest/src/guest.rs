@@ -316,3 +316,18 @@ pub fn long_mode_cpuid() -> Result<kvm_bindings::CpuId, String> {
     let lm = kvm_bindings::kvm_cpuid_entry2 { function: 0x8000_0001, edx: 1 << 29, ..Default::default() };
     kvm_bindings::CpuId::from_entries(&[lm]).map_err(|e| format!("{e:?}"))
 }
+
+/// Arms a one-shot SIGALRM `secs` from now (0 cancels) with a handler that does nothing and
+/// no SA_RESTART: a KVM_RUN in progress then returns EINTR (KVM_EXIT_INTR). Tests use it so a
+/// guest that never exits (spinning, or halted with an in-kernel APIC) ends the run.
+pub fn alarm_interrupts_run(secs: u32) {
+    extern "C" fn on_alarm(_: i32) {}
+    // SAFETY: installs a signal handler that touches nothing, then arms (or cancels) the
+    // process's one alarm.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_alarm as *const () as usize;
+        libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+        libc::alarm(secs);
+    }
+}

@@ -12,8 +12,50 @@ pub enum Mode {
     Long64,
 }
 
+/// The helpers every in-kernel-APIC payload carries (payloads are self-contained blobs):
+/// `.L<p>_gate` (EDI = vector, RAX = handler: a 64-bit interrupt gate in the IDT at
+/// 0x20000), `.L<p>_idt` (LIDT of that table) and `.L<p>_done` (clear the registers the
+/// trace prints, OUT to the done port 0xf4).
+macro_rules! apic_lib {
+    ($p:literal) => {
+        concat!(
+            "    .L", $p, "_gate:\n",
+            "        mov rdx, rax\n",
+            "        and edx, 0xffff\n",
+            "        mov rcx, 0x00008e0000080000\n",
+            "        or rdx, rcx\n",
+            "        mov rcx, rax\n",
+            "        shr rcx, 16\n",
+            "        shl rcx, 48\n",
+            "        or rdx, rcx\n",
+            "        shl edi, 4\n",
+            "        mov qword ptr [rdi + 0x20000], rdx\n",
+            "        mov qword ptr [rdi + 0x20008], 0\n",
+            "        ret\n",
+            "    .L", $p, "_idt:\n",
+            "        mov word ptr [0x21000], 0xfff\n",
+            "        mov qword ptr [0x21002], 0x20000\n",
+            "        lidt [0x21000]\n",
+            "        ret\n",
+            "    .L", $p, "_done:\n",
+            "        xor eax, eax\n",
+            "        xor ebx, ebx\n",
+            "        xor ecx, ecx\n",
+            "        xor edx, edx\n",
+            "        xor esi, esi\n",
+            "        xor edi, edi\n",
+            "        xor r8d, r8d\n",
+            "        xor r9d, r9d\n",
+            "        xor r10d, r10d\n",
+            "        xor r15d, r15d\n",
+            "        out 0xf4, al\n",
+            "        hlt\n",
+        )
+    };
+}
+
 macro_rules! payloads {
-    ($($name:ident : $mode:ident, $code:literal;)*) => {
+    ($($name:ident : $mode:ident, $code:expr;)*) => {
         $(
             global_asm!(
                 ".pushsection .rodata.rsvm_payloads,\"a\"",
@@ -56,7 +98,7 @@ macro_rules! payloads {
 }
 
 payloads! {
-    apic_timer64: Long64, "
+    apic_timer64: Long64, concat!("
         .code64
         mov ebx, 0xfee00000
         call .Lat_idt
@@ -147,39 +189,8 @@ payloads! {
         mov dword ptr [rbx + 0x0b0], 0
         iretq
 
-    .Lat_gate:
-        mov rdx, rax
-        and edx, 0xffff
-        mov rcx, 0x00008e0000080000
-        or rdx, rcx
-        mov rcx, rax
-        shr rcx, 16
-        shl rcx, 48
-        or rdx, rcx
-        shl edi, 4
-        mov qword ptr [rdi + 0x20000], rdx
-        mov qword ptr [rdi + 0x20008], 0
-        ret
-    .Lat_idt:
-        mov word ptr [0x21000], 0xfff
-        mov qword ptr [0x21002], 0x20000
-        lidt [0x21000]
-        ret
-    .Lat_done:
-        xor eax, eax
-        xor ebx, ebx
-        xor ecx, ecx
-        xor edx, edx
-        xor esi, esi
-        xor edi, edi
-        xor r8d, r8d
-        xor r9d, r9d
-        xor r10d, r10d
-        xor r15d, r15d
-        out 0xf4, al
-        hlt
-    ";
-    apic_prio64: Long64, "
+", apic_lib!("at"));
+    apic_prio64: Long64, concat!("
         .code64
         mov ebx, 0xfee00000
         call .Lap_idt
@@ -286,39 +297,8 @@ payloads! {
         pop rax
         iretq
 
-    .Lap_gate:
-        mov rdx, rax
-        and edx, 0xffff
-        mov rcx, 0x00008e0000080000
-        or rdx, rcx
-        mov rcx, rax
-        shr rcx, 16
-        shl rcx, 48
-        or rdx, rcx
-        shl edi, 4
-        mov qword ptr [rdi + 0x20000], rdx
-        mov qword ptr [rdi + 0x20008], 0
-        ret
-    .Lap_idt:
-        mov word ptr [0x21000], 0xfff
-        mov qword ptr [0x21002], 0x20000
-        lidt [0x21000]
-        ret
-    .Lap_done:
-        xor eax, eax
-        xor ebx, ebx
-        xor ecx, ecx
-        xor edx, edx
-        xor esi, esi
-        xor edi, edi
-        xor r8d, r8d
-        xor r9d, r9d
-        xor r10d, r10d
-        xor r15d, r15d
-        out 0xf4, al
-        hlt
-    ";
-    apic_wake64: Long64, "
+", apic_lib!("ap"));
+    apic_wake64: Long64, concat!("
         .code64
         mov ebx, 0xfee00000
         call .Law_idt
@@ -341,39 +321,8 @@ payloads! {
         pop rax
         mov dword ptr [rbx + 0xb0], 0
         iretq
-    .Law_gate:
-        mov rdx, rax
-        and edx, 0xffff
-        mov rcx, 0x00008e0000080000
-        or rdx, rcx
-        mov rcx, rax
-        shr rcx, 16
-        shl rcx, 48
-        or rdx, rcx
-        shl edi, 4
-        mov qword ptr [rdi + 0x20000], rdx
-        mov qword ptr [rdi + 0x20008], 0
-        ret
-    .Law_idt:
-        mov word ptr [0x21000], 0xfff
-        mov qword ptr [0x21002], 0x20000
-        lidt [0x21000]
-        ret
-    .Law_done:
-        xor eax, eax
-        xor ebx, ebx
-        xor ecx, ecx
-        xor edx, edx
-        xor esi, esi
-        xor edi, edi
-        xor r8d, r8d
-        xor r9d, r9d
-        xor r10d, r10d
-        xor r15d, r15d
-        out 0xf4, al
-        hlt
-    ";
-    apic_sleep64: Long64, "
+", apic_lib!("aw"));
+    apic_sleep64: Long64, concat!("
         .code64
         mov ebx, 0xfee00000
         call .Las_idt
@@ -391,39 +340,8 @@ payloads! {
     .Las_h61:
         mov dword ptr [rbx + 0xb0], 0
         iretq
-    .Las_gate:
-        mov rdx, rax
-        and edx, 0xffff
-        mov rcx, 0x00008e0000080000
-        or rdx, rcx
-        mov rcx, rax
-        shr rcx, 16
-        shl rcx, 48
-        or rdx, rcx
-        shl edi, 4
-        mov qword ptr [rdi + 0x20000], rdx
-        mov qword ptr [rdi + 0x20008], 0
-        ret
-    .Las_idt:
-        mov word ptr [0x21000], 0xfff
-        mov qword ptr [0x21002], 0x20000
-        lidt [0x21000]
-        ret
-    .Las_done:
-        xor eax, eax
-        xor ebx, ebx
-        xor ecx, ecx
-        xor edx, edx
-        xor esi, esi
-        xor edi, edi
-        xor r8d, r8d
-        xor r9d, r9d
-        xor r10d, r10d
-        xor r15d, r15d
-        out 0xf4, al
-        hlt
-    ";
-    apic_x2_64: Long64, "
+", apic_lib!("as"));
+    apic_x2_64: Long64, concat!("
         .code64
         call .Lx2_idt
         mov edi, 0x55
@@ -579,38 +497,7 @@ payloads! {
         pop rax
         iretq
 
-    .Lx2_gate:
-        mov rdx, rax
-        and edx, 0xffff
-        mov rcx, 0x00008e0000080000
-        or rdx, rcx
-        mov rcx, rax
-        shr rcx, 16
-        shl rcx, 48
-        or rdx, rcx
-        shl edi, 4
-        mov qword ptr [rdi + 0x20000], rdx
-        mov qword ptr [rdi + 0x20008], 0
-        ret
-    .Lx2_idt:
-        mov word ptr [0x21000], 0xfff
-        mov qword ptr [0x21002], 0x20000
-        lidt [0x21000]
-        ret
-    .Lx2_done:
-        xor eax, eax
-        xor ebx, ebx
-        xor ecx, ecx
-        xor edx, edx
-        xor esi, esi
-        xor edi, edi
-        xor r8d, r8d
-        xor r9d, r9d
-        xor r10d, r10d
-        xor r15d, r15d
-        out 0xf4, al
-        hlt
-    ";
+", apic_lib!("x2"));
     real_io: Real, "
         .code16
         mov al, 0x11
@@ -1011,7 +898,7 @@ payloads! {
         out 0xf2, al
         hlt
     ";
-    bench_hltwake64: Long64, "
+    bench_hltwake64: Long64, concat!("
         .code64
         mov ebx, 0xfee00000
         call .Lbw_idt
@@ -1035,38 +922,7 @@ payloads! {
     .Lbw_h40:
         mov dword ptr [rbx + 0xb0], 0
         iretq
-    .Lbw_gate:
-        mov rdx, rax
-        and edx, 0xffff
-        mov rcx, 0x00008e0000080000
-        or rdx, rcx
-        mov rcx, rax
-        shr rcx, 16
-        shl rcx, 48
-        or rdx, rcx
-        shl edi, 4
-        mov qword ptr [rdi + 0x20000], rdx
-        mov qword ptr [rdi + 0x20008], 0
-        ret
-    .Lbw_idt:
-        mov word ptr [0x21000], 0xfff
-        mov qword ptr [0x21002], 0x20000
-        lidt [0x21000]
-        ret
-    .Lbw_done:
-        xor eax, eax
-        xor ebx, ebx
-        xor ecx, ecx
-        xor edx, edx
-        xor esi, esi
-        xor edi, edi
-        xor r8d, r8d
-        xor r9d, r9d
-        xor r10d, r10d
-        xor r15d, r15d
-        out 0xf4, al
-        hlt
-    ";
+", apic_lib!("bw"));
     bench_hlt64: Long64, "
         .code64
         out 0xf1, al

@@ -39,16 +39,6 @@ fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-fn install_alarm_handler() {
-    extern "C" fn on_alarm(_: i32) {}
-    // SAFETY: a handler that does nothing, without SA_RESTART: KVM_RUN returns EINTR.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_alarm as *const () as usize;
-        libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
-    }
-}
-
 fn cap_rules(dev: &str) -> TestResult {
     let kvm = rsvm_guest::guest::open(dev)?;
     let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
@@ -115,9 +105,7 @@ fn hlt_sleeps_until_msi(dev: &str) -> TestResult {
 /// an MSI after that still wakes it.
 fn signal_while_halted(dev: &str) -> TestResult {
     let mut g = payload(dev, "apic_wake64")?;
-    install_alarm_handler();
-    // SAFETY: a one-shot alarm for this process.
-    unsafe { libc::alarm(1) };
+    rsvm_guest::guest::alarm_interrupts_run(1);
     let r = g.vcpu.run().map(|_| ()).map_err(|e| e.errno());
     check(r == Err(libc::EINTR), || format!("SIGALRM ends KVM_RUN of a halted vCPU with EINTR ({r:?})"))?;
     check(g.vcpu.get_kvm_run().exit_reason == kvm_bindings::KVM_EXIT_INTR, || "exit_reason KVM_EXIT_INTR".into())?;
@@ -132,9 +120,7 @@ fn signal_while_halted(dev: &str) -> TestResult {
 fn close_with_timer_armed(dev: &str) -> TestResult {
     for _ in 0..3 {
         let mut g = payload(dev, "apic_sleep64")?;
-        install_alarm_handler();
-        // SAFETY: a one-shot alarm for this process.
-        unsafe { libc::alarm(1) };
+        rsvm_guest::guest::alarm_interrupts_run(1);
         let t = Instant::now();
         let r = g.vcpu.run().map(|_| ()).map_err(|e| e.errno());
         check(r == Err(libc::EINTR), || format!("HLT with IF=0 sleeps until a signal ({r:?} after {:?})", t.elapsed()))?;

@@ -164,14 +164,7 @@ fn spinning(dev: &str) -> TestResult {
     let base = pinned_pages();
     {
         let mut g = run_payload_nowait(dev, "spin64")?;
-        extern "C" fn on_alarm(_: i32) {}
-        // SAFETY: installs a no-op handler without SA_RESTART, so KVM_RUN returns EINTR.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_alarm as *const () as usize;
-            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
-            libc::alarm(1);
-        }
+        rsvm_guest::guest::alarm_interrupts_run(1);
         let t = Instant::now();
         let r = g.vcpu.run().map(|_| ()).map_err(|e| e.errno());
         check(r == Err(libc::EINTR), || format!("SIGALRM ends KVM_RUN of a spinning guest with EINTR ({r:?})"))?;

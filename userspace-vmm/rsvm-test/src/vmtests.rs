@@ -65,20 +65,11 @@ pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
     if apic {
         // The APIC payloads wait for interrupts in HLT, which sleeps in the kernel: if one
         // never comes, SIGALRM ends KVM_RUN (EINTR) instead of hanging the test.
-        extern "C" fn on_alarm(_: i32) {}
-        // SAFETY: installs a handler that does nothing (no SA_RESTART, so KVM_RUN returns
-        // EINTR), then arms a one-shot alarm, cancelled below.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_alarm as *const () as usize;
-            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
-            libc::alarm(30);
-        }
+        guest::alarm_interrupts_run(30);
     }
     let r = g.run(10_000);
     if apic {
-        // SAFETY: cancels the alarm armed above.
-        unsafe { libc::alarm(0) };
+        guest::alarm_interrupts_run(0);
     }
     r?;
     if name == "irq16" {
