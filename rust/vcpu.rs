@@ -166,6 +166,9 @@ struct VcpuState {
     timer: Option<ArcHrTimerHandle<VcpuShared>>,
     /// HLT with an in-kernel APIC: the vCPU sleeps until an interrupt can be taken.
     halted: bool,
+    /// RIP at which the last external interrupt was injected, until a HLT there uses it
+    /// (see the HLT exit).
+    intr_rip: Option<u64>,
     /// Wait-for-SIPI (KVM_MP_STATE_UNINITIALIZED / INIT_RECEIVED): an AP after creation or
     /// INIT sleeps until a SIPI says where to start.
     wait_sipi: bool,
@@ -376,6 +379,7 @@ impl Vcpu {
             lapic: vm.split_irqchip.load(Ordering::SeqCst).then(|| Lapic::new(shared.id, shared.id == 0)),
             timer: None,
             halted: false,
+            intr_rip: None,
             wait_sipi: false,
             user_state: true,
         };
@@ -552,6 +556,9 @@ impl Vcpu {
         }
         let need_window = (st.irq.is_some() || want_window || apic_wait) && inj == 0;
         st.injected = inj;
+        if inj & EVTINJ_TYPE_MASK == EVTINJ_TYPE_INTR && inj & EVTINJ_VALID != 0 {
+            st.intr_rip = Some(st.rip());
+        }
         let v = st.vmcb();
         v.control.event_inj = inj;
         v.control.event_inj_err = err;
@@ -721,13 +728,20 @@ impl Vcpu {
                 Action::Resume
             }
             SVM_EXIT_HLT => {
+                let rip = st.rip();
                 if self.skip(st, &[0xf4]).is_err() {
                     return Ok(self.emulation_failure(st, run));
                 }
                 if st.lapic.is_some() {
                     // The interrupt that ends the HLT comes from the in-kernel APIC: sleep
-                    // here (run_loop -> block), not in the VMM.
-                    st.halted = true;
+                    // here (run_loop -> block), not in the VMM. Except right after an
+                    // interrupt was delivered at this very HLT: QEMU 7.2 does not restore
+                    // the STI interrupt shadow on VMRUN, so an interrupt meant to wake
+                    // `sti; hlt` can arrive just before the HLT instead, and sleeping then
+                    // would wait for the next one (forever, for a one-shot timer). Treating
+                    // that HLT as woken is at worst a spurious wake-up, which guests allow.
+                    let woken = st.intr_rip.take() == Some(rip);
+                    st.halted = !woken;
                     return Ok(Action::Resume);
                 }
                 run.set_reason(KVM_EXIT_HLT);

@@ -20,6 +20,9 @@ for t in $tests; do
 	4) echo "ok $i $name # SKIP $(sed -n 's/^SKIP: //p' /tmp/out | tail -n1)" ;;
 	*) echo "not ok $i $name # exit $rc" ;;
 	esac
+	# A test killed by the timeout may leave its programs behind, holding /dev/rsvm or
+	# /dev/kvm open: end them, so the next test starts clean.
+	[ "$rc" = 124 ] || [ "$rc" = 143 ] && killall -q -9 rsvm-test rsvm-bench rsvm-vmm 2>/dev/null && sleep 1
 	# A test that left rsvm unloaded must not take the rest down with it.
 	grep -q '^rsvm ' /proc/modules || insmod /lib/modules/rsvm.ko 2>/dev/null
 done

@@ -21,6 +21,10 @@ fn bench_payload(dev: &str, name: &str, iters: u64) -> Result<f64, String> {
     let apic = name == "bench_hltwake64";
     let mut g = if apic { Guest::with_apic(dev, mode, code, &cpuid)? } else { Guest::new(dev, mode, code, &cpuid)? };
     g.mem.write(0x700, &iters.to_le_bytes());
+    if apic {
+        // A lost wake-up must fail the measurement, not hang it: SIGALRM ends KVM_RUN.
+        rsvm_guest::guest::alarm_interrupts_run(120);
+    }
     let (mut t0, mut t1) = (0, 0);
     loop {
         match g.vcpu.run().map_err(|e| format!("KVM_RUN: {e}"))? {
@@ -31,6 +35,9 @@ fn bench_payload(dev: &str, name: &str, iters: u64) -> Result<f64, String> {
             kvm_ioctls::VcpuExit::IoOut(..) | kvm_ioctls::VcpuExit::Hlt | kvm_ioctls::VcpuExit::MmioWrite(..) => {}
             e => return Err(format!("{name}: unexpected exit {e:?}")),
         }
+    }
+    if apic {
+        rsvm_guest::guest::alarm_interrupts_run(0);
     }
     Ok(t1.wrapping_sub(t0) as f64 / iters as f64)
 }

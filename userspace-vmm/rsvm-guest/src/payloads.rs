@@ -118,12 +118,12 @@ payloads! {
         out 0xe9, eax
         mov dword ptr [rbx + 0x3e0], 0xb
         mov dword ptr [rbx + 0x320], 0x40
-        mov dword ptr [rbx + 0x380], 1000000
+        mov dword ptr [rbx + 0x380], 200000000
         mov eax, dword ptr [rbx + 0x390]
         xor ecx, ecx
         cmp eax, 0
         je .Lat_cnt
-        cmp eax, 1000000
+        cmp eax, 200000000
         ja .Lat_cnt
         mov ecx, 1
     .Lat_cnt:

@@ -190,7 +190,8 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
         }
         "readonly16" => vec![0xc5, 0xc5],
         "irq16" => vec![1, 0x30, 2],
-        // LVR (version 0x14, 6 LVTs, directed EOI), ID 0; one-shot: counting, fired once,
+        // LVR (version 0x14, 6 LVTs, directed EOI), ID 0; one-shot (0.2 s, long enough that
+        // the emulator's MMIO round trip cannot outlast it): counting, fired once,
         // then reads 0; periodic: 3 ticks; TMICT ignored in TSC-deadline mode; deadline
         // fired once and the MSR reads 0 after.
         "apic_timer64" => vec![0x0105_0014, 0, 1, 1, 0, 3, 0, 0, 1],
