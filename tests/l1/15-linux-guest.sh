@@ -2,7 +2,8 @@
 # tests/l2/init as its initramfs; the guest writes a pattern to /dev/vda and reads it back
 # after dropping caches, checks that the timer advances, and reboots. Checked here: the
 # guest's result lines, the VMM's exit status 0, the pattern in the disk image (2 vCPUs,
-# THP-backed RAM); then a guest poweroff (status 0), a guest panic (status 3), and a shell on
+# THP-backed RAM); then a guest poweroff (seen on the console: status 0), a guest panic
+# (status 3), and a shell on
 # the console driven through the VMM's stdin. On /dev/kvm
 # (kvm_amd) always; on /dev/rsvm when it offers what rsvm-vmm needs (split irqchip etc.),
 # otherwise that part is reported as skipped. Plus bad input: clear messages, non-zero status.
@@ -65,14 +66,17 @@ rsvm-vmm --dev /dev/kvm --kernel $K --disk /work/no-such-disk > /tmp/neg 2>&1; r
 [ $rc = 1 ] && grep -q 'no-such-disk' /tmp/neg || { cat /tmp/neg; kvm_unload; fail "missing disk: status 1 and a message"; }
 pass "missing disk: status 1"
 
-# end_l2 DEV NAME HOW STATUS: the guest ends by HOW (l2_end=), the VMM must exit with STATUS.
+# end_l2 DEV NAME HOW STATUS MESSAGE [ARGS]: the guest ends by HOW (l2_end=); the VMM must
+# exit with STATUS and say MESSAGE.
 end_l2() {
-	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" \
-		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=$3" < /dev/null > /tmp/l2-$2.log 2>&1
+	dev=$1; name=$2; how=$3; want=$4; msg=$5; shift 5
+	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 64M --timeout "$TMO" "$@" \
+		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=$how" < /dev/null > /tmp/l2-$name.log 2>&1
 	rc=$?
-	grep -E '^rsvm-vmm:' /tmp/l2-$2.log | l2_show
-	[ $rc = "$4" ] || { tail -n 30 /tmp/l2-$2.log | l2_show; fail "$2: guest $3: VMM exit status $rc, expected $4"; }
-	pass "$2: guest $3: VMM exit status $4"
+	grep -E '^rsvm-vmm:' /tmp/l2-$name.log | l2_show
+	[ $rc = "$want" ] && grep -q "$msg" /tmp/l2-$name.log || {
+		tail -n 30 /tmp/l2-$name.log | l2_show; fail "$name: guest $how $*: VMM exit status $rc (expected $want, '$msg')"; }
+	pass "$name: guest $how $*: VMM exit status $want, '$msg'"
 }
 
 # shell_l2 DEV NAME: a shell on the guest console, driven through the VMM's stdin (a FIFO):
@@ -96,7 +100,7 @@ shell_l2() {
 	pass "$2: guest shell on the console: stdin in, output out, exit status 0"
 }
 
-( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 && end_l2 /dev/kvm kvm_amd panic 3 && shell_l2 /dev/kvm kvm_amd ); r=$?
+( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 'the guest halted' && end_l2 /dev/kvm kvm_amd panic 3 'the guest kernel panicked' && shell_l2 /dev/kvm kvm_amd ); r=$?
 kvm_unload
 load_rsvm || fail "reload rsvm"
 [ $r = 0 ] || fail "the L2 guest on /dev/kvm (see above)"
@@ -108,4 +112,4 @@ if grep -q 'missing capability' /tmp/probe; then
 	pass "/dev/rsvm part skipped: the device lacks what rsvm-vmm needs"
 	exit 0
 fi
-( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 && end_l2 /dev/rsvm rsvm panic 3 && shell_l2 /dev/rsvm rsvm ) || fail "the L2 guest on /dev/rsvm (see above)"
+( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 'the guest halted' && end_l2 /dev/rsvm rsvm panic 3 'the guest kernel panicked' && shell_l2 /dev/rsvm rsvm ) || fail "the L2 guest on /dev/rsvm (see above)"

@@ -2,6 +2,7 @@
 //! ignores writes (no PIC, no PIT, no PCI); with --verbose the first access to each
 //! unclaimed port or page is logged.
 
+use crate::acpi::{SleepControl, SLEEP_CONTROL_PORT, SLEEP_STATUS_PORT};
 use crate::i8042::{self, I8042};
 use crate::ioapic::Ioapic;
 use crate::layout::{IOAPIC_BASE, IOAPIC_SIZE, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
@@ -15,13 +16,21 @@ pub struct Bus {
     pub i8042: Mutex<I8042>,
     pub ioapic: Arc<Mutex<Ioapic>>,
     pub blk: Option<Mutex<VirtioMmioBlock>>,
+    pub sleep: Option<SleepControl>,
     pub verbose: bool,
     seen: Mutex<HashSet<u64>>,
 }
 
 impl Bus {
-    pub fn new(serial: Arc<Mutex<Com1>>, i8042: I8042, ioapic: Arc<Mutex<Ioapic>>, blk: Option<VirtioMmioBlock>, verbose: bool) -> Self {
-        Self { serial, i8042: Mutex::new(i8042), ioapic, blk: blk.map(Mutex::new), verbose, seen: Mutex::new(HashSet::new()) }
+    pub fn new(
+        serial: Arc<Mutex<Com1>>,
+        i8042: I8042,
+        ioapic: Arc<Mutex<Ioapic>>,
+        blk: Option<VirtioMmioBlock>,
+        sleep: Option<SleepControl>,
+        verbose: bool,
+    ) -> Self {
+        Self { serial, i8042: Mutex::new(i8042), ioapic, blk: blk.map(Mutex::new), sleep, verbose, seen: Mutex::new(HashSet::new()) }
     }
 
     fn unclaimed(&self, what: &str, addr: u64, write: bool) {
@@ -47,6 +56,9 @@ impl Bus {
                     data[0] = k.read(port);
                 }
             }
+            SLEEP_CONTROL_PORT | SLEEP_STATUS_PORT if data.len() == 1 && self.sleep.is_some() => {
+                data[0] = self.sleep.as_ref().map_or(0xff, |s| s.read(port));
+            }
             _ => {
                 data.fill(0xff);
                 self.unclaimed("port", u64::from(port), false);
@@ -65,6 +77,11 @@ impl Bus {
             i8042::DATA_PORT | i8042::COMMAND_PORT if data.len() == 1 => {
                 if let Ok(mut k) = self.i8042.lock() {
                     k.write(port, data[0]);
+                }
+            }
+            SLEEP_CONTROL_PORT | SLEEP_STATUS_PORT if data.len() == 1 && self.sleep.is_some() => {
+                if let Some(s) = &self.sleep {
+                    s.write(port, data[0]);
                 }
             }
             _ => self.unclaimed("port", u64::from(port), true),
