@@ -135,7 +135,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
 
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(Stats::new(cfg.stats));
     let start = Instant::now();
     for (id, v) in vcpus.into_iter().enumerate() {
         let (bus, exit, stats) = (bus.clone(), exit.clone(), stats.clone());
