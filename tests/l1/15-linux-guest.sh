@@ -30,7 +30,7 @@ boot_l2() {
 		--timeout "$TMO" --stats "$@" < /dev/null > $log 2>&1
 	rc=$?
 	t1=$(date +%s)
-	grep -E '^RSVM-L2|rsvm-vmm:|^ +[a-z-]+ +[0-9]+$' $log | l2_show
+	grep -E '^RSVM-L2|rsvm-vmm:|^ +[a-z-]+ +(0x[0-9a-f]+ +)?[0-9]+$' $log | l2_show
 	if [ $rc != 0 ] || grep -q 'RSVM-L2: FAIL' $log || ! grep -q 'RSVM-L2: done' $log; then
 		echo "--- $name: last lines of the guest console:"; tail -n 60 $log | l2_show
 		fail "$name: L2 guest (rsvm-vmm exit status $rc)"
