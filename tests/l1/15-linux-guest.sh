@@ -81,15 +81,17 @@ end_l2() {
 
 # shell_l2 DEV NAME: a shell on the guest console, driven through the VMM's stdin (a FIFO):
 # the command's output must come back computed (42), and `exit` ends the run with status 0.
+# The disk is attached --disk-ro: the guest must see it read-only and cannot change it.
 shell_l2() {
 	log=/tmp/l2-$2-shell.log; rm -f /tmp/l2in; mkfifo /tmp/l2in
-	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" \
+	head -c 65536 /dev/zero | tr '\0' x > /tmp/l2ro.img; before=$(md5sum < /tmp/l2ro.img)
+	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" --disk /tmp/l2ro.img --disk-ro \
 		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=shell" < /tmp/l2in > $log 2>&1 &
 	pid=$!
 	exec 3> /tmp/l2in
 	i=0; while ! grep -q 'RSVM-L2: shell' $log && [ $i -lt "$TMO" ] && kill -0 $pid 2>/dev/null; do sleep 1; i=$((i + 1)); done
 	sleep 2
-	echo 'echo STDIN-$((6 * 7))-OK' >&3
+	echo 'dd if=/dev/zero of=/dev/vda bs=512 count=1 conv=fsync 2>/dev/null; echo STDIN-$((6 * 7))-OK RO-$(cat /sys/block/vda/ro)' >&3
 	i=0; while ! grep -q 'STDIN-42-OK' $log && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
 	echo 'exit' >&3
 	wait $pid; rc=$?
@@ -98,6 +100,8 @@ shell_l2() {
 	grep -q 'STDIN-42-OK' $log || { tail -n 30 $log | l2_show; fail "$2: a command typed on stdin ran in the guest shell"; }
 	[ $rc = 0 ] || fail "$2: shell exit: VMM exit status $rc"
 	pass "$2: guest shell on the console: stdin in, output out, exit status 0"
+	assert "$2: --disk-ro: the guest sees a read-only /dev/vda" grep -q 'STDIN-42-OK RO-1' $log
+	assert "$2: --disk-ro: the image is unchanged after the guest tried to write" test "$(md5sum < /tmp/l2ro.img)" = "$before"
 }
 
 ( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 'the guest halted' && end_l2 /dev/kvm kvm_amd panic 3 'the guest kernel panicked' && shell_l2 /dev/kvm kvm_amd ); r=$?
