@@ -2,7 +2,8 @@
 # tests/l2/init as its initramfs; the guest writes a pattern to /dev/vda and reads it back
 # after dropping caches, checks that the timer advances, and reboots. Checked here: the
 # guest's result lines, the VMM's exit status 0, the pattern in the disk image (2 vCPUs,
-# THP-backed RAM); then a guest poweroff (status 0), a guest panic (status 3), and a shell on
+# THP-backed RAM); then a guest poweroff (seen on the console: status 0), a guest panic
+# (status 3), and a shell on
 # the console driven through the VMM's stdin. On /dev/kvm
 # (kvm_amd) always; on /dev/rsvm when it offers what rsvm-vmm needs (split irqchip etc.),
 # otherwise that part is reported as skipped. Plus bad input: clear messages, non-zero status.
@@ -29,7 +30,7 @@ boot_l2() {
 		--timeout "$TMO" --stats "$@" < /dev/null > $log 2>&1
 	rc=$?
 	t1=$(date +%s)
-	grep -E '^RSVM-L2|rsvm-vmm:|^ +[a-z-]+ +[0-9]+$' $log | l2_show
+	grep -E '^RSVM-L2|rsvm-vmm:|^ +[a-z-]+ +(0x[0-9a-f]+ +)?[0-9]+$' $log | l2_show
 	if [ $rc != 0 ] || grep -q 'RSVM-L2: FAIL' $log || ! grep -q 'RSVM-L2: done' $log; then
 		echo "--- $name: last lines of the guest console:"; tail -n 60 $log | l2_show
 		fail "$name: L2 guest (rsvm-vmm exit status $rc)"
@@ -65,27 +66,32 @@ rsvm-vmm --dev /dev/kvm --kernel $K --disk /work/no-such-disk > /tmp/neg 2>&1; r
 [ $rc = 1 ] && grep -q 'no-such-disk' /tmp/neg || { cat /tmp/neg; kvm_unload; fail "missing disk: status 1 and a message"; }
 pass "missing disk: status 1"
 
-# end_l2 DEV NAME HOW STATUS: the guest ends by HOW (l2_end=), the VMM must exit with STATUS.
+# end_l2 DEV NAME HOW STATUS MESSAGE [ARGS]: the guest ends by HOW (l2_end=); the VMM must
+# exit with STATUS and say MESSAGE.
 end_l2() {
-	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" \
-		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=$3" < /dev/null > /tmp/l2-$2.log 2>&1
+	dev=$1; name=$2; how=$3; want=$4; msg=$5; shift 5
+	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 64M --timeout "$TMO" "$@" \
+		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=$how" < /dev/null > /tmp/l2-$name.log 2>&1
 	rc=$?
-	grep -E '^rsvm-vmm:' /tmp/l2-$2.log | l2_show
-	[ $rc = "$4" ] || { tail -n 30 /tmp/l2-$2.log | l2_show; fail "$2: guest $3: VMM exit status $rc, expected $4"; }
-	pass "$2: guest $3: VMM exit status $4"
+	grep -E '^rsvm-vmm:' /tmp/l2-$name.log | l2_show
+	[ $rc = "$want" ] && grep -q "$msg" /tmp/l2-$name.log || {
+		tail -n 30 /tmp/l2-$name.log | l2_show; fail "$name: guest $how $*: VMM exit status $rc (expected $want, '$msg')"; }
+	pass "$name: guest $how $*: VMM exit status $want, '$msg'"
 }
 
 # shell_l2 DEV NAME: a shell on the guest console, driven through the VMM's stdin (a FIFO):
 # the command's output must come back computed (42), and `exit` ends the run with status 0.
+# The disk is attached --disk-ro: the guest must see it read-only and cannot change it.
 shell_l2() {
 	log=/tmp/l2-$2-shell.log; rm -f /tmp/l2in; mkfifo /tmp/l2in
-	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" \
+	head -c 65536 /dev/zero | tr '\0' x > /tmp/l2ro.img; before=$(md5sum < /tmp/l2ro.img)
+	rsvm-vmm --dev "$1" --kernel $K --initrd $I --mem 64M --timeout "$TMO" --disk /tmp/l2ro.img --disk-ro \
 		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_end=shell" < /tmp/l2in > $log 2>&1 &
 	pid=$!
 	exec 3> /tmp/l2in
 	i=0; while ! grep -q 'RSVM-L2: shell' $log && [ $i -lt "$TMO" ] && kill -0 $pid 2>/dev/null; do sleep 1; i=$((i + 1)); done
 	sleep 2
-	echo 'echo STDIN-$((6 * 7))-OK' >&3
+	echo 'dd if=/dev/zero of=/dev/vda bs=512 count=1 conv=fsync 2>/dev/null; echo STDIN-$((6 * 7))-OK RO-$(cat /sys/block/vda/ro)' >&3
 	i=0; while ! grep -q 'STDIN-42-OK' $log && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
 	echo 'exit' >&3
 	wait $pid; rc=$?
@@ -94,9 +100,11 @@ shell_l2() {
 	grep -q 'STDIN-42-OK' $log || { tail -n 30 $log | l2_show; fail "$2: a command typed on stdin ran in the guest shell"; }
 	[ $rc = 0 ] || fail "$2: shell exit: VMM exit status $rc"
 	pass "$2: guest shell on the console: stdin in, output out, exit status 0"
+	assert "$2: --disk-ro: the guest sees a read-only /dev/vda" grep -q 'STDIN-42-OK RO-1' $log
+	assert "$2: --disk-ro: the image is unchanged after the guest tried to write" test "$(md5sum < /tmp/l2ro.img)" = "$before"
 }
 
-( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 && end_l2 /dev/kvm kvm_amd panic 3 && shell_l2 /dev/kvm kvm_amd ); r=$?
+( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 'the guest halted' && end_l2 /dev/kvm kvm_amd panic 3 'the guest kernel panicked' && shell_l2 /dev/kvm kvm_amd ); r=$?
 kvm_unload
 load_rsvm || fail "reload rsvm"
 [ $r = 0 ] || fail "the L2 guest on /dev/kvm (see above)"
@@ -108,4 +116,4 @@ if grep -q 'missing capability' /tmp/probe; then
 	pass "/dev/rsvm part skipped: the device lacks what rsvm-vmm needs"
 	exit 0
 fi
-( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 && end_l2 /dev/rsvm rsvm panic 3 && shell_l2 /dev/rsvm rsvm ) || fail "the L2 guest on /dev/rsvm (see above)"
+( boot_l2 /dev/rsvm rsvm --cpus 2 --hugepages && end_l2 /dev/rsvm rsvm poweroff 0 'the guest halted' && end_l2 /dev/rsvm rsvm panic 3 'the guest kernel panicked' && shell_l2 /dev/rsvm rsvm ) || fail "the L2 guest on /dev/rsvm (see above)"

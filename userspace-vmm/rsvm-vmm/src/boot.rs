@@ -1,7 +1,7 @@
 //! Loading Linux with the 64-bit boot protocol (Documentation/arch/x86/boot.rst), as
 //! Firecracker does: the kernel (bzImage or ELF vmlinux, through linux-loader), the initrd
 //! at the top of low RAM, the command line, the zero page with the e820 map
-//! (LinuxBootConfigurator), the MP table, identity-mapped page tables and a flat GDT; the
+//! (LinuxBootConfigurator), the MP table, the ACPI tables, identity-mapped page tables and a flat GDT; the
 //! boot vCPU starts in long mode at the kernel's 64-bit entry with RSI = zero page.
 
 use crate::layout::*;
@@ -64,6 +64,8 @@ pub struct LoadSpec<'a> {
     pub mem_size: u64,
     pub ncpus: u8,
     pub cpu_signature: u32,
+    /// Write the ACPI tables (acpi.rs).
+    pub acpi: bool,
 }
 
 /// Loads everything into guest memory; returns the entry point.
@@ -152,6 +154,11 @@ pub fn load(mem: &GuestMemoryMmap, spec: &LoadSpec) -> Result<Entry, String> {
     // MP table, page tables, GDT.
     mem.write_slice(&mptable::build(spec.ncpus, spec.cpu_signature), GuestAddress(EBDA_START))
         .map_err(|e| format!("MP table: {e}"))?;
+    if spec.acpi {
+        for (addr, t) in crate::acpi::build(spec.ncpus) {
+            mem.write_slice(&t, GuestAddress(addr)).map_err(|e| format!("ACPI tables: {e}"))?;
+        }
+    }
     write_page_tables(mem)?;
     write_gdt(mem)?;
     Ok(Entry { rip })
@@ -331,14 +338,14 @@ mod tests {
         let m = mem(64 << 20);
         let (p, c1) = spec("rsvm-vmm-test-missing-kernel");
         let _ = std::fs::remove_file(&p);
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0 }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true }).unwrap_err();
         assert!(e.contains("No such file"), "{e}");
         let (p, c1) = spec("rsvm-vmm-test-garbage-kernel");
         std::fs::write(&p, vec![0x42u8; 8192]).unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0 }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true }).unwrap_err();
         assert!(e.contains("not a loadable bzImage"), "{e}");
         std::fs::write(&p, b"").unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0 }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true }).unwrap_err();
         assert!(e.contains("cannot read"), "{e}");
         std::fs::remove_file(&p).unwrap();
     }

@@ -14,8 +14,11 @@ pub const STATUS_TIMEOUT: i32 = 124;
 pub enum VmExit {
     /// The guest reset the machine (i8042 0xFE, or a KVM system event).
     Reset,
-    /// The guest powered off or halted ("reboot: Power down"/"System halted" on the console).
+    /// The guest powered off (ACPI S5, or a KVM shutdown system event).
     PowerOff,
+    /// The guest's kernel said it halted or powered down, and nothing else ended the run
+    /// (a console heuristic: no ACPI, or a kernel without it).
+    Halted,
     /// The user typed Ctrl-A x.
     UserQuit,
     /// "Kernel panic - not syncing" was seen on the console (a heuristic).
@@ -31,7 +34,7 @@ pub enum VmExit {
 impl VmExit {
     pub fn status(&self) -> i32 {
         match self {
-            VmExit::Reset | VmExit::PowerOff | VmExit::UserQuit => STATUS_OK,
+            VmExit::Reset | VmExit::PowerOff | VmExit::Halted | VmExit::UserQuit => STATUS_OK,
             VmExit::Panic => STATUS_GUEST_PANIC,
             VmExit::Crash(_) => STATUS_GUEST_CRASH,
             VmExit::Error(_) => STATUS_ERROR,

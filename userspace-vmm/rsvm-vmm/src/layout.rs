@@ -7,6 +7,7 @@
 //! 0x0000_9000  page tables: PML4, PDPT at 0xa000, 4 PDs at 0xb000-0xe000 (identity, 4 GiB, 2 MiB pages)
 //! 0x0002_0000  kernel command line
 //! 0x0009_fc00  EBDA: MP floating pointer + MP configuration table (reserved in e820)
+//! 0x000e_0000  ACPI: RSDP, XSDT, FADT, DSDT (reserved in e820)
 //! 0x0010_0000  kernel (bzImage protected-mode part or ELF vmlinux), then free RAM;
 //!              initrd at the top of low RAM
 //! 0xc000_0000  32-bit MMIO hole (RAM above it is moved to 4 GiB):
@@ -31,6 +32,8 @@ pub const CMDLINE_MAX: usize = 4096;
 /// Extended BIOS data area: where the MP tables live. RAM below it is usable.
 pub const EBDA_START: u64 = 0x9fc00;
 pub const EBDA_END: u64 = 0xa0000;
+/// ACPI tables (RSDP first, where Linux scans for it), up to 1 MiB; reserved in e820.
+pub const ACPI_START: u64 = 0xe0000;
 /// Where the kernel is loaded (the boot protocol's default, "high memory").
 pub const HIGH_MEM: u64 = 0x10_0000;
 /// Start and end of the 32-bit MMIO hole.
@@ -74,11 +77,13 @@ pub fn low_ram_end(mem: u64) -> u64 {
 }
 
 /// The e820 map for `mem` bytes of RAM (mem >= MIN_MEM): conventional memory below the EBDA,
-/// the EBDA reserved (MP tables), RAM from 1 MiB to the hole, RAM above 4 GiB.
+/// the EBDA reserved (MP tables), the ACPI area reserved, RAM from 1 MiB to the hole, RAM
+/// above 4 GiB.
 pub fn e820_map(mem: u64) -> Vec<E820> {
     let mut v = vec![
         E820 { addr: 0, size: EBDA_START, kind: E820_RAM },
         E820 { addr: EBDA_START, size: EBDA_END - EBDA_START, kind: E820_RESERVED },
+        E820 { addr: ACPI_START, size: HIGH_MEM - ACPI_START, kind: E820_RESERVED },
         E820 { addr: HIGH_MEM, size: low_ram_end(mem) - HIGH_MEM, kind: E820_RAM },
     ];
     if mem > MMIO_HOLE_START {
@@ -99,6 +104,7 @@ mod tests {
             vec![
                 E820 { addr: 0, size: 0x9fc00, kind: E820_RAM },
                 E820 { addr: 0x9fc00, size: 0x400, kind: E820_RESERVED },
+                E820 { addr: 0xe0000, size: 0x20000, kind: E820_RESERVED },
                 E820 { addr: 0x10_0000, size: (256 << 20) - 0x10_0000, kind: E820_RAM },
             ]
         );
@@ -109,9 +115,9 @@ mod tests {
     fn e820_split_around_hole() {
         let mem = 4u64 << 30;
         let m = e820_map(mem);
-        assert_eq!(m.len(), 4);
-        assert_eq!(m[2], E820 { addr: 0x10_0000, size: 0xc000_0000 - 0x10_0000, kind: E820_RAM });
-        assert_eq!(m[3], E820 { addr: 1 << 32, size: 1 << 30, kind: E820_RAM });
+        assert_eq!(m.len(), 5);
+        assert_eq!(m[3], E820 { addr: 0x10_0000, size: 0xc000_0000 - 0x10_0000, kind: E820_RAM });
+        assert_eq!(m[4], E820 { addr: 1 << 32, size: 1 << 30, kind: E820_RAM });
         assert_eq!(ram_ranges(mem), vec![(0, 0xc000_0000), (1 << 32, 1 << 30)]);
         // Total RAM is what was asked for (the map leaves out only the legacy hole).
         let total: u64 = ram_ranges(mem).iter().map(|r| r.1).sum();

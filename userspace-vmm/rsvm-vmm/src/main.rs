@@ -1,6 +1,7 @@
 //! rsvm-vmm: boots a Linux guest on a KVM-compatible device (/dev/rsvm or /dev/kvm) with
 //! the subset of KVM's ABI rsvm implements. See Documentation/vmm.md.
 
+mod acpi;
 mod boot;
 mod bus;
 mod cpuid;
@@ -30,7 +31,8 @@ need: virtio_mmio.device=4K@0xd0000000:5 (with --disk) and tsc_early_khz=<the de
 TSC frequency> (the guest has no PIT, HPET or kvm-clock).
 
 Exit status:
-  0    the guest rebooted (reboot: i8042 reset), powered off or halted, or Ctrl-A x
+  0    the guest rebooted (i8042 reset), or halted/powered off (seen as the kernel's
+       \"reboot: Power down\"/\"System halted\" on its console), or Ctrl-A x
   1    bad arguments or a VMM error (the message says which)
   2    the guest crashed: triple fault, failed VM entry, emulation failure (registers printed)
   3    the guest kernel panicked (seen as \"Kernel panic - not syncing\" on its console)
@@ -80,8 +82,19 @@ struct Args {
     #[arg(long)]
     hugepages: bool,
 
-    /// Offer XSAVE (and AVX) to the guest; off by default because under QEMU TCG the
-    /// guest's XSETBV is invisible to the hypervisor (see Documentation/vmm.md).
+    /// Experimental, not usable yet: ACPI tables for an ACPI power-off (see --help).
+    ///
+    /// Adds a hardware-reduced FADT, a MADT and a DSDT with \_S5 so that the guest can power
+    /// off through ACPI. With them Linux numbers the ISA IRQs dynamically and the console and
+    /// disk lose their interrupts (Documentation/vmm.md).
+    #[arg(long)]
+    acpi: bool,
+
+    /// Offer XSAVE (and AVX) to the guest (off by default: see --help).
+    ///
+    /// Off by default because under QEMU TCG the guest's XSETBV is invisible to the
+    /// hypervisor, so CPUID 0xD cannot follow it and Linux's XSAVE setup fails
+    /// (Documentation/vmm.md). Fine on real hardware.
     #[arg(long)]
     xsave: bool,
 
@@ -134,6 +147,7 @@ fn main() {
         disk_ro: args.disk_ro,
         hugepages: args.hugepages,
         xsave: args.xsave,
+        acpi: args.acpi,
         timeout: args.timeout.map(Duration::from_secs),
         stats: args.stats,
         verbose: args.verbose,
@@ -142,6 +156,7 @@ fn main() {
     match &result {
         VmExit::Reset => eprintln!("rsvm-vmm: the guest rebooted"),
         VmExit::PowerOff => eprintln!("rsvm-vmm: the guest powered off"),
+        VmExit::Halted => eprintln!("rsvm-vmm: the guest halted (its kernel said so on the console; no ACPI power-off)"),
         VmExit::UserQuit => eprintln!("rsvm-vmm: quit (Ctrl-A x)"),
         VmExit::Panic => eprintln!("rsvm-vmm: the guest kernel panicked"),
         VmExit::Crash(m) => eprintln!("rsvm-vmm: the guest crashed: {m}"),
@@ -180,6 +195,7 @@ mod tests {
             disk_ro: false,
             hugepages: false,
             xsave: false,
+            acpi: false,
             timeout: None,
             stats: false,
             verbose: false,

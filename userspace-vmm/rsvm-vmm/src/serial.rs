@@ -24,9 +24,11 @@ pub enum LineEvent {
     PanicStart,
     /// "---[ end Kernel panic": panic() has printed everything.
     PanicEnd,
-    /// "reboot: Power down", "reboot: System halted", "reboot: Power off not available: System
-    /// halted instead": nothing more will happen.
+    /// "reboot: System halted", "reboot: Power off not available: System halted instead":
+    /// nothing more will happen.
     Halted,
+    /// "reboot: Power down": the power-off itself (ACPI) should follow at once.
+    PowerDown,
 }
 
 pub fn classify(line: &[u8]) -> LineEvent {
@@ -35,12 +37,17 @@ pub fn classify(line: &[u8]) -> LineEvent {
         LineEvent::PanicEnd
     } else if has(b"Kernel panic - not syncing") {
         LineEvent::PanicStart
-    } else if has(b"reboot: ") && (has(b"Power down") || has(b"System halted")) {
+    } else if has(b"reboot: ") && has(b"System halted") {
         LineEvent::Halted
+    } else if has(b"reboot: Power down") {
+        LineEvent::PowerDown
     } else {
         LineEvent::None
     }
 }
+
+/// How long after "reboot: Power down" the VMM waits for the power-off itself.
+const POWER_DOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Watches the console output for the lines `classify` knows.
 pub struct ConsoleWatch {
@@ -66,7 +73,15 @@ impl ConsoleWatch {
                 self.exit.set_panicked();
                 self.exit.request(VmExit::Panic)
             }
-            LineEvent::Halted => self.exit.request(VmExit::PowerOff),
+            LineEvent::Halted => self.exit.request(VmExit::Halted),
+            LineEvent::PowerDown => {
+                // If no power-off arrives (no ACPI), the guest is halted: end the run anyway.
+                let exit = self.exit.clone();
+                let _ = std::thread::Builder::new().name("power-down".into()).spawn(move || {
+                    std::thread::sleep(POWER_DOWN_GRACE);
+                    exit.request(VmExit::Halted);
+                });
+            }
             LineEvent::None => {}
         }
         self.line.clear();
@@ -158,10 +173,16 @@ mod tests {
     fn console_lines() {
         assert_eq!(classify(b"[    1.0] Kernel panic - not syncing: VFS: Unable to mount root"), LineEvent::PanicStart);
         assert_eq!(classify(b"[    1.0] ---[ end Kernel panic - not syncing: x ]---"), LineEvent::PanicEnd);
-        assert_eq!(classify(b"[    2.0] reboot: Power down"), LineEvent::Halted);
+        assert_eq!(classify(b"[    2.0] reboot: Power down"), LineEvent::PowerDown);
         assert_eq!(classify(b"reboot: Power off not available: System halted instead"), LineEvent::Halted);
         assert_eq!(classify(b"reboot: System halted"), LineEvent::Halted);
         assert_eq!(classify(b"reboot: Restarting system"), LineEvent::None);
+        let exit = Arc::new(ExitSignal::default());
+        let mut w = ConsoleWatch::new(exit.clone());
+        for b in b"reboot: Power down\n" {
+            w.feed(*b);
+        }
+        assert_eq!(exit.wait(Some(std::time::Duration::from_secs(10))), VmExit::Halted, "no power-off followed");
         let exit = Arc::new(ExitSignal::default());
         let mut w = ConsoleWatch::new(exit.clone());
         for b in b"Kernel panic - not syncing: Attempted to kill init!\n" {

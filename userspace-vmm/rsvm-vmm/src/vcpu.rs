@@ -5,7 +5,8 @@ use crate::bus::Bus;
 use crate::exit::{ExitSignal, VmExit};
 use kvm_ioctls::{VcpuExit, VcpuFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Exit reasons counted (KVM_EXIT_* as the VMM sees them).
 pub const REASONS: [&str; 13] =
@@ -14,11 +15,27 @@ pub const REASONS: [&str; 13] =
 #[derive(Default)]
 pub struct Stats {
     counts: [AtomicU64; REASONS.len()],
+    /// Exits per (reason index, port or MMIO address), when `detail` is set (--stats).
+    by_addr: Mutex<HashMap<(usize, u64), u64>>,
+    detail: bool,
 }
 
 impl Stats {
+    pub fn new(detail: bool) -> Self {
+        Self { detail, ..Default::default() }
+    }
+
     fn bump(&self, i: usize) {
         self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn bump_at(&self, i: usize, addr: u64) {
+        self.bump(i);
+        if self.detail {
+            if let Ok(mut m) = self.by_addr.lock() {
+                *m.entry((i, addr)).or_insert(0) += 1;
+            }
+        }
     }
 
     pub fn report(&self) -> String {
@@ -32,6 +49,16 @@ impl Stats {
             }
         }
         s += &format!("  {:<15} {total:>10}", "total");
+        if let Ok(m) = self.by_addr.lock() {
+            let mut v: Vec<_> = m.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1));
+            if !v.is_empty() {
+                s += "\nrsvm-vmm: busiest ports and MMIO addresses:";
+            }
+            for ((i, addr), n) in v.into_iter().take(8) {
+                s += &format!("\n  {:<15} {addr:#10x} {n:>10}", REASONS[*i]);
+            }
+        }
         s
     }
 }
@@ -106,12 +133,12 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
         let next = match vcpu.run() {
             Ok(e) => match e {
                 VcpuExit::IoIn(port, data) => {
-                    stats.bump(0);
+                    stats.bump_at(0, u64::from(port));
                     pio(&bus, port, data, false);
                     Next::Continue
                 }
                 VcpuExit::IoOut(port, data) => {
-                    stats.bump(1);
+                    stats.bump_at(1, u64::from(port));
                     let mut d = [0u8; 16];
                     if data.len() <= d.len() {
                         d[..data.len()].copy_from_slice(data);
@@ -124,12 +151,12 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                     Next::Continue
                 }
                 VcpuExit::MmioRead(addr, data) => {
-                    stats.bump(2);
+                    stats.bump_at(2, addr);
                     bus.mmio_read(addr, data);
                     Next::Continue
                 }
                 VcpuExit::MmioWrite(addr, data) => {
-                    stats.bump(3);
+                    stats.bump_at(3, addr);
                     bus.mmio_write(addr, data);
                     Next::Continue
                 }
@@ -198,5 +225,26 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_report() {
+        let s = Stats::new(true);
+        for _ in 0..3 {
+            s.bump_at(0, 0x3fd);
+        }
+        s.bump_at(3, 0xd000_0050);
+        s.bump(5);
+        let r = s.report();
+        assert!(r.contains("io-in                    3"), "{r}");
+        assert!(r.contains("total                    5"), "{r}");
+        assert!(r.contains("io-in                0x3fd          3"), "{r}");
+        assert!(r.contains("mmio-write      0xd0000050          1"), "{r}");
+        assert!(!r.contains("hlt"), "zero counts are left out: {r}");
     }
 }

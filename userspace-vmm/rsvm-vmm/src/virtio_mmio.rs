@@ -206,3 +206,109 @@ impl VirtioMmioBlock {
         self.irq.pulse();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioapic::tests::Recorder;
+    use crate::ioapic::Ioapic;
+    use std::sync::Mutex;
+    use virtio_bindings::virtio_blk::{VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_S_OK, VIRTIO_BLK_T_IN};
+    use virtio_bindings::virtio_ring::{VRING_DESC_F_NEXT, VRING_DESC_F_WRITE};
+    use vm_memory::{Bytes, GuestAddress};
+
+    const DESC: u64 = 0x1000;
+    const AVAIL: u64 = 0x2000;
+    const USED: u64 = 0x3000;
+
+    fn w32(d: &mut VirtioMmioBlock, reg: u32, v: u32) {
+        d.write(u64::from(reg), &v.to_le_bytes());
+    }
+    fn r32(d: &mut VirtioMmioBlock, reg: u32) -> u32 {
+        let mut b = [0u8; 4];
+        d.read(u64::from(reg), &mut b);
+        u32::from_le_bytes(b)
+    }
+
+    #[test]
+    fn negotiate_and_serve_a_read() {
+        let path = std::env::temp_dir().join(format!("rsvm-vmm-mmio-{}", std::process::id()));
+        std::fs::write(&path, [0x3cu8; 4096]).unwrap();
+        let mem = Arc::new(GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 1 << 20)]).unwrap());
+        let rec = Arc::new(Recorder::default());
+        let ioapic = Arc::new(Mutex::new(Ioapic::new(1, rec.clone())));
+        // Unmask pin 5, vector 0x25.
+        {
+            let mut io = ioapic.lock().unwrap();
+            io.mmio_write(0, &0x1au32.to_le_bytes());
+            io.mmio_write(0x10, &0x25u32.to_le_bytes());
+        }
+        let blk = Block::open(&path, false).unwrap();
+        let mut d = VirtioMmioBlock::new(blk, mem.clone(), IrqLine { ioapic, pin: 5 }).unwrap();
+
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_MAGIC_VALUE), 0x7472_6976);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_VERSION), 2);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_DEVICE_ID), 2);
+        w32(&mut d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_DEVICE_FEATURES), 1, "VERSION_1");
+        w32(&mut d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        assert_ne!(r32(&mut d, VIRTIO_MMIO_DEVICE_FEATURES) & (1 << VIRTIO_BLK_F_FLUSH), 0);
+        // Capacity: 8 sectors.
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_CONFIG), 8);
+        // FEATURES_OK without VERSION_1 is refused.
+        w32(&mut d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+        w32(&mut d, VIRTIO_MMIO_STATUS, 0);
+        w32(&mut d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        w32(&mut d, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        w32(&mut d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+        assert_ne!(r32(&mut d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_QUEUE_NUM_MAX), 256);
+        w32(&mut d, VIRTIO_MMIO_QUEUE_NUM, 8);
+        w32(&mut d, VIRTIO_MMIO_QUEUE_DESC_LOW, DESC as u32);
+        w32(&mut d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL as u32);
+        w32(&mut d, VIRTIO_MMIO_QUEUE_USED_LOW, USED as u32);
+        w32(&mut d, VIRTIO_MMIO_QUEUE_READY, 1);
+        let st = r32(&mut d, VIRTIO_MMIO_STATUS);
+        w32(&mut d, VIRTIO_MMIO_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
+
+        // One request: header (IN, sector 2) -> 512-byte buffer -> status.
+        let mut hdr = [0u8; 16];
+        hdr[0..4].copy_from_slice(&VIRTIO_BLK_T_IN.to_le_bytes());
+        hdr[8..16].copy_from_slice(&2u64.to_le_bytes());
+        mem.write_slice(&hdr, GuestAddress(0x4000)).unwrap();
+        let desc = |i: u64, addr: u64, len: u32, flags: u16, next: u16| {
+            let mut b = [0u8; 16];
+            b[0..8].copy_from_slice(&addr.to_le_bytes());
+            b[8..12].copy_from_slice(&len.to_le_bytes());
+            b[12..14].copy_from_slice(&flags.to_le_bytes());
+            b[14..16].copy_from_slice(&next.to_le_bytes());
+            mem.write_slice(&b, GuestAddress(DESC + 16 * i)).unwrap();
+        };
+        let (n, w) = (VRING_DESC_F_NEXT as u16, VRING_DESC_F_WRITE as u16);
+        desc(0, 0x4000, 16, n, 1);
+        desc(1, 0x5000, 512, n | w, 2);
+        desc(2, 0x6000, 1, w, 0);
+        mem.write_obj(0u16, GuestAddress(AVAIL + 4)).unwrap(); // ring[0] = head 0
+        mem.write_obj(1u16, GuestAddress(AVAIL + 2)).unwrap(); // avail idx
+        mem.write_obj(0xffu8, GuestAddress(0x6000)).unwrap();
+
+        w32(&mut d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+        assert_eq!(mem.read_obj::<u16>(GuestAddress(USED + 2)).unwrap(), 1, "used idx");
+        assert_eq!(mem.read_obj::<u32>(GuestAddress(USED + 4)).unwrap(), 0, "used id: head 0");
+        assert_eq!(mem.read_obj::<u32>(GuestAddress(USED + 8)).unwrap(), 513, "used len");
+        assert_eq!(u32::from(mem.read_obj::<u8>(GuestAddress(0x6000)).unwrap()), VIRTIO_BLK_S_OK);
+        assert_eq!(mem.read_obj::<u8>(GuestAddress(0x51ff)).unwrap(), 0x3c);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+        assert_eq!(*rec.0.lock().unwrap(), vec![(0xfee0_0000, 0x25)], "one MSI for IRQ 5");
+        w32(&mut d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+        assert_eq!(r32(&mut d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+        // A notify with nothing new: no interrupt.
+        w32(&mut d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+        assert_eq!(rec.0.lock().unwrap().len(), 1);
+        // Reset.
+        w32(&mut d, VIRTIO_MMIO_STATUS, 0);
+        assert_eq!((r32(&mut d, VIRTIO_MMIO_STATUS), r32(&mut d, VIRTIO_MMIO_QUEUE_READY)), (0, 0));
+        std::fs::remove_file(path).unwrap();
+    }
+}

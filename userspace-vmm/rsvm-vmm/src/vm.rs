@@ -1,6 +1,7 @@
 //! Putting a VM together: open and check the device, create the VM with a split irqchip,
 //! guest RAM, vCPUs, the kernel, the devices; run the vCPU threads; wait for the end.
 
+use crate::acpi::SleepControl;
 use crate::boot::{self, LoadSpec};
 use crate::bus::Bus;
 use crate::exit::{ExitSignal, VmExit};
@@ -36,6 +37,7 @@ pub struct Config {
     pub disk_ro: bool,
     pub hugepages: bool,
     pub xsave: bool,
+    pub acpi: bool,
     pub timeout: Option<Duration>,
     pub stats: bool,
     pub verbose: bool,
@@ -109,7 +111,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     let cpu_signature = cpuid::signature(&supported);
     let entry = boot::load(
         &mem,
-        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature },
+        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi },
     )?;
     boot::setup_boot_vcpu(&vcpus[0], entry)?;
 
@@ -124,7 +126,8 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         Some(p) => Some(VirtioMmioBlock::new(Block::open(p, cfg.disk_ro)?, mem.clone(), line(VIRTIO_BLK_IRQ))?),
         None => None,
     };
-    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, cfg.verbose));
+    let sleep = cfg.acpi.then(|| SleepControl::new(exit.clone()));
+    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, sleep, cfg.verbose));
 
     let term = RawMode::enter()?;
     serial::spawn_stdin_reader(com1, exit.clone()).map_err(|e| format!("stdin thread: {e}"))?;
@@ -132,7 +135,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
 
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(Stats::new(cfg.stats));
     let start = Instant::now();
     for (id, v) in vcpus.into_iter().enumerate() {
         let (bus, exit, stats) = (bus.clone(), exit.clone(), stats.clone());

@@ -1,0 +1,231 @@
+//! EXPERIMENTAL (`--acpi`, off by default): with these tables Linux 7.2 boots, finds S5 and
+//! powers off through the sleep control register, but hardware-reduced ACPI implies no
+//! legacy PIC, so Linux allocates IRQ numbers for the IOAPIC pins dynamically and the ISA
+//! devices' fixed IRQs (COM1 4, virtio-mmio 5) are not wired: the console stops when it
+//! turns interrupt-driven and virtio-blk fails to probe (-EINVAL). What would fix it:
+//! describe COM1 and the virtio-mmio device in the DSDT (_CRS with their GSIs), or a
+//! non-reduced FADT with PM1 blocks plus a stub PIC so Linux keeps legacy IRQ numbering.
+//!
+//! Minimal ACPI tables so that the guest can power off (ACPI 6.x, hardware-reduced):
+//! RSDP (at 0xe0000, where Linux scans), XSDT, FADT with HW_REDUCED_ACPI and a sleep
+//! control/status register pair in port space, a DSDT whose only object is `\_S5`, and a
+//! MADT with the same CPUs, IOAPIC, ISA IRQ routing and LINT1 NMI as the MP table
+//! (mptable.rs). The MADT is needed: with ACPI on and no MADT, Linux routes interrupts
+//! through the (absent) PIC.
+//! Hardware-reduced mode also tells Linux there is no PIC and no PIT.
+//!
+//! Power-off: Linux writes SLP_TYP (from `\_S5`, here 5) << 2 | SLP_EN (0x20) to the sleep
+//! control register; [`SleepControl`] turns that into the end of the run (status 0).
+
+use crate::exit::{ExitSignal, VmExit};
+use crate::layout::{IOAPIC_BASE, LAPIC_BASE};
+use crate::mptable;
+use std::sync::Arc;
+
+pub const RSDP_ADDR: u64 = crate::layout::ACPI_START;
+const XSDT_ADDR: u64 = RSDP_ADDR + 0x40;
+const FADT_ADDR: u64 = RSDP_ADDR + 0x80;
+const DSDT_ADDR: u64 = RSDP_ADDR + 0x200;
+const MADT_ADDR: u64 = RSDP_ADDR + 0x280;
+
+/// Sleep control and status registers (8 bits each, port space).
+pub const SLEEP_CONTROL_PORT: u16 = 0x600;
+pub const SLEEP_STATUS_PORT: u16 = 0x601;
+const SLP_TYP_S5: u8 = 5;
+const SLP_EN: u8 = 1 << 5;
+
+const FADT_LEN: usize = 276;
+const FADT_HW_REDUCED_ACPI: u32 = 1 << 20;
+/// IAPC_BOOT_ARCH: no VGA, no CMOS RTC.
+const IAPC_NO_VGA: u16 = 1 << 2;
+const IAPC_NO_CMOS_RTC: u16 = 1 << 5;
+
+fn checksum(b: &[u8]) -> u8 {
+    b.iter().fold(0u8, |s, x| s.wrapping_add(*x)).wrapping_neg()
+}
+
+/// A table: the 36-byte header (checksum filled in) followed by `body`.
+fn table(sig: &[u8; 4], revision: u8, body: &[u8]) -> Vec<u8> {
+    let len = 36 + body.len();
+    let mut t = Vec::with_capacity(len);
+    t.extend_from_slice(sig);
+    t.extend_from_slice(&(len as u32).to_le_bytes());
+    t.push(revision);
+    t.push(0);
+    t.extend_from_slice(b"RSVM  ");
+    t.extend_from_slice(b"RSVMVMM ");
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.extend_from_slice(b"RSVM");
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.extend_from_slice(body);
+    t[9] = checksum(&t);
+    t
+}
+
+/// A Generic Address Structure for an 8-bit register in port space.
+fn gas_io8(port: u16) -> [u8; 12] {
+    let mut g = [0u8; 12];
+    g[0] = 1; // system I/O
+    g[1] = 8; // bit width
+    g[3] = 1; // byte access
+    g[4..12].copy_from_slice(&u64::from(port).to_le_bytes());
+    g
+}
+
+/// MPS INTI flags: active high (01), edge-triggered (01 << 2).
+const ISO_EDGE_HIGH: u16 = 0b0101;
+
+/// The MADT: local APIC address, one enabled local APIC per vCPU (processor UID = APIC
+/// id), the IOAPIC (GSI base 0), ISA IRQs 1-15 to GSIs 1-15 edge/high as in the MP table,
+/// the LINT1 NMI on all processors.
+fn madt(ncpus: u8) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&(LAPIC_BASE as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes()); // flags: no PC-AT PICs
+    for id in 0..ncpus {
+        b.extend_from_slice(&[0, 8, id, id]);
+        b.extend_from_slice(&1u32.to_le_bytes()); // enabled
+    }
+    b.extend_from_slice(&[1, 12, mptable::ioapic_id(ncpus), 0]);
+    b.extend_from_slice(&(IOAPIC_BASE as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes()); // GSI base
+    // Interrupt source overrides ISA IRQ n -> GSI n, edge, active high. They look redundant,
+    // but hardware-reduced ACPI means no legacy PIC, and then Linux sets up no identity
+    // mapping for ISA IRQs: without these, IRQ 4 (COM1's fixed ISA IRQ) and 5 (virtio-mmio)
+    // are not wired to the IOAPIC pins. IRQ 0 is left out: Linux takes an override of the
+    // FADT's SCI interrupt (0 here) for the SCI.
+    for irq in 1..mptable::ISA_IRQS {
+        b.extend_from_slice(&[2, 10, 0, irq]);
+        b.extend_from_slice(&u32::from(irq).to_le_bytes());
+        b.extend_from_slice(&ISO_EDGE_HIGH.to_le_bytes());
+    }
+    b.extend_from_slice(&[4, 6, 0xff, 0, 0, 1]); // NMI: all processors, conforming, LINT1
+    table(b"APIC", 5, &b)
+}
+
+/// (guest address, bytes) of each table.
+pub fn build(ncpus: u8) -> Vec<(u64, Vec<u8>)> {
+    // DSDT: Name (_S5, Package (4) { 5, 0, 0, 0 })
+    let aml = [0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x04, 0x0a, SLP_TYP_S5, 0x00, 0x00, 0x00];
+    let dsdt = table(b"DSDT", 2, &aml);
+
+    let mut f = vec![0u8; FADT_LEN - 36];
+    let at = |off: usize| off - 36;
+    f[at(40)..at(44)].copy_from_slice(&(DSDT_ADDR as u32).to_le_bytes());
+    f[at(109)..at(111)].copy_from_slice(&(IAPC_NO_VGA | IAPC_NO_CMOS_RTC).to_le_bytes());
+    f[at(112)..at(116)].copy_from_slice(&FADT_HW_REDUCED_ACPI.to_le_bytes());
+    f[at(131)] = 0; // FADT minor version (6.0)
+    f[at(140)..at(148)].copy_from_slice(&DSDT_ADDR.to_le_bytes());
+    f[at(244)..at(256)].copy_from_slice(&gas_io8(SLEEP_CONTROL_PORT));
+    f[at(256)..at(268)].copy_from_slice(&gas_io8(SLEEP_STATUS_PORT));
+    f[at(268)..at(276)].copy_from_slice(b"RSVMVMM\0"); // hypervisor vendor identity
+    let fadt = table(b"FACP", 6, &f);
+
+    let madt = madt(ncpus);
+    let mut entries = FADT_ADDR.to_le_bytes().to_vec();
+    entries.extend_from_slice(&MADT_ADDR.to_le_bytes());
+    let xsdt = table(b"XSDT", 1, &entries);
+
+    let mut rsdp = Vec::with_capacity(36);
+    rsdp.extend_from_slice(b"RSD PTR ");
+    rsdp.push(0); // checksum of the first 20 bytes
+    rsdp.extend_from_slice(b"RSVM  ");
+    rsdp.push(2); // revision: ACPI 2.0+ (XSDT)
+    rsdp.extend_from_slice(&0u32.to_le_bytes()); // no RSDT
+    rsdp.extend_from_slice(&36u32.to_le_bytes());
+    rsdp.extend_from_slice(&XSDT_ADDR.to_le_bytes());
+    rsdp.extend_from_slice(&[0; 4]); // extended checksum, reserved
+    rsdp[8] = checksum(&rsdp[..20]);
+    rsdp[32] = checksum(&rsdp);
+
+    vec![(RSDP_ADDR, rsdp), (XSDT_ADDR, xsdt), (FADT_ADDR, fadt), (DSDT_ADDR, dsdt), (MADT_ADDR, madt)]
+}
+
+/// The sleep control register: S5 with SLP_EN ends the run as a power-off.
+pub struct SleepControl {
+    exit: Arc<ExitSignal>,
+}
+
+impl SleepControl {
+    pub fn new(exit: Arc<ExitSignal>) -> Self {
+        Self { exit }
+    }
+
+    pub fn write(&self, port: u16, value: u8) {
+        if port == SLEEP_CONTROL_PORT && value & SLP_EN != 0 && (value >> 2) & 0x7 == SLP_TYP_S5 {
+            self.exit.request(VmExit::PowerOff);
+        }
+    }
+
+    /// Both registers read 0 (no wake status).
+    pub fn read(&self, _port: u16) -> u8 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(b: &[u8]) -> u8 {
+        b.iter().fold(0u8, |s, x| s.wrapping_add(*x))
+    }
+
+    #[test]
+    fn tables() {
+        let t = build(2);
+        let (rsdp_at, rsdp) = &t[0];
+        assert_eq!(*rsdp_at, 0xe0000);
+        assert_eq!(&rsdp[..8], b"RSD PTR ");
+        assert_eq!(sum(&rsdp[..20]), 0);
+        assert_eq!(sum(rsdp), 0);
+        assert_eq!(u64::from_le_bytes(rsdp[24..32].try_into().unwrap()), t[1].0);
+        for (addr, tb) in &t[1..] {
+            assert_eq!(u32::from_le_bytes(tb[4..8].try_into().unwrap()) as usize, tb.len());
+            assert_eq!(sum(tb), 0, "checksum of {:?}", std::str::from_utf8(&tb[..4]));
+            assert!(*addr + tb.len() as u64 <= crate::layout::HIGH_MEM);
+        }
+        // No overlaps.
+        for w in t.windows(2) {
+            assert!(w[0].0 + w[0].1.len() as u64 <= w[1].0);
+        }
+        let (_, xsdt) = &t[1];
+        assert_eq!(u64::from_le_bytes(xsdt[36..44].try_into().unwrap()), t[2].0);
+        let (_, fadt) = &t[2];
+        assert_eq!((&fadt[..4], fadt.len(), fadt[8]), (&b"FACP"[..], 276, 6));
+        assert_ne!(u32::from_le_bytes(fadt[112..116].try_into().unwrap()) & FADT_HW_REDUCED_ACPI, 0);
+        assert_eq!(u64::from_le_bytes(fadt[140..148].try_into().unwrap()), t[3].0);
+        assert_eq!(fadt[244], 1);
+        assert_eq!(u64::from_le_bytes(fadt[248..256].try_into().unwrap()), 0x600);
+        let (_, dsdt) = &t[3];
+        assert_eq!(&dsdt[36..41], b"\x08_S5_");
+        assert_eq!(u64::from_le_bytes(xsdt[44..52].try_into().unwrap()), t[4].0);
+        let (_, madt) = &t[4];
+        assert_eq!(&madt[..4], b"APIC");
+        assert_eq!(u32::from_le_bytes(madt[36..40].try_into().unwrap()), 0xfee0_0000);
+        // Entries: 2 local APICs, the IOAPIC (id 2 = ncpus), the NMI.
+        let mut off = 44;
+        let mut kinds = Vec::new();
+        while off < madt.len() {
+            kinds.push((madt[off], madt[off + 2], madt[off + 3]));
+            off += madt[off + 1] as usize;
+        }
+        assert_eq!(off, madt.len());
+        let mut want = vec![(0, 0, 0), (0, 1, 1), (1, 2, 0)];
+        want.extend((1..16).map(|i| (2, 0, i)));
+        want.push((4, 0xff, 0));
+        assert_eq!(kinds, want);
+    }
+
+    #[test]
+    fn s5_powers_off() {
+        let exit = Arc::new(ExitSignal::default());
+        let s = SleepControl::new(exit.clone());
+        s.write(SLEEP_CONTROL_PORT, 5 << 2); // no SLP_EN
+        s.write(SLEEP_CONTROL_PORT, (3 << 2) | SLP_EN); // S3
+        s.write(SLEEP_STATUS_PORT, 0x80);
+        assert!(!exit.is_set());
+        s.write(SLEEP_CONTROL_PORT, (5 << 2) | SLP_EN);
+        assert_eq!(exit.wait(None), VmExit::PowerOff);
+    }
+}
