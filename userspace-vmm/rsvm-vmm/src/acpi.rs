@@ -1,24 +1,19 @@
-//! EXPERIMENTAL (`--acpi`, off by default): with these tables Linux 7.2 boots, finds S5 and
-//! powers off through the sleep control register, but hardware-reduced ACPI implies no
-//! legacy PIC, so Linux allocates IRQ numbers for the IOAPIC pins dynamically and the ISA
-//! devices' fixed IRQs (COM1 4, virtio-mmio 5) are not wired: the console stops when it
-//! turns interrupt-driven and virtio-blk fails to probe (-EINVAL). What would fix it:
-//! describe COM1 and the virtio-mmio device in the DSDT (_CRS with their GSIs), or a
-//! non-reduced FADT with PM1 blocks plus a stub PIC so Linux keeps legacy IRQ numbering.
-//!
-//! Minimal ACPI tables so that the guest can power off (ACPI 6.x, hardware-reduced):
-//! RSDP (at 0xe0000, where Linux scans), XSDT, FADT with HW_REDUCED_ACPI and a sleep
-//! control/status register pair in port space, a DSDT whose only object is `\_S5`, and a
+//! Minimal ACPI tables (on unless --no-acpi), so that the guest can power off (ACPI 6.x,
+//! hardware-reduced): RSDP (at 0xe0000, where Linux scans), XSDT, FADT with HW_REDUCED_ACPI
+//! and a sleep control/status register pair in port space, a DSDT with `\_S5` and the
+//! devices (COM1 as PNP0501, the virtio-mmio disk as LNRO0005, each with its GSI), and a
 //! MADT with the same CPUs, IOAPIC, ISA IRQ routing and LINT1 NMI as the MP table
 //! (mptable.rs). The MADT is needed: with ACPI on and no MADT, Linux routes interrupts
-//! through the (absent) PIC.
+//! through the (absent) PIC. The DSDT devices are needed: hardware-reduced ACPI means no
+//! legacy PIC, and then Linux numbers the IOAPIC's IRQs dynamically, so an ISA device's fixed
+//! IRQ (COM1's 4, a command-line virtio-mmio device's 5) is not wired to its pin.
 //! Hardware-reduced mode also tells Linux there is no PIC and no PIT.
 //!
 //! Power-off: Linux writes SLP_TYP (from `\_S5`, here 5) << 2 | SLP_EN (0x20) to the sleep
 //! control register; [`SleepControl`] turns that into the end of the run (status 0).
 
 use crate::exit::{ExitSignal, VmExit};
-use crate::layout::{IOAPIC_BASE, LAPIC_BASE};
+use crate::layout::{IOAPIC_BASE, LAPIC_BASE, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
 use crate::mptable;
 use std::sync::Arc;
 
@@ -26,7 +21,7 @@ pub const RSDP_ADDR: u64 = crate::layout::ACPI_START;
 const XSDT_ADDR: u64 = RSDP_ADDR + 0x40;
 const FADT_ADDR: u64 = RSDP_ADDR + 0x80;
 const DSDT_ADDR: u64 = RSDP_ADDR + 0x200;
-const MADT_ADDR: u64 = RSDP_ADDR + 0x280;
+const MADT_ADDR: u64 = RSDP_ADDR + 0x400;
 
 /// Sleep control and status registers (8 bits each, port space).
 pub const SLEEP_CONTROL_PORT: u16 = 0x600;
@@ -103,11 +98,80 @@ fn madt(ncpus: u8) -> Vec<u8> {
     table(b"APIC", 5, &b)
 }
 
-/// (guest address, bytes) of each table.
-pub fn build(ncpus: u8) -> Vec<(u64, Vec<u8>)> {
-    // DSDT: Name (_S5, Package (4) { 5, 0, 0, 0 })
-    let aml = [0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x04, 0x0a, SLP_TYP_S5, 0x00, 0x00, 0x00];
-    let dsdt = table(b"DSDT", 2, &aml);
+/// AML PkgLength for `len` bytes of content (the encoding's own bytes included).
+fn pkg_length(len: usize) -> Vec<u8> {
+    if len + 1 < 0x40 {
+        vec![(len + 1) as u8]
+    } else {
+        let l = len + 2;
+        vec![0x40 | (l & 0xf) as u8, (l >> 4) as u8]
+    }
+}
+
+/// AML: an op with a PkgLength around `body`.
+fn aml_pkg(op: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut v = op.to_vec();
+    v.extend(pkg_length(body.len()));
+    v.extend_from_slice(body);
+    v
+}
+
+/// AML: Name (seg, Buffer () { bytes }) for a resource template (End tag appended).
+fn aml_crs(resources: &[u8]) -> Vec<u8> {
+    let mut res = resources.to_vec();
+    res.extend_from_slice(&[0x79, 0x00]); // End tag
+    let mut buf = vec![0x0a, res.len() as u8]; // BufferSize (ByteConst)
+    buf.extend(res);
+    let mut v = vec![0x08];
+    v.extend_from_slice(b"_CRS");
+    v.extend(aml_pkg(&[0x11], &buf));
+    v
+}
+
+/// AML: Device (name) { _HID, _UID 0, _CRS }.
+fn aml_device(name: &[u8; 4], hid: &[u8], crs: &[u8]) -> Vec<u8> {
+    let mut body = name.to_vec();
+    body.extend_from_slice(&[0x08, b'_', b'H', b'I', b'D']);
+    body.extend_from_slice(hid);
+    body.extend_from_slice(&[0x08, b'_', b'U', b'I', b'D', 0x00]);
+    body.extend(aml_crs(crs));
+    aml_pkg(&[0x5b, 0x82], &body)
+}
+
+/// An Extended Interrupt descriptor: consumer, edge, active high, exclusive, one GSI.
+fn res_interrupt(gsi: u32) -> Vec<u8> {
+    let mut v = vec![0x89, 0x06, 0x00, 0x03, 0x01];
+    v.extend_from_slice(&gsi.to_le_bytes());
+    v
+}
+
+/// The DSDT: \_S5, and under \_SB COM1 (PNP0501) and the virtio-mmio device (LNRO0005)
+/// with their interrupts as GSIs: hardware-reduced ACPI has no legacy IRQ numbering, so the
+/// devices must be described here to get their interrupts.
+fn dsdt(virtio: bool) -> Vec<u8> {
+    // Name (_S5, Package (4) { 5, 0, 0, 0 })
+    let mut aml = vec![0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x04, 0x0a, SLP_TYP_S5, 0x00, 0x00, 0x00];
+    let mut sb = b"_SB_".to_vec();
+    // IO (Decode16, 0x3f8, 0x3f8, 1, 8)
+    let mut com1 = vec![0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08];
+    com1.extend(res_interrupt(SERIAL_IRQ));
+    let eisa_pnp0501 = [0x0c, 0x41, 0xd0, 0x05, 0x01];
+    sb.extend(aml_device(b"COM1", &eisa_pnp0501, &com1));
+    if virtio {
+        // Memory32Fixed (ReadWrite, base, 4 KiB)
+        let mut vr = vec![0x86, 0x09, 0x00, 0x01];
+        vr.extend_from_slice(&(VIRTIO_MMIO_BASE as u32).to_le_bytes());
+        vr.extend_from_slice(&(VIRTIO_MMIO_SIZE as u32).to_le_bytes());
+        vr.extend(res_interrupt(VIRTIO_BLK_IRQ));
+        sb.extend(aml_device(b"VR00", b"\x0dLNRO0005\x00", &vr));
+    }
+    aml.extend(aml_pkg(&[0x10], &sb));
+    table(b"DSDT", 2, &aml)
+}
+
+/// (guest address, bytes) of each table; `virtio`: describe the virtio-mmio device.
+pub fn build(ncpus: u8, virtio: bool) -> Vec<(u64, Vec<u8>)> {
+    let dsdt = dsdt(virtio);
 
     let mut f = vec![0u8; FADT_LEN - 36];
     let at = |off: usize| off - 36;
@@ -173,7 +237,7 @@ mod tests {
 
     #[test]
     fn tables() {
-        let t = build(2);
+        let t = build(2, true);
         let (rsdp_at, rsdp) = &t[0];
         assert_eq!(*rsdp_at, 0xe0000);
         assert_eq!(&rsdp[..8], b"RSD PTR ");
@@ -199,6 +263,9 @@ mod tests {
         assert_eq!(u64::from_le_bytes(fadt[248..256].try_into().unwrap()), 0x600);
         let (_, dsdt) = &t[3];
         assert_eq!(&dsdt[36..41], b"\x08_S5_");
+        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"LNRO0005", b"\x0c\x41\xd0\x05\x01"] {
+            assert!(dsdt.windows(needle.len()).any(|w| w == needle), "{needle:?} in the DSDT");
+        }
         assert_eq!(u64::from_le_bytes(xsdt[44..52].try_into().unwrap()), t[4].0);
         let (_, madt) = &t[4];
         assert_eq!(&madt[..4], b"APIC");
@@ -215,6 +282,17 @@ mod tests {
         want.extend((1..16).map(|i| (2, 0, i)));
         want.push((4, 0xff, 0));
         assert_eq!(kinds, want);
+    }
+
+    #[test]
+    fn aml_encoding() {
+        assert_eq!(pkg_length(5), vec![6]);
+        assert_eq!(pkg_length(62), vec![63]);
+        // 100 bytes + 2 of PkgLength = 102 = 0x66: low nibble 6, then 0x06.
+        assert_eq!(pkg_length(100), vec![0x46, 0x06]);
+        let d = aml_device(b"COM1", &[0x0c, 0x41, 0xd0, 0x05, 0x01], &[0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08]);
+        assert_eq!(&d[..2], &[0x5b, 0x82]);
+        assert_eq!(d[2] as usize, d.len() - 2, "PkgLength covers the rest");
     }
 
     #[test]

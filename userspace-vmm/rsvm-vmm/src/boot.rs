@@ -31,6 +31,7 @@ pub const DEFAULT_CMDLINE: &str = "console=ttyS0 reboot=k panic=1 pci=off";
 /// The command line the guest gets: the user's (or the default), then what the VMM must add
 /// for its devices and the clock: the virtio-mmio device, and the TSC frequency.
 pub fn cmdline(user: &str, tsc_khz: u32, disk: bool) -> Result<Cmdline, String> {
+    // With ACPI the device is in the DSDT instead (callers pass disk = false).
     let mut c = Cmdline::try_from(user, CMDLINE_MAX).map_err(|e| format!("--cmdline: {e}"))?;
     if disk {
         c.add_virtio_mmio_device(VIRTIO_MMIO_SIZE, GuestAddress(VIRTIO_MMIO_BASE), VIRTIO_BLK_IRQ, None)
@@ -66,6 +67,8 @@ pub struct LoadSpec<'a> {
     pub cpu_signature: u32,
     /// Write the ACPI tables (acpi.rs).
     pub acpi: bool,
+    /// Describe the virtio-mmio device in the DSDT (with --acpi and --disk).
+    pub virtio_in_acpi: bool,
 }
 
 /// Loads everything into guest memory; returns the entry point.
@@ -155,7 +158,7 @@ pub fn load(mem: &GuestMemoryMmap, spec: &LoadSpec) -> Result<Entry, String> {
     mem.write_slice(&mptable::build(spec.ncpus, spec.cpu_signature), GuestAddress(EBDA_START))
         .map_err(|e| format!("MP table: {e}"))?;
     if spec.acpi {
-        for (addr, t) in crate::acpi::build(spec.ncpus) {
+        for (addr, t) in crate::acpi::build(spec.ncpus, spec.virtio_in_acpi) {
             mem.write_slice(&t, GuestAddress(addr)).map_err(|e| format!("ACPI tables: {e}"))?;
         }
     }
@@ -338,14 +341,14 @@ mod tests {
         let m = mem(64 << 20);
         let (p, c1) = spec("rsvm-vmm-test-missing-kernel");
         let _ = std::fs::remove_file(&p);
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false }).unwrap_err();
         assert!(e.contains("No such file"), "{e}");
         let (p, c1) = spec("rsvm-vmm-test-garbage-kernel");
         std::fs::write(&p, vec![0x42u8; 8192]).unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false }).unwrap_err();
         assert!(e.contains("not a loadable bzImage"), "{e}");
         std::fs::write(&p, b"").unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false }).unwrap_err();
         assert!(e.contains("cannot read"), "{e}");
         std::fs::remove_file(&p).unwrap();
     }

@@ -27,12 +27,13 @@ use std::time::Duration;
 const AFTER_HELP: &str = "\
 The guest's console is COM1 on this terminal (raw mode while it runs): type Ctrl-A x to
 quit, Ctrl-A Ctrl-A to send Ctrl-A. The VMM appends to the command line what its devices
-need: virtio_mmio.device=4K@0xd0000000:5 (with --disk) and tsc_early_khz=<the device's
-TSC frequency> (the guest has no PIT, HPET or kvm-clock).
+need: tsc_early_khz=<the device's TSC frequency> (the guest has no PIT, HPET or
+kvm-clock) and, with --no-acpi and --disk, virtio_mmio.device=4K@0xd0000000:5 (with ACPI
+the disk is described in the DSDT).
 
 Exit status:
-  0    the guest rebooted (i8042 reset), or halted/powered off (seen as the kernel's
-       \"reboot: Power down\"/\"System halted\" on its console), or Ctrl-A x
+  0    the guest rebooted (i8042 reset) or powered off (ACPI S5; with --no-acpi, seen as
+       the kernel's \"reboot: Power down\"/\"System halted\" on its console), or Ctrl-A x
   1    bad arguments or a VMM error (the message says which)
   2    the guest crashed: triple fault, failed VM entry, emulation failure (registers printed)
   3    the guest kernel panicked (seen as \"Kernel panic - not syncing\" on its console)
@@ -82,13 +83,10 @@ struct Args {
     #[arg(long)]
     hugepages: bool,
 
-    /// Experimental, not usable yet: ACPI tables for an ACPI power-off (see --help).
-    ///
-    /// Adds a hardware-reduced FADT, a MADT and a DSDT with \_S5 so that the guest can power
-    /// off through ACPI. With them Linux numbers the ISA IRQs dynamically and the console and
-    /// disk lose their interrupts (Documentation/vmm.md).
+    /// No ACPI tables: the guest finds its CPUs and IOAPIC in the MP table only, and cannot
+    /// power off through ACPI (the VMM then notices a power-off on the console).
     #[arg(long)]
-    acpi: bool,
+    no_acpi: bool,
 
     /// Offer XSAVE (and AVX) to the guest (off by default: see --help).
     ///
@@ -147,7 +145,7 @@ fn main() {
         disk_ro: args.disk_ro,
         hugepages: args.hugepages,
         xsave: args.xsave,
-        acpi: args.acpi,
+        acpi: !args.no_acpi,
         timeout: args.timeout.map(Duration::from_secs),
         stats: args.stats,
         verbose: args.verbose,

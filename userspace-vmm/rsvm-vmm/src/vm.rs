@@ -107,11 +107,11 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     if tsc_khz == 0 {
         return Err("KVM_GET_TSC_KHZ returned 0: the guest could not keep time".into());
     }
-    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, cfg.disk.is_some())?;
+    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, cfg.disk.is_some() && !cfg.acpi)?;
     let cpu_signature = cpuid::signature(&supported);
     let entry = boot::load(
         &mem,
-        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi },
+        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: cfg.acpi && cfg.disk.is_some() },
     )?;
     boot::setup_boot_vcpu(&vcpus[0], entry)?;
 
