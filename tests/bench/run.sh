@@ -2,11 +2,25 @@
 # In the test VM (booted with -icount shift=0,sleep=off): the benchmark on rsvm, then on
 # kvm_amd with the same binary where it applies. Prints result rows.
 iters=${1:-2000}; min_log=${2:-10}; max_log=${3:-28}; repeat=${4:-3}; mib=${5:-1024}
+# boot DEV NAME: Linux as L2 under rsvm-vmm to its init marker; the row is
+# boot,<name>,<L1 instructions in millions>,<exits>,<VMM KiB resident beyond guest RAM>
+# (under -icount shift=0 a second of L1 time is 10^9 instructions).
+boot() {
+	[ -f /work/bzImage ] && [ -f /work/l2-initramfs.cpio.gz ] || return 0
+	dd if=/dev/zero of=/tmp/bench-disk.img bs=1M count=8 2>/dev/null
+	rsvm-vmm --dev "$1" --kernel /work/bzImage --initrd /work/l2-initramfs.cpio.gz --mem 128M \
+		--disk /tmp/bench-disk.img --mark "RSVM-L2: init started" --stats --timeout 1200 \
+		< /dev/null > /tmp/boot.log 2>&1 || { tail -n 20 /tmp/boot.log; return 1; }
+	awk -v d="$2" '/rsvm-vmm: mark / { for (i = 1; i <= NF; i++) { if ($i == "after") s = $(i + 1); if ($i == "exits") n = $(i - 1) } }
+		/rsvm-vmm: resident / { for (i = 1; i <= NF; i++) if ($i == "beyond") k = $(i - 2) }
+		END { if (s == "") exit 1; printf "boot,%s,%.0f,%s,%s\n", d, s * 1000, n, k }' /tmp/boot.log
+}
 all() {
 	rsvm-bench --dev "$1" exit-costs --iters "$iters" || return 1
 	rsvm-bench --dev "$1" touch --mib "$mib" || return 1
 	rsvm-bench --dev "$1" overhead || return 1
 	rsvm-bench --dev "$1" startup || return 1
+	boot "$1" "$(basename "$1")" || return 1
 }
 all /dev/rsvm || exit 1
 rsvm-bench chase --min-log "$min_log" --max-log "$max_log" --npad 0,7 --repeat "$repeat" || exit 1

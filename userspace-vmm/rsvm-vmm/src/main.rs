@@ -100,9 +100,15 @@ struct Args {
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
 
-    /// Print the number of KVM_RUN exits by reason when the guest ends.
+    /// Print the number of KVM_RUN exits by reason when the guest ends, and this process's
+    /// resident memory beyond guest RAM.
     #[arg(long)]
     stats: bool,
+
+    /// When a guest console line first contains TEXT, print the time since the guest
+    /// started and the exits so far (e.g. --mark "init started" times a boot).
+    #[arg(long, value_name = "TEXT")]
+    mark: Option<String>,
 
     /// Log the configuration and the first access to each unemulated port or MMIO page.
     #[arg(long, short)]
@@ -148,6 +154,7 @@ fn main() {
         acpi: !args.no_acpi,
         timeout: args.timeout.map(Duration::from_secs),
         stats: args.stats,
+        mark: args.mark,
         verbose: args.verbose,
     };
     let result = vm::run(&cfg);
@@ -196,6 +203,7 @@ mod tests {
             acpi: false,
             timeout: None,
             stats: false,
+            mark: None,
             verbose: false,
         };
         let e = vm::run(&base(16 << 20, "/dev/null"));

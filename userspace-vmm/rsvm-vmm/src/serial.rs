@@ -49,15 +49,42 @@ pub fn classify(line: &[u8]) -> LineEvent {
 /// How long after "reboot: Power down" the VMM waits for the power-off itself.
 const POWER_DOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Watches the console output for the lines `classify` knows.
+/// `--mark`: the first console line containing `text` prints the time since `start` and
+/// the exits counted so far.
+pub struct Mark {
+    text: Vec<u8>,
+    start: std::time::Instant,
+    stats: Arc<crate::vcpu::Stats>,
+}
+
+impl Mark {
+    pub fn new(text: &str, start: std::time::Instant, stats: Arc<crate::vcpu::Stats>) -> Self {
+        Self { text: text.as_bytes().to_vec(), start, stats }
+    }
+
+    /// The report line if `line` has the text.
+    fn check(&self, line: &[u8]) -> Option<String> {
+        (!self.text.is_empty() && line.windows(self.text.len()).any(|w| w == self.text.as_slice())).then(|| {
+            format!(
+                "rsvm-vmm: mark \"{}\" after {:.6} s and {} exits",
+                String::from_utf8_lossy(&self.text),
+                self.start.elapsed().as_secs_f64(),
+                self.stats.total()
+            )
+        })
+    }
+}
+
+/// Watches the console output for the lines `classify` knows (and the `--mark` text).
 pub struct ConsoleWatch {
     line: Vec<u8>,
     exit: Arc<ExitSignal>,
+    mark: Option<Mark>,
 }
 
 impl ConsoleWatch {
     pub fn new(exit: Arc<ExitSignal>) -> Self {
-        Self { line: Vec::new(), exit }
+        Self { line: Vec::new(), exit, mark: None }
     }
 
     pub fn feed(&mut self, b: u8) {
@@ -66,6 +93,10 @@ impl ConsoleWatch {
                 self.line.push(b);
             }
             return;
+        }
+        if let Some(r) = self.mark.as_ref().and_then(|m| m.check(&self.line)) {
+            eprintln!("{r}");
+            self.mark = None;
         }
         match classify(&self.line) {
             LineEvent::PanicStart => self.exit.set_panicked(),
@@ -98,15 +129,20 @@ impl ConsoleOut {
     pub fn new(out: Box<dyn Write + Send>, exit: Arc<ExitSignal>) -> Self {
         Self { out, watch: ConsoleWatch::new(exit) }
     }
+
+    pub fn set_mark(&mut self, m: Mark) {
+        self.watch.mark = Some(m);
+    }
 }
 
 impl Write for ConsoleOut {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // A closed stdout must not stop the guest: output is dropped. The watch sees the
+        // bytes after they are out, so what it prints follows the guest's line.
+        let _ = self.out.write_all(buf);
         for b in buf {
             self.watch.feed(*b);
         }
-        // A closed stdout must not stop the guest: output is dropped.
-        let _ = self.out.write_all(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -168,6 +204,16 @@ pub fn spawn_stdin_reader(serial: Arc<Mutex<Com1>>, exit: Arc<ExitSignal>) -> st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mark_reports_the_first_matching_line() {
+        let stats = Arc::new(crate::vcpu::Stats::new(false));
+        let m = Mark::new("init started", std::time::Instant::now(), stats);
+        assert_eq!(m.check(b"[ 1.0] Run /init as init process"), None);
+        let r = m.check(b"RSVM-L2: init started").expect("the line has the text");
+        assert!(r.starts_with("rsvm-vmm: mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
+        assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::vcpu::Stats::new(false))).check(b"x"), None);
+    }
 
     #[test]
     fn console_lines() {

@@ -38,6 +38,11 @@ impl Stats {
         }
     }
 
+    /// Exits counted so far, all reasons.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
     pub fn report(&self) -> String {
         let mut s = String::from("rsvm-vmm: KVM_RUN exits by reason:\n");
         let mut total = 0;

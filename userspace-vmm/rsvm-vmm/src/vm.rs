@@ -40,6 +40,7 @@ pub struct Config {
     pub acpi: bool,
     pub timeout: Option<Duration>,
     pub stats: bool,
+    pub mark: Option<String>,
     pub verbose: bool,
 }
 
@@ -120,7 +121,12 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     let sink: Arc<dyn MsiSink> = vm.clone();
     let ioapic = Arc::new(Mutex::new(Ioapic::new(mptable::ioapic_id(cfg.cpus), sink)));
     let line = |pin: u32| IrqLine { ioapic: ioapic.clone(), pin: pin as usize };
-    let out = ConsoleOut::new(Box::new(std::io::stdout()), exit.clone());
+    let stats = Arc::new(Stats::new(cfg.stats));
+    let start = Instant::now();
+    let mut out = ConsoleOut::new(Box::new(std::io::stdout()), exit.clone());
+    if let Some(text) = &cfg.mark {
+        out.set_mark(serial::Mark::new(text, start, stats.clone()));
+    }
     let com1 = Arc::new(Mutex::new(Serial::new(line(SERIAL_IRQ), out)));
     let blk = match &cfg.disk {
         Some(p) => Some(VirtioMmioBlock::new(Block::open(p, cfg.disk_ro)?, mem.clone(), line(VIRTIO_BLK_IRQ))?),
@@ -135,8 +141,6 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
 
-    let stats = Arc::new(Stats::new(cfg.stats));
-    let start = Instant::now();
     for (id, v) in vcpus.into_iter().enumerate() {
         let (bus, exit, stats) = (bus.clone(), exit.clone(), stats.clone());
         std::thread::Builder::new()
@@ -151,12 +155,37 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         if let Some(kb) = anon_huge_kb() {
             eprintln!("rsvm-vmm: guest RAM in transparent huge pages: {} MiB", kb / 1024);
         }
+        if let Some((total, guest)) = resident_kb(&mem) {
+            eprintln!("rsvm-vmm: resident {total} KiB, of which guest RAM {guest} KiB: {} KiB beyond guest RAM", total.saturating_sub(guest));
+        }
     }
     // Keep the VM (and its memory) alive until the process exits: vCPU threads may still be
     // inside KVM_RUN; the caller exits the process.
     std::mem::forget(vm);
     std::mem::forget(mem);
     Ok(result)
+}
+
+/// This process's resident memory and the part of it that is guest RAM (the Rss of the
+/// guest RAM mappings in /proc/self/smaps), in KiB.
+fn resident_kb(mem: &vm_memory::GuestMemoryMmap) -> Option<(u64, u64)> {
+    use vm_memory::{GuestMemoryBackend, GuestMemoryRegion};
+    let starts: Vec<u64> = mem.iter().filter_map(|r| r.get_host_address(vm_memory::MemoryRegionAddress(0)).ok()).map(|p| p as u64).collect();
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let total = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let (mut guest, mut in_guest) = (0u64, false);
+    for l in smaps.lines() {
+        // A mapping's header: "start-end perms ..."; guest RAM mappings contain a region's
+        // start (a huge-page region starts inside its larger, unaligned mapping).
+        let range = l.split_whitespace().next().and_then(|r| r.split_once('-'));
+        if let Some((Ok(lo), Ok(hi))) = range.map(|(lo, hi)| (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16))) {
+            in_guest = starts.iter().any(|&s| (lo..hi).contains(&s));
+        } else if let Some(v) = l.strip_prefix("Rss:").filter(|_| in_guest) {
+            guest += v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Some((total, guest))
 }
 
 /// AnonHugePages of this process (guest RAM is nearly all of it), from smaps_rollup.
