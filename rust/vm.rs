@@ -331,7 +331,12 @@ impl Vm {
                 let mut s = Self::unmap_slot(&mut mem, index)?;
                 self.flush_npt();
                 if let Some(io) = mem.io.as_mut() {
-                    assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE)?;
+                    if let Err(e) = assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
+                        // As for a delete: the unit may still translate to these pages.
+                        pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
+                        core::mem::forget(s);
+                        return Err(e);
+                    }
                 }
                 s.gpa = new_gpa;
                 mem.slots.insert(s)?;

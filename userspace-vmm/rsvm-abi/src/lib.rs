@@ -181,6 +181,22 @@ mod tests {
     }
 
     #[test]
+    fn assignment_numbers() {
+        // _IOW = direction 1, _IOWR = 3; type 0xAF, numbers 0x83..0x88, sizes from the structs.
+        let want = [
+            (RSVM_ASSIGN_DEVICE(), 1, 0x83, 8),
+            (RSVM_RELEASE_DEVICE(), 1, 0x84, 8),
+            (RSVM_MAP_DEVICE_BAR(), 1, 0x85, 24),
+            (RSVM_DEVICE_CONFIG(), 3, 0x86, 24),
+            (RSVM_DEVICE_MSI(), 1, 0x87, 24),
+            (RSVM_DEVICE_EVENTS(), 3, 0x88, 56),
+        ];
+        for (nr, dir, n, size) in want {
+            assert_eq!(nr as u64, (dir << 30) | (size << 16) | (0xaf << 8) | n);
+        }
+    }
+
+    #[test]
     fn rsvm_numbers_are_in_rsvm_range() {
         let nr = RSVM_SELFTEST_WORLD_SWITCH();
         assert_eq!((nr >> 8) & 0xff, RSVMIO as u64 as _);
