@@ -395,7 +395,9 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
         return Err(EINVAL);
     };
     let (id, root, levels) = (io.dom.id, io.dom.pt.root(), io.dom.pt.levels());
-    if let Err(e) = u.hw.lock().set_dte(d.devid, Dte::translated(id, root, levels as u8, true, true), &[0, id]) {
+    // (The guard is dropped before the error path locks `hw` again.)
+    let r = u.hw.lock().set_dte(d.devid, Dte::translated(id, root, levels as u8, true, true), &[0, id]);
+    if let Err(e) = r {
         let _ = u.hw.lock().set_dte(d.devid, Dte::blocked(0), &[0, id]);
         if io.devices == 0 {
             if let Some(io) = mem.io.take() {
@@ -503,7 +505,8 @@ fn writable_mask(offset: u32) -> u8 {
 }
 
 fn config(u: &Unit, vm: &Vm, c: &mut RsvmDeviceConfig) -> Result {
-    if c.write > 1 || !matches!(c.size, 1 | 2 | 4) || c.offset % c.size != 0 || c.offset + c.size > 256 {
+    // (`size` is checked before it divides; no addition can overflow.)
+    if c.write > 1 || !matches!(c.size, 1 | 2 | 4) || c.offset % c.size != 0 || c.offset > 256 - c.size {
         return Err(EINVAL);
     }
     let mut reg = u.assign.lock();
