@@ -57,6 +57,14 @@ extern "C" {
     pub(crate) fn rsvm_shim_kick_cpu_async(cpu: c_uint);
     pub(crate) fn rsvm_shim_tsc_khz() -> c_uint;
 
+    // pcidrv.c: rsvm's PCI driver for device assignment.
+    pub(crate) fn rsvm_shim_pci_register() -> c_int;
+    pub(crate) fn rsvm_shim_pci_unregister();
+    pub(crate) fn rsvm_shim_pci_ids(pdev: *mut c_void, segment: *mut u16, devid: *mut u16);
+    pub(crate) fn rsvm_shim_pci_bar(pdev: *mut c_void, bar: c_uint, start: *mut u64, len: *mut u64) -> c_int;
+    pub(crate) fn rsvm_shim_pci_msi_enable(pdev: *mut c_void, ctx: *mut c_void) -> c_int;
+    pub(crate) fn rsvm_shim_pci_msi_disable(pdev: *mut c_void, ctx: *mut c_void);
+
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
     pub(crate) fn __rsvm_vmrun(vmcb_pa: u64, host_save_pa: u64, gprs: *mut u64) -> u64;

@@ -42,13 +42,13 @@ impl Memslot {
         gpa >= self.gpa && (gpa - self.gpa) / PAGE_SIZE < self.npages
     }
 
-    fn overlaps(&self, gpa: u64, npages: u64) -> bool {
+    pub(crate) fn overlaps(&self, gpa: u64, npages: u64) -> bool {
         gpa < self.gpa + self.npages * PAGE_SIZE && self.gpa < gpa + npages * PAGE_SIZE
     }
 
     /// Pins pages `[first, first + n)` of the slot that are not pinned yet, each run of
     /// unpinned pages with one `pin_user_pages_fast()` call.
-    fn pin_range(&mut self, first: u64, n: u64) -> Result {
+    pub(crate) fn pin_range(&mut self, first: u64, n: u64) -> Result {
         let end = first.checked_add(n).filter(|&e| e <= self.npages).ok_or(EINVAL)?;
         let mut i = first;
         while i < end {
@@ -88,7 +88,7 @@ impl Memslot {
         Ok(self.pages.get(i as usize).copied().unwrap_or(0) as *mut core::ffi::c_void)
     }
 
-    fn phys(&self, i: u64) -> Option<u64> {
+    pub(crate) fn phys(&self, i: u64) -> Option<u64> {
         let p = self.pages.get(i as usize).copied().filter(|&p| p != 0)?;
         // SAFETY: `p` is a page we hold pinned (type invariant).
         Some(unsafe { ffi::rsvm_shim_page_to_phys(p as *mut core::ffi::c_void) })
@@ -159,6 +159,25 @@ impl Memslots {
 
     pub(crate) fn pinned(&self) -> u64 {
         self.slots.iter().map(|s| s.pinned()).sum()
+    }
+
+    /// Every slot, mutably (to pin and map them all in an I/O domain).
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Memslot> {
+        self.slots.iter_mut()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slot added last (by `insert`).
+    pub(crate) fn last_mut(&mut self) -> Option<&mut Memslot> {
+        self.slots.last_mut()
+    }
+
+    /// Whether any slot overlaps `[gpa, gpa + npages pages)`.
+    pub(crate) fn overlap_any(&self, gpa: u64, npages: u64) -> bool {
+        self.slots.iter().any(|s| s.overlaps(gpa, npages))
     }
 
     /// Validates a region as KVM's `__kvm_set_memory_region()` does (same errnos).

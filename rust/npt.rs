@@ -27,6 +27,10 @@ kernel::impl_flags!(
         Accessed = 1 << 5,
         /// Dirty (leaves).
         Dirty = 1 << 6,
+        /// PWT: write-through (with PCD: PAT entry 3, UC in the reset PAT, APM vol. 2, 7.8.2).
+        WriteThrough = 1 << 3,
+        /// PCD: cache disable.
+        CacheDisable = 1 << 4,
         /// Page size: a 2 MiB leaf at the PD level.
         Large = 1 << 7,
         /// No execute.
@@ -63,6 +67,11 @@ impl NptEntry {
 pub(crate) enum Access {
     ReadOnly,
     ReadWrite,
+    /// A device's MMIO (an assigned device's BAR): read/write, not executable, uncacheable.
+    /// PCD|PWT select PAT entry 3, UC under the reset PAT (host PAT, which Linux keeps at
+    /// entry 3 = UC); with nested paging the stricter of the guest's and the nested type
+    /// wins (APM vol. 2, 15.25.8), so the guest cannot make device registers cacheable.
+    DeviceMmio,
 }
 
 fn leaf_flags(access: Access) -> NptFlags {
@@ -70,6 +79,9 @@ fn leaf_flags(access: Access) -> NptFlags {
     match access {
         Access::ReadOnly => f,
         Access::ReadWrite => f | NptFlag::Write | NptFlag::Dirty,
+        Access::DeviceMmio => {
+            f | NptFlag::Write | NptFlag::Dirty | NptFlag::WriteThrough | NptFlag::CacheDisable | NptFlag::NoExec
+        }
     }
 }
 

@@ -7,6 +7,7 @@ struct file;
 struct inode;
 struct mm_struct;
 struct page;
+struct pci_dev;
 struct vm_area_struct;
 
 /* Implemented in Rust. */
@@ -17,6 +18,9 @@ long rsvm_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 int rsvm_vcpu_release(struct inode *inode, struct file *file);
 int rsvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma);
 u64 __rsvm_vmrun(u64 vmcb_pa, u64 host_save_pa, u64 *gprs);
+int rsvm_pci_probe(struct pci_dev *pdev);
+void rsvm_pci_remove(struct pci_dev *pdev);
+void rsvm_assigned_irq(void *ctx);
 
 /* shim.c */
 int rsvm_shim_misc_register(void);
@@ -64,4 +68,12 @@ int rsvm_shim_waitq_wait(void *wq, atomic_t *flag);
 void rsvm_shim_waitq_wake(void *wq);
 void rsvm_shim_kick_cpu_async(unsigned int cpu);
 unsigned int rsvm_shim_tsc_khz(void);
+
+/* pcidrv.c */
+int rsvm_shim_pci_register(void);
+void rsvm_shim_pci_unregister(void);
+void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
+int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
+int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
+void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
 #endif

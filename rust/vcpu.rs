@@ -1053,7 +1053,7 @@ impl Vcpu {
     fn npf_exit(&self, st: &mut VcpuState, run: RunPage, err: u64, gpa: u64) -> Result<Action> {
         let write = err & NPF_WRITE != 0;
         let mut mem = self.vm.mem.lock();
-        let crate::vm::VmMem { slots, npt } = &mut *mem;
+        let crate::vm::VmMem { slots, npt, .. } = &mut *mem;
         if let Some(slot) = slots.find_mut(gpa) {
             if !(write && slot.readonly) {
                 slot.fault_in(npt, gpa)?;

@@ -200,6 +200,9 @@ impl core::fmt::Debug for VcpuShared {
 pub(crate) struct VmMem {
     pub(crate) slots: Memslots,
     pub(crate) npt: Npt,
+    /// While devices are assigned: the VM's I/O domain, kept in step with the slots, and
+    /// the BARs mapped in the NPT (`iommu::amdvi::assign`).
+    pub(crate) io: Option<crate::iommu::amdvi::assign::IoSpace>,
 }
 
 #[pin_data(PinnedDrop)]
@@ -250,7 +253,7 @@ impl Vm {
                 id: NEXT_VM_ID.fetch_add(1, Ordering::Relaxed),
                 features,
                 mm,
-                mem <- new_mutex!(VmMem { slots: Memslots::default(), npt }),
+                mem <- new_mutex!(VmMem { slots: Memslots::default(), npt, io: None }),
                 npt_gen: AtomicU64::new(1),
                 npt_root,
                 vcpus <- new_mutex!(KVec::new()),
@@ -275,7 +278,7 @@ impl Vm {
 
     /// After NPT entries were removed: make every vCPU flush before it uses the NPT again,
     /// and wait until none is still in guest mode with the old translations.
-    fn flush_npt(&self) {
+    pub(crate) fn flush_npt(&self) {
         self.npt_gen.fetch_add(1, Ordering::SeqCst);
         let vcpus = self.vcpus.lock();
         for v in vcpus.iter() {
@@ -289,25 +292,73 @@ impl Vm {
     }
 
     fn set_memory_region(&self, r: &KvmUserspaceMemoryRegion) -> Result<isize> {
+        use crate::iommu::amdvi::assign;
         let mut mem = self.mem.lock();
         let limit = mem.npt.gpa_limit();
-        match mem.slots.plan(r, limit)? {
+        let change = mem.slots.plan(r, limit)?;
+        // An assigned device's BAR occupies its guest-physical range.
+        let new_range = match &change {
+            SlotChange::Create(s) => Some((s.gpa, s.npages)),
+            SlotChange::Move { index: _, new_gpa } => Some((*new_gpa, r.memory_size / PAGE_SIZE)),
+            _ => None,
+        };
+        if let (Some((gpa, n)), Some(io)) = (new_range, mem.io.as_ref()) {
+            if io.bar_overlap(gpa, n * PAGE_SIZE, None) {
+                return Err(EEXIST);
+            }
+        }
+        match change {
             SlotChange::None => {}
-            SlotChange::Create(s) => mem.slots.insert(s)?,
+            SlotChange::Create(s) => {
+                mem.slots.insert(s)?;
+                Self::io_map_last(&mut mem)?;
+            }
             SlotChange::Delete { index } => {
                 let s = Self::unmap_slot(&mut mem, index)?;
                 self.flush_npt();
+                if let Some(io) = mem.io.as_mut() {
+                    // Out of the I/O domain (and the unit's caches) before the unpin.
+                    if let Err(e) = assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
+                        pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
+                        core::mem::forget(s);
+                        return Err(e);
+                    }
+                }
                 // Unpinned only now: no vCPU can reach the pages any more.
                 drop(s);
             }
             SlotChange::Move { index, new_gpa } => {
                 let mut s = Self::unmap_slot(&mut mem, index)?;
                 self.flush_npt();
+                if let Some(io) = mem.io.as_mut() {
+                    if let Err(e) = assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
+                        // As for a delete: the unit may still translate to these pages.
+                        pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
+                        core::mem::forget(s);
+                        return Err(e);
+                    }
+                }
                 s.gpa = new_gpa;
                 mem.slots.insert(s)?;
+                Self::io_map_last(&mut mem)?;
             }
         }
         Ok(0)
+    }
+
+    /// Maps the slot just inserted into the I/O domain when devices are assigned; if that
+    /// fails, the slot is taken out again and the error returned.
+    fn io_map_last(mem: &mut VmMem) -> Result {
+        let VmMem { slots, io, .. } = mem;
+        let Some(io) = io.as_mut() else { return Ok(()) };
+        let Some(s) = slots.last_mut() else { return Ok(()) };
+        if let Err(e) = crate::iommu::amdvi::assign::slot_added(io, s) {
+            let last = slots.len().saturating_sub(1);
+            // Never mapped in the NPT (no vCPU touched it yet): dropping it unpins.
+            drop(slots.remove(last));
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn unmap_slot(mem: &mut VmMem, index: usize) -> Result<Memslot> {
@@ -423,7 +474,7 @@ impl Vm {
             }
             KVM_ENABLE_CAP => self.enable_cap(arg as usize),
             KVM_SIGNAL_MSI => self.signal_msi(arg as usize),
-            _ => Err(ENOTTY),
+            _ => crate::iommu::amdvi::assign::ioctl(self, cmd, arg as usize).unwrap_or(Err(ENOTTY)),
         }
     }
 }
@@ -462,6 +513,10 @@ unsafe extern "C" fn rsvm_vm_ioctl(file: *mut bindings::file, cmd: c_uint, arg: 
 #[no_mangle]
 unsafe extern "C" fn rsvm_vm_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: last reference of the fd: takes back the `Arc` installed by `anonfd::install`.
-    drop(unsafe { crate::anonfd::take::<Vm>(file) });
+    let vm = unsafe { crate::anonfd::take::<Vm>(file) };
+    // The VM fd is gone (closed, or its process died): its devices are released (blocked,
+    // reset, out of the NPT; the domain freed), which also drops their references to it.
+    crate::iommu::amdvi::assign::release_vm(&vm);
+    drop(vm);
     0
 }

@@ -90,3 +90,101 @@ unsafe impl kernel::transmute::FromBytes for RsvmBenchFloor {}
 
 /// The benchmark floor: a bare VMRUN/#VMEXIT loop inside the module (system fd).
 pub(crate) const RSVM_BENCH_FLOOR: u32 = kernel::ioctl::_IOWR::<RsvmBenchFloor>(RSVMIO, 0x82);
+
+// Device assignment (Documentation/ioctl-abi.md, "Device assignment"): VM fd ioctls.
+
+/// A PCI function by segment, bus and devfn (`struct rsvm_pci_device`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmPciDevice {
+    pub(crate) segment: u16,
+    pub(crate) bus: u8,
+    pub(crate) devfn: u8,
+    /// Must be 0.
+    pub(crate) flags: u32,
+}
+static_assert!(size_of::<RsvmPciDevice>() == 8);
+
+/// `RSVM_MAP_DEVICE_BAR`: memory BAR `bar` of the device at guest-physical `gpa`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmDeviceBar {
+    pub(crate) dev: RsvmPciDevice,
+    pub(crate) bar: u32,
+    pub(crate) flags: u32,
+    pub(crate) gpa: u64,
+}
+static_assert!(size_of::<RsvmDeviceBar>() == 24);
+
+/// `RSVM_DEVICE_CONFIG`: one config-space access of 1, 2 or 4 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmDeviceConfig {
+    pub(crate) dev: RsvmPciDevice,
+    pub(crate) offset: u32,
+    pub(crate) size: u32,
+    /// 0: read (the result in `value`), 1: write `value` (filtered).
+    pub(crate) write: u32,
+    pub(crate) value: u32,
+}
+static_assert!(size_of::<RsvmDeviceConfig>() == 24);
+
+/// `RSVM_DEVICE_MSI`: where the device's MSI goes in the guest.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmDeviceMsi {
+    pub(crate) dev: RsvmPciDevice,
+    pub(crate) address_lo: u32,
+    pub(crate) address_hi: u32,
+    pub(crate) data: u32,
+    /// Bit 0: enabled; other bits must be 0.
+    pub(crate) flags: u32,
+}
+static_assert!(size_of::<RsvmDeviceMsi>() == 24);
+
+/// `RSVM_DEVICE_EVENTS`: IOMMU event records of the device, taken from its queue.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmDeviceEvents {
+    pub(crate) dev: RsvmPciDevice,
+    /// In: room at `records` (16-byte records); out: how many were written.
+    pub(crate) nr: u32,
+    pub(crate) pad: u32,
+    /// Out: IO_PAGE_FAULT events, all events, events dropped (queue full), MSIs delivered.
+    pub(crate) io_page_faults: u64,
+    pub(crate) events: u64,
+    pub(crate) lost: u64,
+    pub(crate) interrupts: u64,
+    /// User pointer to `nr` records of two u64 each (the event log's format, §2.5).
+    pub(crate) records: u64,
+}
+static_assert!(size_of::<RsvmDeviceEvents>() == 56);
+
+// SAFETY (all five): `repr(C)`, integer fields only, sizes asserted equal to the sum of the
+// fields (no padding), any bit pattern is valid.
+unsafe impl AsBytes for RsvmPciDevice {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::FromBytes for RsvmPciDevice {}
+// SAFETY: as above.
+unsafe impl AsBytes for RsvmDeviceBar {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::FromBytes for RsvmDeviceBar {}
+// SAFETY: as above.
+unsafe impl AsBytes for RsvmDeviceConfig {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::FromBytes for RsvmDeviceConfig {}
+// SAFETY: as above.
+unsafe impl AsBytes for RsvmDeviceMsi {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::FromBytes for RsvmDeviceMsi {}
+// SAFETY: as above.
+unsafe impl AsBytes for RsvmDeviceEvents {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::FromBytes for RsvmDeviceEvents {}
+
+pub(crate) const RSVM_ASSIGN_DEVICE: u32 = kernel::ioctl::_IOW::<RsvmPciDevice>(RSVMIO, 0x83);
+pub(crate) const RSVM_RELEASE_DEVICE: u32 = kernel::ioctl::_IOW::<RsvmPciDevice>(RSVMIO, 0x84);
+pub(crate) const RSVM_MAP_DEVICE_BAR: u32 = kernel::ioctl::_IOW::<RsvmDeviceBar>(RSVMIO, 0x85);
+pub(crate) const RSVM_DEVICE_CONFIG: u32 = kernel::ioctl::_IOWR::<RsvmDeviceConfig>(RSVMIO, 0x86);
+pub(crate) const RSVM_DEVICE_MSI: u32 = kernel::ioctl::_IOW::<RsvmDeviceMsi>(RSVMIO, 0x87);
+pub(crate) const RSVM_DEVICE_EVENTS: u32 = kernel::ioctl::_IOWR::<RsvmDeviceEvents>(RSVMIO, 0x88);

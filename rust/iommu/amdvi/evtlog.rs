@@ -118,7 +118,7 @@ impl EvtLog {
 
     /// Consumes every record between head and tail: logs (a few of) them, counts them and
     /// hands the space back by writing the head register. Returns how many were consumed.
-    pub(crate) fn drain(&mut self, regs: &Regs) -> u32 {
+    pub(crate) fn drain(&mut self, regs: &Regs, mut sink: impl FnMut(Event)) -> u32 {
         let tail = (regs.evt_tail() & PTR_MASK) as usize % RING_BYTES;
         let mut n = 0u32;
         while self.head != tail {
@@ -132,6 +132,7 @@ impl EvtLog {
                     e.code(), e.devid() >> 8, (e.devid() >> 3) & 0x1f, e.devid() & 7, e.address(), e.0[0], e.0[1]
                 );
             }
+            sink(e);
             // SAFETY: as above; zeroed so a stale record is never read twice.
             unsafe { p.write_volatile(Event::default()) };
             // INVARIANT: stays a multiple of 16 below RING_BYTES.

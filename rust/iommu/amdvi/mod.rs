@@ -13,6 +13,7 @@
 //! `/sys/kernel/debug/rsvm/amdvi` shows the unit and its counters; writing a command word
 //! to it runs that command (see [`Unit::command`]), for the tests.
 
+pub(crate) mod assign;
 pub(crate) mod cmdbuf;
 pub(crate) mod devtab;
 pub(crate) mod dmatest;
@@ -92,6 +93,9 @@ fn find_unit() -> Result<UnitInfo> {
     r
 }
 
+/// Event records kept between a drain and the VMMs' `RSVM_DEVICE_EVENTS`.
+const PENDING_EVENTS: usize = 256;
+
 /// The hardware state, behind the unit's mutex: one command sequence at a time.
 struct Hw {
     regs: Regs,
@@ -104,6 +108,10 @@ struct Hw {
     /// The debugfs-driven test domain and the device ids whose DTE points at it.
     test: Option<TestDomain>,
     test_devids: KVec<u16>,
+    /// Event records drained but not yet filed with their device (`assign::route_events`).
+    pending_events: KVec<evtlog::Event>,
+    /// A device id whose DTE debugfs shows (`dte <devid>`), for the tests.
+    peek: Option<u16>,
 }
 
 impl Hw {
@@ -185,6 +193,23 @@ impl Hw {
         self.cmdbuf.wait(&self.regs)
     }
 
+    /// INVALIDATE_IOMMU_PAGES for every page of domain `id`, then COMPLETION_WAIT.
+    fn flush_domain(&mut self, id: u16) -> Result {
+        self.cmdbuf.submit(&self.regs, Command::invalidate_domain(id))?;
+        self.cmdbuf.wait(&self.regs)
+    }
+
+    /// Drains the event log; records are kept (at most `PENDING_EVENTS`) for the devices'
+    /// VMMs (`RSVM_DEVICE_EVENTS`), the rest only counted and logged.
+    fn drain_events(&mut self) -> u32 {
+        let q = &mut self.pending_events;
+        self.evtlog.drain(&self.regs, |e| {
+            if q.len() < PENDING_EVENTS {
+                let _ = q.push(e, GFP_ATOMIC);
+            }
+        })
+    }
+
     fn test_domain(&mut self) -> Result<&mut TestDomain> {
         self.test.as_mut().ok_or(ENOENT)
     }
@@ -236,12 +261,43 @@ impl Drop for Hw {
 #[pin_data]
 pub(crate) struct Unit {
     info: UnitInfo,
+    /// Devices bound to rsvm's PCI driver and their assignments (taken before `hw`).
+    #[pin]
+    assign: Mutex<assign::Registry>,
     #[pin]
     hw: Mutex<Hw>,
 }
 
-/// The debugfs file that owns the unit: dropping it turns the unit off.
-pub(crate) type AmdviFile = Pin<KBox<debugfs::File<Unit>>>;
+/// The unit (owned by its debugfs file: dropping that turns the unit off) and rsvm's PCI
+/// driver, registered while the unit is up (binding needs its device table).
+pub(crate) struct AmdviFile {
+    file: Pin<KBox<debugfs::File<Unit>>>,
+    pci_registered: bool,
+}
+
+impl AmdviFile {
+    fn new(file: Pin<KBox<debugfs::File<Unit>>>) -> Self {
+        assign::publish(Some(&**file));
+        // SAFETY: registers rsvm's static pci_driver; unregistered in Drop.
+        let r = unsafe { crate::ffi::rsvm_shim_pci_register() };
+        if r != 0 {
+            pr_warn!("amdvi: PCI driver not registered ({}): no device assignment\n", r);
+        }
+        Self { file, pci_registered: r == 0 }
+    }
+}
+
+impl Drop for AmdviFile {
+    fn drop(&mut self) {
+        if self.pci_registered {
+            // SAFETY: registered in `new`. Unbinds every device (DTEs back to V=0); no VM
+            // holds one (each VM fd holds a module reference).
+            unsafe { crate::ffi::rsvm_shim_pci_unregister() };
+        }
+        assign::publish(None);
+        let _ = &self.file;
+    }
+}
 
 /// Probes and enables the unit if `enabled` (the module parameter); `None` when disabled
 /// or when the unit cannot be had (the reason is logged): rsvm works on without it.
@@ -250,7 +306,7 @@ pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
         return None;
     }
     match Unit::probe(dir) {
-        Ok(f) => Some(f),
+        Ok(f) => Some(AmdviFile::new(f)),
         Err(e) => {
             pr_warn!("amdvi: not using the IOMMU ({:?}); rsvm continues without AMD-Vi\n", e);
             None
@@ -259,7 +315,7 @@ pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
 }
 
 impl Unit {
-    fn probe(dir: &debugfs::Dir) -> Result<AmdviFile> {
+    fn probe(dir: &debugfs::Dir) -> Result<Pin<KBox<debugfs::File<Unit>>>> {
         let info = find_unit()?;
         if info.units_in_ivrs > 1 {
             pr_info!("amdvi: {} units in the IVRS; rsvm drives the first\n", info.units_in_ivrs);
@@ -291,6 +347,8 @@ impl Unit {
             domain_ids: DomainIds::new(),
             test: None,
             test_devids: KVec::new(),
+            pending_events: KVec::new(),
+            peek: None,
         };
         // On failure `hw` is dropped: the unit is turned off and restored.
         hw.enable(&info)?;
@@ -299,14 +357,16 @@ impl Unit {
             info.segment, info.devid >> 8, (info.devid >> 3) & 0x1f, info.devid & 7,
             info.mmio_base, info.ivhd_type, efr, hw.devtab.entries()
         );
-        let init = try_pin_init!(Unit { info, hw <- new_mutex!(hw) });
+        let init = try_pin_init!(Unit { info, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
         KBox::pin_init(dir.read_write_callback_file(c"amdvi", init, &Unit::show, &Unit::write), GFP_KERNEL)
     }
 
     fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The registry first (lock order: assign, then hw).
+        let reg = self.assign.lock();
         let mut guard = self.hw.lock();
         let hw = &mut *guard;
-        hw.evtlog.drain(&hw.regs);
+        hw.drain_events();
         let i = &self.info;
         writeln!(f, "ivhd_type: {:#x}", i.ivhd_type)?;
         writeln!(f, "devid: {:04x}:{:02x}:{:02x}.{}", i.segment, i.devid >> 8, (i.devid >> 3) & 0x1f, i.devid & 7)?;
@@ -330,6 +390,11 @@ impl Unit {
         writeln!(f, "domains: {}", hw.domain_ids.in_use())?;
         if let Some(t) = hw.test.as_mut() {
             t.show(f)?;
+        }
+        reg.show(f, &hw.devtab)?;
+        if let Some(d) = hw.peek {
+            let dte = hw.devtab.get(d).unwrap_or_default();
+            writeln!(f, "peek {:04x}: {:#018x} {:#018x} {:#018x} {:#018x}", d, dte.0[0], dte.0[1], dte.0[2], dte.0[3])?;
         }
         for &d in hw.test_devids.iter() {
             if let Ok(dte) = hw.devtab.get(d) {
@@ -382,8 +447,14 @@ impl Unit {
                 hw.cmdbuf.submit(&hw.regs, Command::invalidate_domain(id))?;
                 hw.cmdbuf.wait(&hw.regs)
             }
+            "dte" => {
+                let d = arg16()?;
+                hw.devtab.get(d)?;
+                hw.peek = Some(d);
+                Ok(())
+            }
             "drain" => {
-                hw.evtlog.drain(&hw.regs);
+                hw.drain_events();
                 Ok(())
             }
             "inject-event" => {

@@ -91,6 +91,75 @@ const_assert_eq!(size_of::<RsvmBenchFloor>(), 16);
 
 ioctl_iowr_nr!(RSVM_BENCH_FLOOR, RSVMIO, 0x82, RsvmBenchFloor);
 
+/// A PCI function (`struct rsvm_pci_device`): segment, bus, devfn; `flags` must be 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmPciDevice {
+    pub segment: u16,
+    pub bus: u8,
+    pub devfn: u8,
+    pub flags: u32,
+}
+const_assert_eq!(size_of::<RsvmPciDevice>(), 8);
+
+/// `struct rsvm_device_bar`: memory BAR `bar` of `dev` at guest-physical `gpa`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmDeviceBar {
+    pub dev: RsvmPciDevice,
+    pub bar: u32,
+    pub flags: u32,
+    pub gpa: u64,
+}
+const_assert_eq!(size_of::<RsvmDeviceBar>(), 24);
+
+/// `struct rsvm_device_config`: a 1, 2 or 4-byte config access (`write` 0 or 1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmDeviceConfig {
+    pub dev: RsvmPciDevice,
+    pub offset: u32,
+    pub size: u32,
+    pub write: u32,
+    pub value: u32,
+}
+const_assert_eq!(size_of::<RsvmDeviceConfig>(), 24);
+
+/// `struct rsvm_device_msi`: the guest's MSI address/data for the device; `flags` bit 0 = on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmDeviceMsi {
+    pub dev: RsvmPciDevice,
+    pub address_lo: u32,
+    pub address_hi: u32,
+    pub data: u32,
+    pub flags: u32,
+}
+const_assert_eq!(size_of::<RsvmDeviceMsi>(), 24);
+
+/// `struct rsvm_device_events`: IOMMU event records of the device (16 bytes each at
+/// `records`, room for `nr`; `nr` comes back as the count written) and its counters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsvmDeviceEvents {
+    pub dev: RsvmPciDevice,
+    pub nr: u32,
+    pub pad: u32,
+    pub io_page_faults: u64,
+    pub events: u64,
+    pub lost: u64,
+    pub interrupts: u64,
+    pub records: u64,
+}
+const_assert_eq!(size_of::<RsvmDeviceEvents>(), 56);
+
+ioctl_iow_nr!(RSVM_ASSIGN_DEVICE, RSVMIO, 0x83, RsvmPciDevice);
+ioctl_iow_nr!(RSVM_RELEASE_DEVICE, RSVMIO, 0x84, RsvmPciDevice);
+ioctl_iow_nr!(RSVM_MAP_DEVICE_BAR, RSVMIO, 0x85, RsvmDeviceBar);
+ioctl_iowr_nr!(RSVM_DEVICE_CONFIG, RSVMIO, 0x86, RsvmDeviceConfig);
+ioctl_iow_nr!(RSVM_DEVICE_MSI, RSVMIO, 0x87, RsvmDeviceMsi);
+ioctl_iowr_nr!(RSVM_DEVICE_EVENTS, RSVMIO, 0x88, RsvmDeviceEvents);
+
 /// #VMEXIT codes the self-test expects (APM vol. 2, appendix C).
 pub mod exit {
     pub const CPUID: u64 = 0x72;
@@ -109,6 +178,22 @@ mod tests {
         assert_eq!(KVM_CREATE_VM(), 0xae01);
         assert_eq!(KVM_CHECK_EXTENSION(), 0xae03);
         assert_eq!(KVM_GET_VCPU_MMAP_SIZE(), 0xae04);
+    }
+
+    #[test]
+    fn assignment_numbers() {
+        // _IOW = direction 1, _IOWR = 3; type 0xAF, numbers 0x83..0x88, sizes from the structs.
+        let want = [
+            (RSVM_ASSIGN_DEVICE(), 1, 0x83, 8),
+            (RSVM_RELEASE_DEVICE(), 1, 0x84, 8),
+            (RSVM_MAP_DEVICE_BAR(), 1, 0x85, 24),
+            (RSVM_DEVICE_CONFIG(), 3, 0x86, 24),
+            (RSVM_DEVICE_MSI(), 1, 0x87, 24),
+            (RSVM_DEVICE_EVENTS(), 3, 0x88, 56),
+        ];
+        for (nr, dir, n, size) in want {
+            assert_eq!(nr as u64, (dir << 30) | (size << 16) | (0xaf << 8) | n);
+        }
     }
 
     #[test]

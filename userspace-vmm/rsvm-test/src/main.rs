@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 mod hostile;
 mod apic;
+mod passthrough;
 mod vmtests;
 #[cfg(test)]
 mod emulate_tests;
@@ -69,6 +70,23 @@ enum Cmd {
     /// rules, HLT sleeping in the kernel until an MSI from another thread, signals while
     /// halted, a vCPU closed with its timer armed.
     Lapic,
+    /// Device assignment (rsvm with amdvi=1, the device bound to rsvm): a guest drives
+    /// QEMU's edu through its BAR (DMA, factorial, MSI); isolation; hostile cases.
+    Passthrough {
+        /// The device bound to rsvm (QEMU edu), SSSS:BB:DD.F.
+        #[arg(long, default_value = "0000:00:04.0")]
+        device: String,
+        /// A device not bound to rsvm.
+        #[arg(long, default_value = "0000:00:00.0")]
+        other: String,
+        /// Leave edu's MSI unrouted (no interrupt checks).
+        #[arg(long)]
+        no_msi: bool,
+        /// Only assign the device (BAR mapped, MSI routed), print "assigned", hold it this
+        /// many seconds and expect it to have been taken away (the script unbinds it).
+        #[arg(long)]
+        hold_secs: Option<u64>,
+    },
 }
 
 pub(crate) type TestResult = Result<(), String>;
@@ -239,6 +257,10 @@ fn main() -> ExitCode {
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
         Cmd::Lapic => apic::lapic(&args.dev),
+        Cmd::Passthrough { device, other, no_msi, hold_secs } => match hold_secs {
+            Some(secs) => passthrough::hold(&device, secs),
+            None => passthrough::passthrough(&device, &other, !no_msi),
+        },
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device assignment: PCI functions bound to rsvm's PCI driver (`pcidrv.c`, VFIO-style
+//! driver_override binding) and handed to a VM, whose I/O domain maps all of the VM's memory
+//! (guest-physical -> the memslots' pinned pages) so the device's DMA reaches the guest and
+//! nothing else. Documentation/amdvi.md, "Device assignment".
+//!
+//! States of a device's DTE (§2.2.2.1):
+//! - not bound to rsvm: V=0 (as the host had it);
+//! - bound, not assigned: V=1, TV=1, Mode 0, IR=IW=0: DMA blocked (domain 0, which rsvm never
+//!   gives a page table, so nothing is ever cached under it);
+//! - assigned: V=1, TV=1, the VM's I/O page table, IR=IW=1 (the leaves decide).
+//!
+//! Locking, in this order: [`Unit::assign`] (every assignment operation), a VM's `mem`, its
+//! `vcpus` (NPT flushes), the unit's `hw`. The MSI handler thread takes only `vcpus`.
+
+use super::devtab::Dte;
+use super::domain::Domain;
+use super::evtlog::EventCode;
+use super::pgtable::PageSize;
+use super::{regs, Unit};
+use crate::ffi;
+use crate::lapic::Message;
+use crate::memslot::{Memslot, PAGE_SIZE};
+use crate::npt::{Access, Npt};
+use crate::uapi::*;
+use crate::vm::{Vm, VmMem};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_void},
+    prelude::*,
+    sync::Arc,
+    uaccess::{UserPtr, UserSlice},
+};
+
+const SIZE_2M: u64 = 1 << 21;
+/// PCI_STD_NUM_BARS.
+const NR_BARS: usize = 6;
+/// Event records kept per device for its VMM; older ones are counted as lost.
+const EVENT_QUEUE: usize = 64;
+/// The depth of a VM's I/O page table: 4 levels (48-bit guest-physical addresses), or what
+/// the unit supports if less. Memslots above that cannot be mapped (`EINVAL` while assigned).
+const IO_LEVELS: u32 = 4;
+
+/// The unit, published while the PCI driver is registered (see [`super::AmdviFile`]).
+static UNIT: AtomicPtr<Unit> = AtomicPtr::new(core::ptr::null_mut());
+
+pub(crate) fn publish(u: Option<&Unit>) {
+    UNIT.store(u.map_or(core::ptr::null_mut(), |u| u as *const Unit as *mut Unit), Ordering::Release);
+}
+
+fn unit<'a>() -> Result<&'a Unit> {
+    let p = UNIT.load(Ordering::Acquire);
+    // SAFETY: non-null only while the unit is alive: published after it was pinned in its
+    // box and withdrawn before it is dropped (`AmdviFile`), after the PCI driver is gone.
+    // Callers are PCI driver callbacks (driver registered) and VM ioctls/releases, whose fd
+    // holds a module reference, so the module (and the unit) cannot go meanwhile.
+    (!p.is_null()).then(|| unsafe { &*p }).ok_or(ENODEV)
+}
+
+/// A VM's I/O address space: its domain (device address = guest-physical address) and the
+/// BARs mapped into its NPT. Lives in the VM's `VmMem`, under its lock.
+pub(crate) struct IoSpace {
+    dom: Domain,
+    devices: u32,
+    /// BAR mappings in the NPT: (requester id, BAR, gpa, len).
+    bars: KVec<(u16, u32, u64, u64)>,
+}
+
+impl IoSpace {
+    /// Whether `[gpa, gpa + len)` overlaps a mapped BAR other than `skip`.
+    pub(crate) fn bar_overlap(&self, gpa: u64, len: u64, skip: Option<(u16, u32)>) -> bool {
+        self.bars.iter().any(|&(d, b, g, l)| Some((d, b)) != skip && gpa < g + l && g < gpa.saturating_add(len))
+    }
+}
+
+/// The MSI route of an assigned device, shared with its interrupt thread.
+pub(crate) struct IrqCtx {
+    vm: Arc<Vm>,
+    address_lo: AtomicU32,
+    data: AtomicU32,
+    count: AtomicU64,
+}
+
+/// Called by the threaded handler of an assigned device's MSI (pcidrv.c).
+#[no_mangle]
+unsafe extern "C" fn rsvm_assigned_irq(ctx: *mut c_void) {
+    // SAFETY: `ctx` is the `IrqCtx` given to request_threaded_irq, alive until free_irq
+    // (which waits for this handler) returns in `msi_disable`.
+    let c = unsafe { &*(ctx as *const IrqCtx) };
+    c.count.fetch_add(1, Ordering::Relaxed);
+    let m = Message::from_msi(c.address_lo.load(Ordering::Acquire), c.data.load(Ordering::Acquire));
+    c.vm.deliver(&m, None);
+}
+
+struct Assigned {
+    vm: Arc<Vm>,
+    irq: Option<Pin<KBox<IrqCtx>>>,
+    interrupts_before: u64,
+}
+
+/// A device bound to rsvm's PCI driver.
+///
+/// # Invariants
+///
+/// `pdev` holds a reference (pci_dev_get) dropped in `Registry::remove`.
+struct BoundDev {
+    pdev: *mut bindings::pci_dev,
+    segment: u16,
+    devid: u16,
+    owner: Option<Assigned>,
+    events: KVec<[u64; 2]>,
+    io_page_faults: u64,
+    total_events: u64,
+    lost: u64,
+}
+
+/// Devices bound to rsvm, behind [`Unit::assign`].
+#[derive(Default)]
+pub(crate) struct Registry {
+    devs: KVec<BoundDev>,
+}
+
+// SAFETY: the `pci_dev` pointers are refcounted device references, used only under the
+// registry's mutex; nothing in them is tied to a thread.
+unsafe impl Send for Registry {}
+
+fn devid_of(pdev: *mut bindings::pci_dev) -> (u16, u16) {
+    let (mut seg, mut devid) = (0u16, 0u16);
+    // SAFETY: `pdev` is a live device (callers hold a reference or are in its probe/remove).
+    unsafe { ffi::rsvm_shim_pci_ids(pdev.cast(), &mut seg, &mut devid) };
+    (seg, devid)
+}
+
+/// Probe: the device is now rsvm's; its DMA is blocked until it is assigned.
+#[no_mangle]
+unsafe extern "C" fn rsvm_pci_probe(pdev: *mut bindings::pci_dev) -> c_int {
+    match probe(pdev) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+fn probe(pdev: *mut bindings::pci_dev) -> Result {
+    let u = unit()?;
+    let (segment, devid) = devid_of(pdev);
+    if segment != u.info.segment {
+        return Err(ENODEV);
+    }
+    let mut reg = u.assign.lock();
+    reg.devs.reserve(1, GFP_KERNEL)?;
+    u.hw.lock().set_dte(devid, Dte::blocked(0), &[0])?;
+    // SAFETY: `pdev` is live during probe; the reference is dropped in `remove`.
+    unsafe { bindings::pci_dev_get(pdev) };
+    // INVARIANT: the reference was just taken.
+    reg.devs.push(
+        BoundDev { pdev, segment, devid, owner: None, events: KVec::new(), io_page_faults: 0, total_events: 0, lost: 0 },
+        GFP_KERNEL,
+    )?;
+    pr_info!("amdvi: {:04x}:{:02x}:{:02x}.{} bound to rsvm, DMA blocked\n", segment, devid >> 8, (devid >> 3) & 0x1f, devid & 7);
+    Ok(())
+}
+
+/// Remove (unbind, or the device goes): an assignment is released first (the VM loses the
+/// device), then the DTE goes back to V=0, as the host had it.
+#[no_mangle]
+unsafe extern "C" fn rsvm_pci_remove(pdev: *mut bindings::pci_dev) {
+    let Ok(u) = unit() else { return };
+    let mut reg = u.assign.lock();
+    let Some(i) = reg.devs.iter().position(|d| d.pdev == pdev) else { return };
+    if let Some(d) = reg.devs.get_mut(i) {
+        if d.owner.is_some() {
+            pr_warn!("amdvi: device {:#06x} unbound while assigned: released from its VM\n", d.devid);
+            // The driver core holds the device lock during remove.
+            release(u, d, true);
+        }
+        if let Err(e) = u.hw.lock().set_dte(d.devid, Dte::untranslated(), &[0]) {
+            pr_err!("amdvi: device {:#06x}: DTE not restored: {:?}\n", d.devid, e);
+        }
+    }
+    if let Ok(d) = reg.devs.remove(i) {
+        // SAFETY: the reference taken in `probe` (type invariant), dropped once.
+        unsafe { bindings::pci_dev_put(d.pdev) };
+    }
+}
+
+/// Maps every page of `s` in `dom` (pinning all of it): 2 MiB leaves where the guest range
+/// and the pinned backing are 2 MiB aligned and contiguous, else 4 KiB leaves.
+fn map_slot(dom: &mut Domain, s: &mut Memslot) -> Result {
+    s.pin_range(0, s.npages)?;
+    let write = !s.readonly;
+    let pages_2m = SIZE_2M / PAGE_SIZE;
+    let mut i = 0u64;
+    while i < s.npages {
+        let gpa = s.gpa + i * PAGE_SIZE;
+        let pa = s.phys(i).ok_or(EFAULT)?;
+        if gpa % SIZE_2M == 0 && pa % SIZE_2M == 0 && i + pages_2m <= s.npages
+            && (1..pages_2m).all(|k| s.phys(i + k) == Some(pa + k * PAGE_SIZE))
+        {
+            dom.map(gpa, pa, PageSize::Size2M, true, write)?;
+            i += pages_2m;
+        } else {
+            dom.map(gpa, pa, PageSize::Size4K, true, write)?;
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every leaf of `[gpa, gpa + len)` from `dom` (the caller flushes the domain).
+fn unmap_range(dom: &mut Domain, gpa: u64, len: u64) {
+    let end = gpa.saturating_add(len);
+    let mut a = gpa;
+    while a < end {
+        if a % SIZE_2M == 0 && a + SIZE_2M <= end && dom.unmap(a, PageSize::Size2M).is_ok() {
+            a += SIZE_2M;
+            continue;
+        }
+        let _ = dom.unmap(a, PageSize::Size4K);
+        a += PAGE_SIZE;
+    }
+}
+
+fn flush_domain(id: u16) -> Result {
+    let u = unit()?;
+    let mut hw = u.hw.lock();
+    hw.flush_domain(id)
+}
+
+/// `KVM_SET_USER_MEMORY_REGION` created (or moved in) slot `s` while devices are assigned:
+/// map it in the VM's domain. On error nothing of it stays mapped.
+pub(crate) fn slot_added(io: &mut IoSpace, s: &mut Memslot) -> Result {
+    if io.bar_overlap(s.gpa, s.npages * PAGE_SIZE, None) {
+        return Err(EEXIST);
+    }
+    let r = map_slot(&mut io.dom, s);
+    if r.is_err() {
+        unmap_range(&mut io.dom, s.gpa, s.npages * PAGE_SIZE);
+    }
+    let f = flush_domain(io.dom.id);
+    r.and(f)
+}
+
+/// A slot's range goes (delete or move): unmapped from the domain and the unit's caches
+/// flushed before the caller unpins.
+pub(crate) fn slot_removed(io: &mut IoSpace, gpa: u64, len: u64) -> Result {
+    unmap_range(&mut io.dom, gpa, len);
+    flush_domain(io.dom.id)
+}
+
+fn sel_devid(d: &RsvmPciDevice) -> Result<(u16, u16)> {
+    if d.flags != 0 {
+        return Err(EINVAL);
+    }
+    Ok((d.segment, u16::from(d.bus) << 8 | u16::from(d.devfn)))
+}
+
+impl Registry {
+    /// debugfs: one line per bound device: its DTE, its VM, its event counters.
+    pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>, devtab: &super::devtab::DevTable) -> core::fmt::Result {
+        for d in self.devs.iter() {
+            let dte = devtab.get(d.devid).unwrap_or_default();
+            writeln!(
+                f,
+                "bound {:04x}:{:02x}:{:02x}.{} vm {} dte {:#018x} {:#018x} events {} io_page_faults {} lost {}",
+                d.segment, d.devid >> 8, (d.devid >> 3) & 0x1f, d.devid & 7,
+                d.owner.as_ref().map_or(0, |a| a.vm.id), dte.0[0], dte.0[1], d.total_events, d.io_page_faults, d.lost
+            )?;
+        }
+        Ok(())
+    }
+
+    fn find(&mut self, d: &RsvmPciDevice) -> Result<&mut BoundDev> {
+        let (seg, devid) = sel_devid(d)?;
+        self.devs.iter_mut().find(|b| b.segment == seg && b.devid == devid).ok_or(ENODEV)
+    }
+
+    /// The device, if it is assigned to `vm` (`ENODEV` not bound, `ENOENT` not this VM's).
+    fn owned(&mut self, vm: &Vm, d: &RsvmPciDevice) -> Result<&mut BoundDev> {
+        let b = self.find(d)?;
+        match &b.owner {
+            Some(a) if core::ptr::eq(&*a.vm, vm) => Ok(b),
+            _ => Err(ENOENT),
+        }
+    }
+}
+
+/// Blocks, quiesces and resets an assigned device and takes it from its VM: DTE blocked
+/// (and the domain flushed), bus mastering off, MSI freed, BARs out of the NPT, function
+/// reset, regions released, device disabled; the VM's domain goes with its last device.
+fn release(u: &Unit, d: &mut BoundDev, device_locked: bool) {
+    let Some(mut a) = d.owner.take() else { return };
+    let vm = a.vm.clone();
+    let mut mem = vm.mem.lock();
+    let dom_id = mem.io.as_ref().map_or(0, |io| io.dom.id);
+    if let Err(e) = u.hw.lock().set_dte(d.devid, Dte::blocked(0), &[dom_id, 0]) {
+        pr_err!("amdvi: device {:#06x}: DTE not blocked: {:?}\n", d.devid, e);
+    }
+    // SAFETY: the device is live (we hold a reference) and enabled by `assign`.
+    unsafe { bindings::pci_clear_master(d.pdev) };
+    msi_disable(d.pdev, &mut a);
+    let VmMem { npt, io, .. } = &mut *mem;
+    if let Some(io) = io.as_mut() {
+        let mut removed = false;
+        let mut k = 0;
+        while k < io.bars.len() {
+            match io.bars.get(k).copied() {
+                Some((devid, _, gpa, len)) if devid == d.devid => {
+                    npt.unmap(gpa, len);
+                    let _ = io.bars.remove(k);
+                    removed = true;
+                }
+                _ => k += 1,
+            }
+        }
+        if removed {
+            vm.flush_npt();
+        }
+        io.devices = io.devices.saturating_sub(1);
+    }
+    if mem.io.as_ref().is_some_and(|io| io.devices == 0) {
+        if let Some(io) = mem.io.take() {
+            // No DTE points at the domain any more (blocked and flushed above).
+            io.dom.release(&mut u.hw.lock().domain_ids);
+        }
+    }
+    drop(mem);
+    // SAFETY: live device; with the device lock held (remove) the _locked variant, else the
+    // try variant (never waits for a lock the driver core may hold while calling us).
+    let r = unsafe {
+        if device_locked {
+            bindings::pci_reset_function_locked(d.pdev)
+        } else {
+            bindings::pci_try_reset_function(d.pdev)
+        }
+    };
+    if r != 0 {
+        // edu in QEMU has no FLR or PM reset; log and go on (DMA is blocked regardless).
+        pr_info!("amdvi: device {:#06x}: no function reset ({})\n", d.devid, r);
+    }
+    // SAFETY: balances `pci_request_regions` and `pci_enable_device` in `assign`.
+    unsafe {
+        bindings::pci_release_regions(d.pdev);
+        bindings::pci_disable_device(d.pdev);
+    }
+    pr_info!("amdvi: device {:#06x} released from VM {}\n", d.devid, vm.id);
+}
+
+fn msi_disable(pdev: *mut bindings::pci_dev, a: &mut Assigned) {
+    if let Some(ctx) = a.irq.take() {
+        a.interrupts_before += ctx.count.load(Ordering::Relaxed);
+        // SAFETY: `ctx` is what `msi_enable` registered for this device; free_irq waits for a
+        // running handler, after which `ctx` can be dropped.
+        unsafe { ffi::rsvm_shim_pci_msi_disable(pdev.cast(), &*ctx as *const IrqCtx as *mut c_void) };
+    }
+}
+
+fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
+    let mut reg = u.assign.lock();
+    let d = reg.find(sel)?;
+    if let Some(a) = &d.owner {
+        return Err(if Arc::ptr_eq(&a.vm, vm) { EEXIST } else { EBUSY });
+    }
+    // SAFETY: live device (reference held); balanced in `release` or below.
+    kernel::error::to_result(unsafe { bindings::pci_enable_device(d.pdev) })?;
+    // SAFETY: as above; the name is static.
+    let r = kernel::error::to_result(unsafe { bindings::pci_request_regions(d.pdev, c"rsvm".as_ptr().cast()) });
+    if let Err(e) = r {
+        // SAFETY: enabled just above.
+        unsafe { bindings::pci_disable_device(d.pdev) };
+        return Err(if e == EBUSY { EBUSY } else { e });
+    }
+    let undo = |d: &BoundDev| {
+        // SAFETY: both taken above.
+        unsafe {
+            bindings::pci_release_regions(d.pdev);
+            bindings::pci_disable_device(d.pdev);
+        }
+    };
+    let mut mem = vm.mem.lock();
+    if mem.io.is_none() {
+        let r = new_io_space(u, &mut mem);
+        match r {
+            Ok(io) => mem.io = Some(io),
+            Err(e) => {
+                drop(mem);
+                undo(d);
+                return Err(e);
+            }
+        }
+    }
+    let Some(io) = mem.io.as_mut() else {
+        undo(d);
+        return Err(EINVAL);
+    };
+    let (id, root, levels) = (io.dom.id, io.dom.pt.root(), io.dom.pt.levels());
+    // (The guard is dropped before the error path locks `hw` again.)
+    let r = u.hw.lock().set_dte(d.devid, Dte::translated(id, root, levels as u8, true, true), &[0, id]);
+    if let Err(e) = r {
+        let _ = u.hw.lock().set_dte(d.devid, Dte::blocked(0), &[0, id]);
+        if io.devices == 0 {
+            if let Some(io) = mem.io.take() {
+                io.dom.release(&mut u.hw.lock().domain_ids);
+            }
+        }
+        drop(mem);
+        undo(d);
+        return Err(e);
+    }
+    io.devices += 1;
+    d.owner = Some(Assigned { vm: vm.clone(), irq: None, interrupts_before: 0 });
+    d.events.clear();
+    (d.io_page_faults, d.total_events, d.lost) = (0, 0, 0);
+    pr_info!("amdvi: device {:#06x} assigned to VM {} (domain {})\n", d.devid, vm.id, id);
+    Ok(())
+}
+
+/// A VM's first assignment: a domain with all of its memory mapped.
+fn new_io_space(u: &Unit, mem: &mut VmMem) -> Result<IoSpace> {
+    let levels = IO_LEVELS.min(regs::efr::max_levels(u.hw.lock().efr));
+    let dom = Domain::new(&mut u.hw.lock().domain_ids, levels)?;
+    let mut io = IoSpace { dom, devices: 0, bars: KVec::new() };
+    let mut r = Ok(());
+    for s in mem.slots.iter_mut() {
+        r = map_slot(&mut io.dom, s);
+        if r.is_err() {
+            break;
+        }
+    }
+    match r {
+        Ok(()) => Ok(io),
+        Err(e) => {
+            // Never attached to a DTE: nothing cached, the tables go with the domain.
+            io.dom.release(&mut u.hw.lock().domain_ids);
+            Err(if e == EINVAL { EINVAL } else { e })
+        }
+    }
+}
+
+fn map_bar(u: &Unit, vm: &Vm, b: &RsvmDeviceBar) -> Result {
+    if b.flags != 0 || b.bar as usize >= NR_BARS || b.gpa % PAGE_SIZE != 0 {
+        return Err(EINVAL);
+    }
+    let mut reg = u.assign.lock();
+    let d = reg.owned(vm, &b.dev)?;
+    let (mut start, mut len) = (0u64, 0u64);
+    // SAFETY: live device (reference held); out pointers are ours.
+    kernel::error::to_result(unsafe { ffi::rsvm_shim_pci_bar(d.pdev.cast(), b.bar, &mut start, &mut len) })?;
+    if start % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+        // A BAR smaller than a page would expose its neighbours.
+        return Err(EINVAL);
+    }
+    let end = b.gpa.checked_add(len).ok_or(EINVAL)?;
+    let mut mem = vm.mem.lock();
+    if end > mem.npt.gpa_limit() || mem.slots.overlap_any(b.gpa, len / PAGE_SIZE) {
+        return Err(if end > mem.npt.gpa_limit() { EINVAL } else { EEXIST });
+    }
+    let VmMem { npt, io, .. } = &mut *mem;
+    let io = io.as_mut().ok_or(ENOENT)?;
+    if io.bar_overlap(b.gpa, len, Some((d.devid, b.bar))) {
+        return Err(EEXIST);
+    }
+    io.bars.reserve(1, GFP_KERNEL)?;
+    if let Some(k) = io.bars.iter().position(|&(dv, bar, _, _)| dv == d.devid && bar == b.bar) {
+        if let Some((_, _, g, l)) = io.bars.get(k).copied() {
+            npt.unmap(g, l);
+        }
+        let _ = io.bars.remove(k);
+        vm.flush_npt();
+    }
+    let r = map_mmio(npt, b.gpa, start, len);
+    if r.is_err() {
+        npt.unmap(b.gpa, len);
+        vm.flush_npt();
+        return r;
+    }
+    io.bars.push((d.devid, b.bar, b.gpa, len), GFP_KERNEL)?;
+    Ok(())
+}
+
+fn map_mmio(npt: &mut Npt, gpa: u64, hpa: u64, len: u64) -> Result {
+    let mut off = 0;
+    while off < len {
+        npt.map_4k(gpa + off, hpa + off, Access::DeviceMmio)?;
+        off += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// Bits of the type-0 header a guest may write (by config offset); everything else is
+/// dropped: BARs, the ROM BAR, the capability pointer, and every capability (MSI and MSI-X
+/// are the VMM's to emulate and route with `RSVM_DEVICE_MSI`; PM control would let the guest
+/// change the power state; PCIe device control could start an FLR). Documentation/amdvi.md.
+fn writable_mask(offset: u32) -> u8 {
+    match offset {
+        // Command: Memory Space, Bus Master (the device is assigned: its DMA is confined to
+        // the VM's domain), and Interrupt Disable (bit 10).
+        0x04 => 0x06,
+        0x05 => 0x04,
+        // Cache line size, latency timer, interrupt line (scratch registers).
+        0x0c | 0x0d | 0x3c => 0xff,
+        _ => 0,
+    }
+}
+
+fn config(u: &Unit, vm: &Vm, c: &mut RsvmDeviceConfig) -> Result {
+    // (`size` is checked before it divides; no addition can overflow.)
+    if c.write > 1 || !matches!(c.size, 1 | 2 | 4) || c.offset % c.size != 0 || c.offset > 256 - c.size {
+        return Err(EINVAL);
+    }
+    let mut reg = u.assign.lock();
+    let d = reg.owned(vm, &c.dev)?;
+    let cur = read_config(d.pdev, c.offset, c.size)?;
+    if c.write == 0 {
+        // BARs and the ROM BAR read as 0: the VMM emulates them (their host addresses are
+        // not the guest's business).
+        let hidden = (0x10..0x28).contains(&c.offset) || (0x30..0x34).contains(&c.offset);
+        c.value = if hidden { 0 } else { cur };
+        return Ok(());
+    }
+    let mut mask = 0u32;
+    for k in 0..c.size {
+        mask |= u32::from(writable_mask(c.offset + k)) << (8 * k);
+    }
+    if mask == 0 {
+        return Ok(());
+    }
+    let v = (cur & !mask) | (c.value & mask);
+    write_config(d.pdev, c.offset, c.size, v)
+}
+
+fn read_config(pdev: *mut bindings::pci_dev, off: u32, size: u32) -> Result<u32> {
+    let off = off as c_int;
+    // SAFETY (all three): live device (reference held); the out pointer is ours. The user_
+    // variants honour the kernel's config-access blocking (during a reset).
+    let r = unsafe {
+        match size {
+            1 => {
+                let mut v = 0u8;
+                let r = bindings::pci_user_read_config_byte(pdev, off, &mut v);
+                (r, u32::from(v))
+            }
+            2 => {
+                let mut v = 0u16;
+                let r = bindings::pci_user_read_config_word(pdev, off, &mut v);
+                (r, u32::from(v))
+            }
+            _ => {
+                let mut v = 0u32;
+                let r = bindings::pci_user_read_config_dword(pdev, off, &mut v);
+                (r, v)
+            }
+        }
+    };
+    kernel::error::to_result(r.0)?;
+    Ok(r.1)
+}
+
+fn write_config(pdev: *mut bindings::pci_dev, off: u32, size: u32, v: u32) -> Result {
+    let off = off as c_int;
+    // SAFETY: live device (reference held).
+    let r = unsafe {
+        match size {
+            1 => bindings::pci_user_write_config_byte(pdev, off, v as u8),
+            2 => bindings::pci_user_write_config_word(pdev, off, v as u16),
+            _ => bindings::pci_user_write_config_dword(pdev, off, v),
+        }
+    };
+    kernel::error::to_result(r)
+}
+
+fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
+    if m.flags & !1 != 0 || (m.flags & 1 != 0 && (m.address_hi != 0 || m.address_lo >> 20 != 0xfee)) {
+        return Err(EINVAL);
+    }
+    if m.flags & 1 != 0 && !vm.split_irqchip.load(Ordering::SeqCst) {
+        // Only the in-kernel APIC can take the interrupt.
+        return Err(EINVAL);
+    }
+    let mut reg = u.assign.lock();
+    let d = reg.owned(vm, &m.dev)?;
+    let pdev = d.pdev;
+    let Some(a) = d.owner.as_mut() else { return Err(ENOENT) };
+    if m.flags & 1 == 0 {
+        msi_disable(pdev, a);
+        return Ok(());
+    }
+    if let Some(ctx) = a.irq.as_ref() {
+        ctx.address_lo.store(m.address_lo, Ordering::Release);
+        ctx.data.store(m.data, Ordering::Release);
+        return Ok(());
+    }
+    let ctx = KBox::pin(
+        IrqCtx { vm: vm.clone(), address_lo: AtomicU32::new(m.address_lo), data: AtomicU32::new(m.data), count: AtomicU64::new(0) },
+        GFP_KERNEL,
+    )?;
+    // SAFETY: live, enabled device; `ctx` is pinned and outlives the registration (freed
+    // only after `msi_disable`).
+    kernel::error::to_result(unsafe { ffi::rsvm_shim_pci_msi_enable(pdev.cast(), &*ctx as *const IrqCtx as *mut c_void) })?;
+    a.irq = Some(ctx);
+    Ok(())
+}
+
+/// Takes the unit's pending event records and files each with its device.
+fn route_events(u: &Unit, reg: &mut Registry) {
+    let mut hw = u.hw.lock();
+    hw.drain_events();
+    let pending = core::mem::take(&mut hw.pending_events);
+    drop(hw);
+    for e in pending.iter() {
+        if let Some(d) = reg.devs.iter_mut().find(|d| d.devid == e.devid()) {
+            d.total_events += 1;
+            if e.code() == EventCode::IoPageFault {
+                d.io_page_faults += 1;
+            }
+            if d.events.len() >= EVENT_QUEUE || d.events.push(e.0, GFP_ATOMIC).is_err() {
+                d.lost += 1;
+            }
+        }
+    }
+}
+
+fn events(u: &Unit, vm: &Vm, ev: &mut RsvmDeviceEvents) -> Result {
+    if ev.pad != 0 {
+        return Err(EINVAL);
+    }
+    let mut reg = u.assign.lock();
+    reg.owned(vm, &ev.dev)?;
+    route_events(u, &mut reg);
+    let d = reg.owned(vm, &ev.dev)?;
+    let n = (ev.nr as usize).min(d.events.len());
+    if n > 0 {
+        let mut w = UserSlice::new(UserPtr::from_addr(ev.records as usize), n * 16).writer();
+        for r in d.events.iter().take(n) {
+            w.write(&r[0])?;
+            w.write(&r[1])?;
+        }
+        // Taken only once written.
+        for _ in 0..n {
+            let _ = d.events.remove(0);
+        }
+    }
+    ev.nr = n as u32;
+    ev.io_page_faults = d.io_page_faults;
+    ev.events = d.total_events;
+    ev.lost = d.lost;
+    ev.interrupts = d.owner.as_ref().map_or(0, |a| a.interrupts_before + a.irq.as_ref().map_or(0, |c| c.count.load(Ordering::Relaxed)));
+    Ok(())
+}
+
+/// rsvm's device-assignment ioctls on a VM fd; `None` if `cmd` is not one of them.
+pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let rd = |n: usize| UserSlice::new(UserPtr::from_addr(arg), n);
+    let r = match cmd {
+        RSVM_ASSIGN_DEVICE | RSVM_RELEASE_DEVICE => (|| {
+            let sel: RsvmPciDevice = rd(size_of::<RsvmPciDevice>()).reader().read()?;
+            sel_devid(&sel)?;
+            let u = unit()?;
+            if cmd == RSVM_ASSIGN_DEVICE {
+                assign(u, vm, &sel)
+            } else {
+                let mut reg = u.assign.lock();
+                let d = reg.owned(vm, &sel)?;
+                release(u, d, false);
+                Ok(())
+            }
+        })(),
+        RSVM_MAP_DEVICE_BAR => (|| {
+            let b: RsvmDeviceBar = rd(size_of::<RsvmDeviceBar>()).reader().read()?;
+            map_bar(unit()?, vm, &b)
+        })(),
+        RSVM_DEVICE_CONFIG => (|| {
+            let (mut r, mut w) = rd(size_of::<RsvmDeviceConfig>()).reader_writer();
+            let mut c: RsvmDeviceConfig = r.read()?;
+            config(unit()?, vm, &mut c)?;
+            w.write(&c)
+        })(),
+        RSVM_DEVICE_MSI => (|| {
+            let m: RsvmDeviceMsi = rd(size_of::<RsvmDeviceMsi>()).reader().read()?;
+            set_msi(unit()?, vm, &m)
+        })(),
+        RSVM_DEVICE_EVENTS => (|| {
+            let (mut r, mut w) = rd(size_of::<RsvmDeviceEvents>()).reader_writer();
+            let mut e: RsvmDeviceEvents = r.read()?;
+            events(unit()?, vm, &mut e)?;
+            w.write(&e)
+        })(),
+        _ => return None,
+    };
+    Some(r.map(|()| 0))
+}
+
+/// The VM fd is being closed (or its process died): every device it holds is released.
+pub(crate) fn release_vm(vm: &Vm) {
+    let Ok(u) = unit() else { return };
+    let mut reg = u.assign.lock();
+    for d in reg.devs.iter_mut() {
+        if d.owner.as_ref().is_some_and(|a| core::ptr::eq(&*a.vm, vm)) {
+            release(u, d, false);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+# Device assignment (amdvi=1): QEMU's edu (00:04.0) bound to rsvm with driver_override as
+# VFIO does, its DMA blocked while unassigned; rsvm-test acts as the VMM (guest drives edu
+# through its BAR in the NPT: DMA through the VM's I/O domain, factorial, MSI; isolation;
+# hostile cases); unbind while assigned releases it; unbind restores V=0; nothing leaks.
+. ./lib.sh
+A=$DBG/amdvi
+BDF=0000:00:04.0
+E=/sys/bus/pci/devices/$BDF
+[ -r /sys/firmware/acpi/tables/IVRS ] || skip "no IVRS table (no -device amd-iommu)"
+[ "$(cat $E/vendor 2>/dev/null):$(cat $E/device 2>/dev/null)" = "0x1234:0x11e8" ] || skip "no edu at $BDF"
+[ -e $E/driver ] && skip "edu already has a driver ($(readlink $E/driver))"
+field() { sed -n "s/^$1: //p" $A; }
+# The DTE of edu (device id 0x0020): quadword 0 and 1.
+dte() { echo "dte 20" > $A && sed -n 's/^peek 0020: \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) .*/\1 \2/p' $A; }
+
+held0=$(cat $DBG/pages_held)
+unload_rsvm || fail "rmmod"
+m=$(dmesg_mark)
+insmod $RSVM_KO amdvi=1 || fail "insmod amdvi=1"
+assert "debugfs amdvi exists" test -r $A
+held=$(cat $DBG/pages_held)
+pinned0=$(cat $DBG/pinned_pages)
+assert "edu's DTE is V=0 while edu is not rsvm's ($(dte))" test "$(dte)" = "0x0000000000000000 0x0000000000000000"
+
+bind() {
+	echo rsvm > $E/driver_override || fail "driver_override"
+	echo $BDF > /sys/bus/pci/drivers_probe || fail "drivers_probe"
+}
+unbind() {
+	echo $BDF > /sys/bus/pci/drivers/rsvm/unbind || fail "unbind"
+}
+bind
+assert "edu bound to rsvm" test "$(basename "$(readlink $E/driver)")" = rsvm
+# V=1, TV=1, Mode 0, IR=IW=0: DMA blocked; domain 0.
+assert "bound, unassigned: DTE blocked (V=1 TV=1 IR=IW=0) ($(dte))" test "$(dte)" = "0x0000000000000003 0x0000000000000000"
+grep '^bound' $A
+
+timeout 200 rsvm-test passthrough --device $BDF --other 0000:00:00.0 || fail "rsvm-test passthrough"
+grep '^bound' $A
+assert "released: DTE blocked again ($(dte))" test "$(dte)" = "0x0000000000000003 0x0000000000000000"
+assert "no domain left" test "$(field domains)" = 0
+assert "guest pages unpinned ($(cat $DBG/pinned_pages))" test "$(cat $DBG/pinned_pages)" = "$pinned0"
+assert "pages held as before ($held)" test "$(cat $DBG/pages_held)" = "$held"
+
+# Unbind while assigned: the VM loses the device (DMA blocked, BAR out of its NPT, MSI
+# freed), then its DTE goes back to V=0.
+rsvm-test passthrough --device $BDF --hold-secs 3 > /tmp/hold.out 2>&1 &
+pid=$!
+i=0; while ! grep -q '^assigned' /tmp/hold.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+assert "held: assigned to the holder" grep -q '^assigned' /tmp/hold.out
+grep '^bound' $A
+unbind
+rc=0; wait $pid || rc=$?
+cat /tmp/hold.out
+assert "the holder saw the device taken away (exit $rc)" test $rc = 0
+assert "unbound: edu has no driver" test ! -e $E/driver
+assert "unbound: DTE V=0 as before ($(dte))" test "$(dte)" = "0x0000000000000000 0x0000000000000000"
+assert "no domain left" test "$(field domains)" = 0
+
+# Bind and unbind again 10 times.
+i=0
+while [ $i -lt 10 ]; do bind; unbind; i=$((i + 1)); done
+pass "10 bind/unbind cycles"
+assert "DTE V=0 after the cycles" test "$(dte)" = "0x0000000000000000 0x0000000000000000"
+echo > $E/driver_override
+assert "pinned pages back ($(cat $DBG/pinned_pages))" test "$(cat $DBG/pinned_pages)" = "$pinned0"
+assert "pages held back ($(cat $DBG/pages_held))" test "$(cat $DBG/pages_held)" = "$held"
+
+# rmmod while edu is bound: the driver goes first, DTE restored, nothing leaked.
+bind
+rmmod rsvm || fail "rmmod with edu bound"
+assert "edu unbound by rmmod" test ! -e $E/driver
+echo > $E/driver_override
+dmesg | tail -n +$((m + 1)) | grep -q 'BUG: rsvm unloads' && fail "leak reported at unload"
+pass "no leak reported at unload"
+k=/sys/kernel/debug/kmemleak
+if [ -w $k ]; then
+	echo scan > $k; sleep 1; echo scan > $k
+	if grep -q rsvm $k; then cat $k; fail "kmemleak: objects allocated by rsvm unreferenced"; fi
+	pass "kmemleak: nothing of rsvm's"
+fi
+assert "back to the default load" insmod $RSVM_KO
+assert "pages held as before with amdvi off ($held0)" test "$(cat $DBG/pages_held)" = "$held0"

@@ -1,0 +1,303 @@
+//! Device assignment (rsvm only, `amdvi=1`, QEMU's edu bound to rsvm): the test acts as the
+//! VMM. A guest drives edu through its BAR mapped into the NPT: liveness, factorial, a DMA
+//! round trip through the VM's I/O domain, a DMA to an address outside the VM's memory (a
+//! host canary page stays unchanged), and edu's MSI routed to the guest's APIC. Then the
+//! hostile cases: errnos for unbound devices, double and cross-VM assignment, bad arguments,
+//! event forwarding with the event-injection hook, 20 release/assign cycles, and a VMM
+//! killed while it holds the device.
+
+use crate::vmtests::apic_cpuid_table;
+use crate::{check, TestResult};
+use rsvm_abi::*;
+use rsvm_guest::guest::{Guest, HostMem};
+use rsvm_guest::payloads::{edu64, Mode, EDU_BAR_GPA};
+use std::os::fd::AsRawFd;
+
+/// Parses `SSSS:BB:DD.F`.
+pub fn parse_bdf(s: &str) -> Result<RsvmPciDevice, String> {
+    let bad = || format!("bad PCI address {s} (want SSSS:BB:DD.F)");
+    let (seg, rest) = s.split_once(':').ok_or_else(bad)?;
+    let (bus, rest) = rest.split_once(':').ok_or_else(bad)?;
+    let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+    let n = |t: &str| u32::from_str_radix(t, 16).map_err(|_| bad());
+    let (seg, bus, dev, func) = (n(seg)?, n(bus)?, n(dev)?, n(func)?);
+    if seg > 0xffff || bus > 0xff || dev > 0x1f || func > 7 {
+        return Err(bad());
+    }
+    Ok(RsvmPciDevice { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 })
+}
+
+fn ioctl<T>(fd: &impl AsRawFd, nr: u64, arg: &mut T) -> Result<(), i32> {
+    // SAFETY: `arg` is a live, correctly sized argument struct for `nr` (the ioctl number
+    // encodes its size; rsvm-abi asserts the layouts).
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), nr as _, arg as *mut T) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ok(())
+    }
+}
+
+fn expect<T>(fd: &impl AsRawFd, what: &str, nr: u64, mut arg: T, want: Result<(), i32>) -> TestResult {
+    let r = ioctl(fd, nr, &mut arg);
+    check(r == want, || format!("{what}: {r:?} (want {want:?})"))
+}
+
+fn cfg(vm: &impl AsRawFd, dev: RsvmPciDevice, offset: u32, size: u32, write: Option<u32>) -> Result<u32, String> {
+    let mut c = RsvmDeviceConfig { dev, offset, size, write: write.is_some() as u32, value: write.unwrap_or(0) };
+    ioctl(vm, RSVM_DEVICE_CONFIG(), &mut c).map_err(|e| format!("RSVM_DEVICE_CONFIG {offset:#x}: errno {e}"))?;
+    Ok(c.value)
+}
+
+fn sysfs_config(bdf: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(format!("/sys/bus/pci/devices/{bdf}/config")).map_err(|e| format!("read config of {bdf}: {e}"))
+}
+
+/// The physical address of the page at `p` (root: /proc/self/pagemap shows PFNs).
+fn phys_of(p: *const u8) -> Result<u64, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open("/proc/self/pagemap").map_err(|e| format!("pagemap: {e}"))?;
+    f.seek(SeekFrom::Start((p as u64 / 4096) * 8)).map_err(|e| e.to_string())?;
+    let mut b = [0u8; 8];
+    f.read_exact(&mut b).map_err(|e| e.to_string())?;
+    let e = u64::from_le_bytes(b);
+    if e & (1 << 63) == 0 || e & ((1 << 55) - 1) == 0 {
+        return Err(format!("canary page not present in pagemap ({e:#x})"));
+    }
+    Ok((e & ((1 << 55) - 1)) * 4096)
+}
+
+fn debugfs(cmd: &str) -> Result<(), String> {
+    std::fs::write("/sys/kernel/debug/rsvm/amdvi", cmd).map_err(|e| format!("debugfs amdvi '{cmd}': {e}"))
+}
+
+fn install_alarm_handler() {
+    extern "C" fn on_alarm(_: i32) {}
+    // SAFETY: a handler that does nothing, without SA_RESTART: KVM_RUN returns EINTR.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_alarm as *const () as usize;
+        libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+    }
+}
+
+fn pattern(i: usize) -> u8 {
+    ((i * 7 + 3) as u8) ^ 0x5a
+}
+
+/// The guest drives edu; `msi` routes edu's MSI to vector 0x50 of APIC 0.
+fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
+    let mut g = Guest::with_apic("/dev/rsvm", Mode::Long64, edu64(), &apic_cpuid_table())?;
+    // A host page outside the VM's memory whose physical address the guest will DMA to.
+    let canary = HostMem::new(4096)?;
+    canary.write(0, &[0xcc; 4096]);
+    // SAFETY: locks our own mapping in memory (its PFN must not change).
+    unsafe { libc::mlock(canary.ptr.cast(), 4096) };
+    let canary_pa = phys_of(canary.ptr)?;
+    check(canary_pa >= 0x40_0000 && !(0xc000_0000..0xc020_0000).contains(&canary_pa), || {
+        format!("canary page at host physical {canary_pa:#x}, outside the guest's RAM and BAR")
+    })?;
+    g.mem.write(0x7000, &canary_pa.to_le_bytes());
+    g.mem.write(0x7008, &(msi as u64).to_le_bytes());
+
+    expect(&g.vm, "assign edu", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    expect(&g.vm, "assign edu again (same VM)", RSVM_ASSIGN_DEVICE(), dev, Err(libc::EEXIST))?;
+    // BAR0 first at another address, then moved (the first mapping must go).
+    let bar = |gpa| RsvmDeviceBar { dev, bar: 0, flags: 0, gpa };
+    expect(&g.vm, "BAR0 over guest RAM", RSVM_MAP_DEVICE_BAR(), bar(0x10_0000), Err(libc::EEXIST))?;
+    expect(&g.vm, "BAR 6", RSVM_MAP_DEVICE_BAR(), RsvmDeviceBar { bar: 6, ..bar(0xd000_0000) }, Err(libc::EINVAL))?;
+    expect(&g.vm, "BAR 1 (not a memory BAR)", RSVM_MAP_DEVICE_BAR(), RsvmDeviceBar { bar: 1, ..bar(0xd000_0000) }, Err(libc::EINVAL))?;
+    expect(&g.vm, "BAR0 unaligned", RSVM_MAP_DEVICE_BAR(), bar(0xd000_0800), Err(libc::EINVAL))?;
+    expect(&g.vm, "BAR0 at 0xd0000000", RSVM_MAP_DEVICE_BAR(), bar(0xd000_0000), Ok(()))?;
+    expect(&g.vm, "BAR0 moved to 0xc0000000", RSVM_MAP_DEVICE_BAR(), bar(EDU_BAR_GPA), Ok(()))?;
+    // A memslot over the BAR is refused while it is mapped.
+    let r = g.add_slot(5, EDU_BAR_GPA, 0x1000, 0, false);
+    check(r.as_ref().is_err_and(|e| e.contains("File exists")), || format!("memslot over the BAR: {r:?} (want EEXIST)"))?;
+    // A memslot added while assigned is mapped in the I/O domain (and deleted again).
+    g.add_slot(6, 0x80_0000, 0x20_0000, 0x11, false)?;
+    g.delete_slot(6)?;
+
+    // Config space: ids read through, BARs hidden, the filter drops BAR writes.
+    let id = cfg(&g.vm, dev, 0, 4, None)?;
+    check(id == 0x11e8_1234, || format!("config dword 0: {id:#x} (edu 1234:11e8)"))?;
+    let b0 = cfg(&g.vm, dev, 0x10, 4, None)?;
+    check(b0 == 0, || format!("BAR0 reads {b0:#x} through the module (hidden: 0)"))?;
+    let before = sysfs_config(bdf)?;
+    cfg(&g.vm, dev, 0x10, 4, Some(0xffff_ffff))?;
+    cfg(&g.vm, dev, 0x30, 4, Some(0xffff_ffff))?;
+    let after = sysfs_config(bdf)?;
+    check(before.get(0x10..0x34) == after.get(0x10..0x34), || "BAR and ROM writes were dropped (sysfs config unchanged)".into())?;
+    expect(&g.vm, "config access of size 3", RSVM_DEVICE_CONFIG(), RsvmDeviceConfig { dev, offset: 0, size: 3, ..Default::default() }, Err(libc::EINVAL))?;
+    expect(&g.vm, "config access beyond 256", RSVM_DEVICE_CONFIG(), RsvmDeviceConfig { dev, offset: 256, size: 4, ..Default::default() }, Err(libc::EINVAL))?;
+    let cmd = cfg(&g.vm, dev, 4, 2, None)?;
+    cfg(&g.vm, dev, 4, 2, Some(cmd | 0x6))?;
+    let cmd = cfg(&g.vm, dev, 4, 2, None)?;
+    check(cmd & 6 == 6, || format!("command register {cmd:#x}: memory space and bus master on"))?;
+    if msi {
+        let m = RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, address_hi: 0, data: 0x50, flags: 1 };
+        expect(&g.vm, "MSI with a non-APIC address", RSVM_DEVICE_MSI(), RsvmDeviceMsi { address_lo: 0x1000, ..m }, Err(libc::EINVAL))?;
+        expect(&g.vm, "MSI to vector 0x50", RSVM_DEVICE_MSI(), m, Ok(()))?;
+    }
+
+    install_alarm_handler();
+    // SAFETY: alarm() only schedules SIGALRM for this process.
+    unsafe { libc::alarm(60) };
+    let end = g.run(1000);
+    // SAFETY: cancels the alarm.
+    unsafe { libc::alarm(0) };
+    let end = end.map_err(|e| format!("{e}; trace so far {:?}", g.trace))?;
+    check(end == "done", || format!("guest ends with OUT 0xf4 ({end}; trace {:?})", g.trace))?;
+    let res: Vec<u32> = g.results.iter().map(|d| d.iter().rev().fold(0u32, |a, &b| a << 8 | b as u32)).collect();
+    println!("# guest results: {res:x?}");
+    let r = |i: usize| res.get(i).copied();
+    check(r(0) == Some(!0x1234_5678u32), || format!("edu liveness through the BAR: {:x?} (want {:#x})", r(0), !0x1234_5678u32))?;
+    check(r(1).is_some_and(|v| v & 0xffff == 0xed), || format!("edu id register: {:x?}", r(1)))?;
+    check(r(2) == Some(120), || format!("edu factorial of 5: {:?}", r(2)))?;
+    check(r(3) == Some(1), || format!("guest saw its pattern back after RAM -> edu -> RAM DMA: {:?}", r(3)))?;
+    let host: Vec<u8> = (0..0x800).map(|i| {
+        // SAFETY: the guest's RAM mapping is HIGH_RAM_END (4 MiB) long.
+        unsafe { *g.mem.ptr.add(0x30_0000 + i) }
+    }).collect();
+    check(host.iter().enumerate().all(|(i, &b)| b == pattern(i)), || "the DMA'd pattern is in the VMM's view of guest page 0x300000".into())?;
+    check(r(4) == Some(0x77), || format!("DMA outside the VM's memory completed: {:x?}", r(4)))?;
+    // SAFETY: the canary mapping is 4096 bytes.
+    let cnry = unsafe { std::slice::from_raw_parts(canary.ptr, 4096) };
+    check(cnry.iter().all(|&b| b == 0xcc), || format!("canary page at {canary_pa:#x} unchanged by the guest's DMA to it"))?;
+    if msi {
+        check(r(5) == Some(1), || format!("edu's raise-IRQ reached the guest as vector 0x50 (count {:?})", r(5)))?;
+        check(r(6) == Some(2), || format!("edu's factorial IRQ reached the guest (count {:?})", r(6)))?;
+        check(r(7) == Some(24), || format!("factorial of 4 with IRQ: {:?}", r(7)))?;
+        let mut ev = RsvmDeviceEvents { dev, ..Default::default() };
+        ioctl(&g.vm, RSVM_DEVICE_EVENTS(), &mut ev).map_err(|e| format!("RSVM_DEVICE_EVENTS: errno {e}"))?;
+        check(ev.interrupts >= 2, || format!("module counted {} MSIs of edu", ev.interrupts))?;
+    }
+
+    // Event forwarding: an IO_PAGE_FAULT record for edu, injected where the unit writes.
+    let devid = (dev.bus as u16) << 8 | dev.devfn as u16;
+    debugfs(&format!("inject-event 2 {devid:x} 123000"))?;
+    debugfs(&format!("inject-event 1 {devid:x} 0"))?;
+    let mut recs = [[0u64; 2]; 4];
+    let mut ev = RsvmDeviceEvents { dev, nr: 4, records: recs.as_mut_ptr() as u64, ..Default::default() };
+    ioctl(&g.vm, RSVM_DEVICE_EVENTS(), &mut ev).map_err(|e| format!("RSVM_DEVICE_EVENTS: errno {e}"))?;
+    check(ev.nr == 2 && ev.io_page_faults == 1 && ev.events == 2 && ev.lost == 0, || format!("events: {ev:?}"))?;
+    check(recs[0][0] >> 60 == 2 && recs[0][0] & 0xffff == devid as u64 && recs[0][1] == 0x123000, || format!("first record {:#x?} is the IO_PAGE_FAULT", recs[0]))?;
+    check(recs[1][0] >> 60 == 1, || format!("second record {:#x?} is ILLEGAL_DEV_TABLE_ENTRY", recs[1]))?;
+    let mut ev = RsvmDeviceEvents { dev, nr: 4, records: 0, ..Default::default() };
+    ioctl(&g.vm, RSVM_DEVICE_EVENTS(), &mut ev).map_err(|e| format!("RSVM_DEVICE_EVENTS: errno {e}"))?;
+    check(ev.nr == 0 && ev.events == 2, || format!("records are taken once: {ev:?}"))?;
+    expect(&g.vm, "events with pad set", RSVM_DEVICE_EVENTS(), RsvmDeviceEvents { dev, nr: 0, pad: 1, ..Default::default() }, Err(libc::EINVAL))?;
+
+    expect(&g.vm, "release edu", RSVM_RELEASE_DEVICE(), dev, Ok(()))?;
+    expect(&g.vm, "release edu again", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENOENT))?;
+    expect(&g.vm, "BAR of a released device", RSVM_MAP_DEVICE_BAR(), bar(EDU_BAR_GPA), Err(libc::ENOENT))?;
+    Ok(())
+}
+
+/// Errnos and cycles that need no guest.
+fn hostile(dev: RsvmPciDevice, other: RsvmPciDevice) -> TestResult {
+    let kvm = rsvm_guest::guest::open("/dev/rsvm")?;
+    let vm1 = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    let vm2 = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    let mem = HostMem::new(0x40_0000)?;
+    // SAFETY: `mem` outlives the VM.
+    unsafe { vm1.set_user_memory_region(rsvm_guest::guest::region(0, 0, 0x40_0000, mem.ptr as u64, 0)) }
+        .map_err(|e| format!("slot: {e}"))?;
+    expect(&vm1, "assign a device not bound to rsvm", RSVM_ASSIGN_DEVICE(), other, Err(libc::ENODEV))?;
+    expect(&vm1, "assign with flags", RSVM_ASSIGN_DEVICE(), RsvmPciDevice { flags: 1, ..dev }, Err(libc::EINVAL))?;
+    expect(&vm1, "assign a device that does not exist", RSVM_ASSIGN_DEVICE(), RsvmPciDevice { bus: 0x7f, ..dev }, Err(libc::ENODEV))?;
+    expect(&vm1, "release a device never assigned", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENOENT))?;
+    expect(&vm1, "assign edu to VM 1", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    expect(&vm2, "assign edu to VM 2 as well", RSVM_ASSIGN_DEVICE(), dev, Err(libc::EBUSY))?;
+    expect(&vm2, "release edu from VM 2", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENOENT))?;
+    expect(&vm2, "config of a device VM 2 does not own", RSVM_DEVICE_CONFIG(), RsvmDeviceConfig { dev, size: 4, ..Default::default() }, Err(libc::ENOENT))?;
+    expect(&vm2, "MSI without an in-kernel APIC", RSVM_DEVICE_MSI(), RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, data: 0x30, flags: 1, ..Default::default() }, Err(libc::EINVAL))?;
+    // Pinned while assigned: all 1024 pages of the slot.
+    let pinned: i64 = std::fs::read_to_string("/sys/kernel/debug/rsvm/pinned_pages").map_err(|e| e.to_string())?.trim().parse().map_err(|_| "pinned_pages")?;
+    check(pinned >= 1024, || format!("all guest memory pinned while assigned ({pinned} pages)"))?;
+    for i in 0..20 {
+        let r = ioctl(&vm1, RSVM_RELEASE_DEVICE(), &mut dev.clone()).and_then(|_| ioctl(&vm1, RSVM_ASSIGN_DEVICE(), &mut dev.clone()));
+        if r.is_err() {
+            return Err(format!("release/assign cycle {i}: {r:?}"));
+        }
+    }
+    println!("# ok: 20 release/assign cycles");
+    // Closing VM 1 releases edu: VM 2 can have it.
+    drop(vm1);
+    expect(&vm2, "assign edu to VM 2 after VM 1 closed", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    drop(vm2);
+    drop(mem);
+
+    // A VMM killed while it holds the device.
+    let mut fds = [0i32; 2];
+    // SAFETY: a pipe for the child's "assigned" byte.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err("pipe".into());
+    }
+    // SAFETY: this process has one thread; the child only does ioctls and sleeps.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let r = (|| -> Result<(), String> {
+            let kvm = rsvm_guest::guest::open("/dev/rsvm")?;
+            let vm = kvm.create_vm().map_err(|e| e.to_string())?;
+            let m = HostMem::new(0x20_0000)?;
+            // SAFETY: `m` lives until the process dies.
+            unsafe { vm.set_user_memory_region(rsvm_guest::guest::region(0, 0, 0x20_0000, m.ptr as u64, 0)) }.map_err(|e| e.to_string())?;
+            ioctl(&vm, RSVM_ASSIGN_DEVICE(), &mut dev.clone()).map_err(|e| format!("errno {e}"))?;
+            ioctl(&vm, RSVM_MAP_DEVICE_BAR(), &mut RsvmDeviceBar { dev, bar: 0, flags: 0, gpa: 0xc000_0000 }).map_err(|e| format!("errno {e}"))?;
+            // SAFETY: writes one byte to our pipe, then sleeps until killed.
+            unsafe {
+                libc::write(fds[1], b"a".as_ptr().cast(), 1);
+                loop {
+                    libc::pause();
+                }
+            }
+        })();
+        eprintln!("child: {r:?}");
+        // SAFETY: leaves the child at once.
+        unsafe { libc::_exit(1) };
+    }
+    let mut b = [0u8; 1];
+    // SAFETY: reads from our pipe into `b`; then kills and reaps the child.
+    let n = unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) };
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    check(n == 1, || "child VMM assigned edu and mapped its BAR".into())?;
+    let kvm = rsvm_guest::guest::open("/dev/rsvm")?;
+    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    expect(&vm, "assign edu after its VMM was killed", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    Ok(())
+}
+
+pub fn passthrough(bdf: &str, other: &str, msi: bool) -> TestResult {
+    let dev = parse_bdf(bdf)?;
+    let other = parse_bdf(other)?;
+    guest_run(bdf, dev, msi)?;
+    hostile(dev, other)
+}
+
+/// Holds the device for `secs` seconds while the script unbinds it from rsvm: afterwards the
+/// VM no longer owns it (released by the unbind) and the guest's BAR mapping is gone.
+pub fn hold(bdf: &str, secs: u64) -> TestResult {
+    let dev = parse_bdf(bdf)?;
+    let mut g = Guest::with_apic("/dev/rsvm", Mode::Long64, edu64(), &apic_cpuid_table())?;
+    expect(&g.vm, "assign edu", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    expect(&g.vm, "BAR0", RSVM_MAP_DEVICE_BAR(), RsvmDeviceBar { dev, bar: 0, flags: 0, gpa: EDU_BAR_GPA }, Ok(()))?;
+    let m = RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, address_hi: 0, data: 0x50, flags: 1 };
+    expect(&g.vm, "MSI to vector 0x50", RSVM_DEVICE_MSI(), m, Ok(()))?;
+    println!("assigned");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::thread::sleep(std::time::Duration::from_secs(secs));
+    expect(&g.vm, "release after the unbind (no longer bound)", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENODEV))?;
+    expect(&g.vm, "config after the unbind", RSVM_DEVICE_CONFIG(), RsvmDeviceConfig { dev, size: 4, ..Default::default() }, Err(libc::ENODEV))?;
+    // The BAR is gone from the NPT: the guest's first access exits to the VMM as MMIO.
+    g.mem.write(0x7008, &0u64.to_le_bytes());
+    // (The guest then polls answers the harness makes up: a few exits are enough.)
+    let _ = g.run(5);
+    check(g.trace.first().is_some_and(|t| t.starts_with("mmio-write addr=0xc0000004")), || format!("guest BAR access after the unbind exits as MMIO ({:?})", g.trace.first()))
+}
