@@ -292,7 +292,6 @@ impl Vm {
     }
 
     fn set_memory_region(&self, r: &KvmUserspaceMemoryRegion) -> Result<isize> {
-        use crate::iommu::amdvi::assign;
         let mut mem = self.mem.lock();
         let limit = mem.npt.gpa_limit();
         let change = mem.slots.plan(r, limit)?;
@@ -314,30 +313,11 @@ impl Vm {
                 Self::io_map_last(&mut mem)?;
             }
             SlotChange::Delete { index } => {
-                let s = Self::unmap_slot(&mut mem, index)?;
-                self.flush_npt();
-                if let Some(io) = mem.io.as_mut() {
-                    // Out of the I/O domain (and the unit's caches) before the unpin.
-                    if let Err(e) = assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
-                        pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
-                        core::mem::forget(s);
-                        return Err(e);
-                    }
-                }
-                // Unpinned only now: no vCPU can reach the pages any more.
-                drop(s);
+                // Unpinned only now: no vCPU or device can reach the pages any more.
+                drop(self.detach_slot(&mut mem, index)?);
             }
             SlotChange::Move { index, new_gpa } => {
-                let mut s = Self::unmap_slot(&mut mem, index)?;
-                self.flush_npt();
-                if let Some(io) = mem.io.as_mut() {
-                    if let Err(e) = assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
-                        // As for a delete: the unit may still translate to these pages.
-                        pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
-                        core::mem::forget(s);
-                        return Err(e);
-                    }
-                }
+                let mut s = self.detach_slot(&mut mem, index)?;
                 s.gpa = new_gpa;
                 mem.slots.insert(s)?;
                 Self::io_map_last(&mut mem)?;
@@ -359,6 +339,22 @@ impl Vm {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Takes slot `index` out of the NPT and, with devices assigned, out of the I/O domain
+    /// (and the unit's caches), so that its pages may be unpinned. If the I/O flush fails,
+    /// the unit may still translate to the pages: they stay pinned (leaked, and counted).
+    fn detach_slot(&self, mem: &mut VmMem, index: usize) -> Result<Memslot> {
+        let s = Self::unmap_slot(mem, index)?;
+        self.flush_npt();
+        if let Some(io) = mem.io.as_mut() {
+            if let Err(e) = crate::iommu::amdvi::assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
+                pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
+                core::mem::forget(s);
+                return Err(e);
+            }
+        }
+        Ok(s)
     }
 
     fn unmap_slot(mem: &mut VmMem, index: usize) -> Result<Memslot> {

@@ -52,11 +52,14 @@ pub(crate) fn publish(u: Option<&Unit>) {
 
 fn unit<'a>() -> Result<&'a Unit> {
     let p = UNIT.load(Ordering::Acquire);
+    if p.is_null() {
+        return Err(ENODEV);
+    }
     // SAFETY: non-null only while the unit is alive: published after it was pinned in its
     // box and withdrawn before it is dropped (`AmdviFile`), after the PCI driver is gone.
     // Callers are PCI driver callbacks (driver registered) and VM ioctls/releases, whose fd
     // holds a module reference, so the module (and the unit) cannot go meanwhile.
-    (!p.is_null()).then(|| unsafe { &*p }).ok_or(ENODEV)
+    Ok(unsafe { &*p })
 }
 
 /// A VM's I/O address space: its domain (device address = guest-physical address) and the
