@@ -55,10 +55,10 @@ fn unit<'a>() -> Result<&'a Unit> {
     if p.is_null() {
         return Err(ENODEV);
     }
-    // SAFETY: non-null only while the unit is alive: published after it was pinned in its
-    // box and withdrawn before it is dropped (`AmdviFile`), after the PCI driver is gone.
-    // Callers are PCI driver callbacks (driver registered) and VM ioctls/releases, whose fd
-    // holds a module reference, so the module (and the unit) cannot go meanwhile.
+    // Non-null only while the unit is alive: published after it was pinned in its box and
+    // withdrawn before it is dropped (`AmdviFile`), after the PCI driver is gone.
+    // SAFETY: callers are PCI driver callbacks (driver registered) and VM ioctls/releases,
+    // whose fd holds a module reference, so the module and the unit outlive the borrow.
     Ok(unsafe { &*p })
 }
 
