@@ -73,11 +73,6 @@ assert "edu unbound by rmmod" test ! -e $E/driver
 echo > $E/driver_override
 dmesg | tail -n +$((m + 1)) | grep -q 'BUG: rsvm unloads' && fail "leak reported at unload"
 pass "no leak reported at unload"
-k=/sys/kernel/debug/kmemleak
-if [ -w $k ]; then
-	echo scan > $k; sleep 1; echo scan > $k
-	if grep -q rsvm $k; then cat $k; fail "kmemleak: objects allocated by rsvm unreferenced"; fi
-	pass "kmemleak: nothing of rsvm's"
-fi
+kmemleak_clean ""
 assert "back to the default load" insmod $RSVM_KO
 assert "pages held as before with amdvi off ($held0)" test "$(cat $DBG/pages_held)" = "$held0"
