@@ -37,7 +37,7 @@ extern "C" {
     pub(crate) fn rsvm_shim_is_current_mm(mm: *mut c_void) -> c_int;
     pub(crate) fn rsvm_shim_mmdrop(mm: *mut c_void);
     pub(crate) fn rsvm_shim_pin_user_pages(start: c_ulong, nr: c_ulong, write: c_int, pages: *mut *mut c_void) -> c_long;
-    pub(crate) fn rsvm_shim_unpin_user_page(page: *mut c_void, dirty: c_int);
+    pub(crate) fn rsvm_shim_unpin_user_pages(pages: *mut *mut c_void, n: core::ffi::c_ulong, dirty: c_int);
     pub(crate) fn rsvm_shim_pinned_pages() -> c_long;
     pub(crate) fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
     pub(crate) fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;

@@ -21,6 +21,8 @@ const PAGES_2M: u64 = 512;
 pub(crate) const MAX_SLOTS: u32 = 32764;
 /// KVM's KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages.
 const MAX_NR_PAGES: u64 = (1 << 31) - 1;
+/// Pages pinned per `pin_user_pages_fast()` call: 32 KiB of page pointers, 16 MiB of memory.
+const PIN_BATCH: u64 = 4096;
 
 /// One memslot.
 ///
@@ -47,7 +49,9 @@ impl Memslot {
     }
 
     /// Pins pages `[first, first + n)` of the slot that are not pinned yet, each run of
-    /// unpinned pages with one `pin_user_pages_fast()` call.
+    /// unpinned pages with `pin_user_pages_fast()` calls of at most [`PIN_BATCH`] pages (a
+    /// whole 1 GiB slot in one call would need a 2 MiB array of page pointers, an order-9
+    /// allocation that fragmentation can refuse).
     pub(crate) fn pin_range(&mut self, first: u64, n: u64) -> Result {
         let end = first.checked_add(n).filter(|&e| e <= self.npages).ok_or(EINVAL)?;
         let mut i = first;
@@ -57,7 +61,7 @@ impl Memslot {
                 continue;
             }
             let mut run = 1;
-            while i + run < end && self.pages.get((i + run) as usize).copied() == Some(0) {
+            while run < PIN_BATCH && i + run < end && self.pages.get((i + run) as usize).copied() == Some(0) {
                 run += 1;
             }
             let mut got: KVec<*mut core::ffi::c_void> = KVec::with_capacity(run as usize, GFP_KERNEL)?;
@@ -126,12 +130,28 @@ impl Memslot {
 
 impl Drop for Memslot {
     fn drop(&mut self) {
-        for &p in self.pages.iter() {
-            if p != 0 {
-                // SAFETY: pinned by us and unpinned only here (type invariant). Pages of a
-                // writable slot may have been written by the guest: mark them dirty.
-                unsafe { ffi::rsvm_shim_unpin_user_page(p as *mut core::ffi::c_void, (!self.readonly) as _) };
+        // Each run of pinned entries is unpinned with one call, which handles a folio's pages
+        // together (a 2 MiB THP is one reference drop, not 512).
+        let dirty = (!self.readonly) as core::ffi::c_int;
+        let mut i = 0;
+        let n = self.pages.len();
+        while i < n {
+            if self.pages.get(i).copied().unwrap_or(0) == 0 {
+                i += 1;
+                continue;
             }
+            let mut j = i + 1;
+            while j < n && j - i < PIN_BATCH as usize && self.pages.get(j).copied().unwrap_or(0) != 0 {
+                j += 1;
+            }
+            if let Some(run) = self.pages.get_mut(i..j) {
+                // SAFETY: `run` holds `struct page *`s (a `usize` has a pointer's size and
+                // representation), all non-zero, each pinned by us and unpinned only here
+                // (type invariant). Pages of a writable slot may have been written by the
+                // guest: marked dirty.
+                unsafe { ffi::rsvm_shim_unpin_user_pages(run.as_mut_ptr().cast(), run.len() as _, dirty) };
+            }
+            i = j;
         }
     }
 }

@@ -258,10 +258,15 @@ long rsvm_shim_pin_user_pages(unsigned long start, unsigned long nr, int write, 
 	return r;
 }
 
-void rsvm_shim_unpin_user_page(struct page *page, int dirty)
+/*
+ * Unpins n pages at once: unpin_user_pages_dirty_lock() drops the references of the pages
+ * of one folio together (a THP's 512 pages in one atomic operation), where unpinning page by
+ * page costs 512. (An inline-heavy GUP API: no Rust binding.)
+ */
+void rsvm_shim_unpin_user_pages(struct page **pages, unsigned long n, int dirty)
 {
-	unpin_user_pages_dirty_lock(&page, 1, dirty);
-	atomic_long_dec(&rsvm_pinned_pages);
+	unpin_user_pages_dirty_lock(pages, n, dirty);
+	atomic_long_sub(n, &rsvm_pinned_pages);
 }
 
 long rsvm_shim_pinned_pages(void)

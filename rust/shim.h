@@ -49,7 +49,7 @@ struct mm_struct *rsvm_shim_current_mm_grab(void);
 int rsvm_shim_is_current_mm(struct mm_struct *mm);
 void rsvm_shim_mmdrop(struct mm_struct *mm);
 long rsvm_shim_pin_user_pages(unsigned long start, unsigned long nr, int write, struct page **pages);
-void rsvm_shim_unpin_user_page(struct page *page, int dirty);
+void rsvm_shim_unpin_user_pages(struct page **pages, unsigned long n, int dirty);
 long rsvm_shim_pinned_pages(void);
 phys_addr_t rsvm_shim_page_to_phys(struct page *page);
 unsigned long rsvm_shim_page_address(struct page *page);

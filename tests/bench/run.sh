@@ -2,6 +2,7 @@
 # In the test VM (booted with -icount shift=0,sleep=off): the benchmark on rsvm, then on
 # kvm_amd with the same binary where it applies. Prints result rows.
 iters=${1:-2000}; min_log=${2:-10}; max_log=${3:-28}; repeat=${4:-3}; mib=${5:-1024}
+io_mib=${6:-256,1024}
 # boot DEV NAME: Linux as L2 under rsvm-vmm to its init marker; the row is
 # boot,<name>,<L1 instructions in millions>,<exits>,<VMM KiB resident beyond guest RAM>
 # (under -icount shift=0 a second of L1 time is 10^9 instructions).
@@ -15,6 +16,24 @@ boot() {
 		/rsvm-vmm: resident / { for (i = 1; i <= NF; i++) if ($i == "beyond") k = $(i - 2) }
 		END { if (s == "") exit 1; printf "boot,%s,%.0f,%s,%s\n", d, s * 1000, n, k }' /tmp/boot.log
 }
+# iommu_map: pin and IOMMU-map (issue #5): rsvm reloaded with amdvi=1, QEMU's edu bound to it
+# as VFIO binds a device (driver_override, drivers_probe), then unbound and rsvm reloaded as
+# it was. Rows: iommu_map,<MiB>,<4k|2m>,<ns>,<ticks>,<entries>,<tables>,<4k leaves>,<2m leaves>,...
+iommu_map() {
+	bdf=0000:00:04.0; e=/sys/bus/pci/devices/$bdf
+	if [ ! -r /sys/firmware/acpi/tables/IVRS ] || [ ! -e $e ]; then
+		echo "# no AMD-Vi or no edu: no iommu_map rows"
+		return 0
+	fi
+	rmmod rsvm && insmod /lib/modules/rsvm.ko amdvi=1 || return 1
+	echo rsvm > $e/driver_override && echo $bdf > /sys/bus/pci/drivers_probe || return 1
+	rc=0
+	rsvm-bench iommu-map --device $bdf --mib "$io_mib" --repeat "$repeat" || rc=1
+	echo $bdf > /sys/bus/pci/drivers/rsvm/unbind
+	echo > $e/driver_override
+	rmmod rsvm && insmod /lib/modules/rsvm.ko || return 1
+	return $rc
+}
 all() {
 	rsvm-bench --dev "$1" exit-costs --iters "$iters" || return 1
 	rsvm-bench --dev "$1" touch --mib "$mib" || return 1
@@ -23,6 +42,7 @@ all() {
 	boot "$1" "$(basename "$1")" || return 1
 }
 all /dev/rsvm || exit 1
+iommu_map || exit 1
 rsvm-bench chase --min-log "$min_log" --max-log "$max_log" --npad 0,7 --repeat "$repeat" || exit 1
 rmmod rsvm || exit 1
 if insmod /lib/modules/irqbypass.ko && insmod /lib/modules/kvm.ko && insmod /lib/modules/kvm-amd.ko; then

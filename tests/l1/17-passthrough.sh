@@ -42,6 +42,15 @@ assert "no domain left" test "$(field domains)" = 0
 assert "guest pages unpinned ($(cat $DBG/pinned_pages))" test "$(cat $DBG/pinned_pages)" = "$pinned0"
 assert "pages held as before ($held)" test "$(cat $DBG/pages_held)" = "$held"
 
+# The pin-and-map benchmark at its smallest (make bench runs 256 MiB and 1 GiB): every page
+# pinned and mapped in the VM's domain when the memslot arrives, 2 MiB I/O leaves with THP
+# backing, all unpinned when it goes (rsvm-bench checks pinned_pages itself).
+out=$(rsvm-bench iommu-map --device $BDF --mib 8 --repeat 1) || fail "rsvm-bench iommu-map"
+echo "$out" | sed 's/^/# /'
+assert "8 MiB, 4 KiB backing: 2048 4 KiB I/O leaves, none of 2 MiB" test "$(echo "$out" | awk -F, '$3 == "4k" { print $8 "," $9 }')" = "2048,0"
+assert "8 MiB, THP backing: four 2 MiB I/O leaves" test "$(echo "$out" | awk -F, '$3 == "2m" { print $8 "," $9 }')" = "0,4"
+assert "pinned pages back after the benchmark" test "$(cat $DBG/pinned_pages)" = "$pinned0"
+
 # Unbind while assigned: the VM loses the device (DMA blocked, BAR out of its NPT, MSI
 # freed), then its DTE goes back to V=0.
 rsvm-test passthrough --device $BDF --hold-secs 3 > /tmp/hold.out 2>&1 &

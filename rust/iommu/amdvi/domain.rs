@@ -5,7 +5,42 @@
 
 use super::pgtable::{DomainIds, IoPageTable, PageSize, PtError, TableMem};
 use crate::hwpage::{phys_to_virt, HwPages};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
+
+/// What every domain's page-table updates cost, for the pin-and-map benchmark (debugfs
+/// `amdvi`, `io_pt:` line): entries written (PDEs and leaves, maps and unmaps), table pages
+/// allocated, and leaves mapped by size. Totals since load; readers take differences.
+pub(crate) struct IoPtStats {
+    pub(crate) entries_written: AtomicU64,
+    pub(crate) tables: AtomicU64,
+    pub(crate) maps_4k: AtomicU64,
+    pub(crate) maps_2m: AtomicU64,
+}
+
+pub(crate) static IO_PT_STATS: IoPtStats = IoPtStats {
+    entries_written: AtomicU64::new(0),
+    tables: AtomicU64::new(0),
+    maps_4k: AtomicU64::new(0),
+    maps_2m: AtomicU64::new(0),
+};
+
+impl IoPtStats {
+    pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        writeln!(
+            f,
+            "io_pt: entries_written {} tables {} maps_4k {} maps_2m {}",
+            g(&self.entries_written), g(&self.tables), g(&self.maps_4k), g(&self.maps_2m)
+        )
+    }
+
+    /// Adds what `pt` did since `before` (its counters then: entries written, tables).
+    fn account<M: TableMem>(&self, pt: &IoPageTable<M>, before: (u64, u64)) {
+        self.entries_written.fetch_add(pt.entries_written.wrapping_sub(before.0), Ordering::Relaxed);
+        self.tables.fetch_add(pt.tables.wrapping_sub(before.1), Ordering::Relaxed);
+    }
+}
 
 /// Table pages for [`IoPageTable`], freed with it.
 ///
@@ -75,16 +110,30 @@ impl Domain {
     /// [`Domain::release`]).
     pub(crate) fn new(ids: &mut DomainIds, levels: u32) -> Result<Self> {
         let pt = IoPageTable::new(HwTables::default(), levels).map_err(pt_errno)?;
+        IO_PT_STATS.tables.fetch_add(1, Ordering::Relaxed);
         let id = ids.alloc().ok_or(ENOSPC)?;
         Ok(Self { id, pt })
     }
 
     pub(crate) fn map(&mut self, iova: u64, pa: u64, size: PageSize, read: bool, write: bool) -> Result {
-        self.pt.map(iova, pa, size, read, write).map_err(pt_errno)
+        let before = (self.pt.entries_written, self.pt.tables);
+        let r = self.pt.map(iova, pa, size, read, write).map_err(pt_errno);
+        IO_PT_STATS.account(&self.pt, before);
+        if r.is_ok() {
+            let n = match size {
+                PageSize::Size4K => &IO_PT_STATS.maps_4k,
+                PageSize::Size2M => &IO_PT_STATS.maps_2m,
+            };
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        r
     }
 
     pub(crate) fn unmap(&mut self, iova: u64, size: PageSize) -> Result<u64> {
-        self.pt.unmap(iova, size).map_err(pt_errno)
+        let before = (self.pt.entries_written, self.pt.tables);
+        let r = self.pt.unmap(iova, size).map_err(pt_errno);
+        IO_PT_STATS.account(&self.pt, before);
+        r
     }
 
     /// Frees the id; the tables go with `self`. The caller has pointed every DTE that used

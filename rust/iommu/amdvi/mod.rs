@@ -388,6 +388,7 @@ impl Unit {
         writeln!(f, "events: {}", hw.evtlog.drained)?;
         writeln!(f, "event_overflows: {}", hw.evtlog.overflows)?;
         writeln!(f, "domains: {}", hw.domain_ids.in_use())?;
+        domain::IO_PT_STATS.show(f)?;
         if let Some(t) = hw.test.as_mut() {
             t.show(f)?;
         }

@@ -102,6 +102,24 @@ pub struct RsvmPciDevice {
 }
 const_assert_eq!(size_of::<RsvmPciDevice>(), 8);
 
+impl std::str::FromStr for RsvmPciDevice {
+    type Err = String;
+
+    /// A PCI address as sysfs spells it, `SSSS:BB:DD.F` (hex).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("bad PCI address {s} (want SSSS:BB:DD.F)");
+        let (seg, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (bus, rest) = rest.split_once(':').ok_or_else(bad)?;
+        let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+        let n = |t: &str| u32::from_str_radix(t, 16).map_err(|_| bad());
+        let (seg, bus, dev, func) = (n(seg)?, n(bus)?, n(dev)?, n(func)?);
+        if seg > 0xffff || bus > 0xff || dev > 0x1f || func > 7 {
+            return Err(bad());
+        }
+        Ok(RsvmPciDevice { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 })
+    }
+}
+
 /// `struct rsvm_device_bar`: memory BAR `bar` of `dev` at guest-physical `gpa`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,6 +188,17 @@ pub mod exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pci_addresses() {
+        let d: RsvmPciDevice = "0000:00:04.0".parse().unwrap();
+        assert_eq!(d, RsvmPciDevice { segment: 0, bus: 0, devfn: 0x20, flags: 0 });
+        let d: RsvmPciDevice = "0001:03:1f.7".parse().unwrap();
+        assert_eq!((d.segment, d.bus, d.devfn), (1, 3, 0xff));
+        for bad in ["", "00:04.0", "0000:00:20.0", "0000:00:04.8", "0000:100:04.0", "0000:00:04", "x:00:04.0"] {
+            assert!(bad.parse::<RsvmPciDevice>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn kvm_numbers_match_linux_uapi() {

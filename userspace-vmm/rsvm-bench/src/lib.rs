@@ -4,6 +4,7 @@
 
 pub mod chase;
 pub mod exits;
+pub mod iomap;
 pub mod list;
 pub mod report;
 pub mod stats;
