@@ -145,10 +145,9 @@ impl Drop for Memslot {
                 j += 1;
             }
             if let Some(run) = self.pages.get_mut(i..j) {
-                // SAFETY: `run` holds `struct page *`s (a `usize` has a pointer's size and
-                // representation), all non-zero, each pinned by us and unpinned only here
-                // (type invariant). Pages of a writable slot may have been written by the
-                // guest: marked dirty.
+                // Pages of a writable slot may have been written by the guest: marked dirty.
+                // SAFETY: `run` holds non-zero `struct page *`s (a `usize` is pointer-sized),
+                // each pinned by us and unpinned only here (type invariant).
                 unsafe { ffi::rsvm_shim_unpin_user_pages(run.as_mut_ptr().cast(), run.len() as _, dirty) };
             }
             i = j;
