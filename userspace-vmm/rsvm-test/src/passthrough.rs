@@ -88,6 +88,12 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
     check(canary_pa >= 0x40_0000 && !(0xc000_0000..0xc020_0000).contains(&canary_pa), || {
         format!("canary page at host physical {canary_pa:#x}, outside the guest's RAM and BAR")
     })?;
+    // The canary page is also the memory of a second VM: a device assigned to this VM must
+    // reach neither the host nor another VM.
+    let vm_b = rsvm_guest::guest::open("/dev/rsvm")?.create_vm().map_err(|e| format!("KVM_CREATE_VM (VM B): {e}"))?;
+    // SAFETY: `canary` outlives `vm_b` (declared before it).
+    unsafe { vm_b.set_user_memory_region(rsvm_guest::guest::region(0, 0, 4096, canary.ptr as u64, 0)) }
+        .map_err(|e| format!("VM B's memslot on the canary page: {e}"))?;
     g.mem.write(0x7000, &canary_pa.to_le_bytes());
     g.mem.write(0x7008, &(msi as u64).to_le_bytes());
 
@@ -153,7 +159,8 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
     check(r(4) == Some(0x77), || format!("DMA outside the VM's memory completed: {:x?}", r(4)))?;
     // SAFETY: the canary mapping is 4096 bytes.
     let cnry = unsafe { std::slice::from_raw_parts(canary.ptr, 4096) };
-    check(cnry.iter().all(|&b| b == 0xcc), || format!("canary page at {canary_pa:#x} unchanged by the guest's DMA to it"))?;
+    check(cnry.iter().all(|&b| b == 0xcc), || format!("canary page at {canary_pa:#x} (host memory and VM B's RAM) unchanged by the guest's DMA to it"))?;
+    drop(vm_b);
     if msi {
         check(r(5) == Some(1), || format!("edu's raise-IRQ reached the guest as vector 0x50 (count {:?})", r(5)))?;
         check(r(6) == Some(2), || format!("edu's factorial IRQ reached the guest (count {:?})", r(6)))?;
