@@ -101,6 +101,9 @@ struct Assigned {
     vm: Arc<Vm>,
     irq: Option<Pin<KBox<IrqCtx>>>,
     interrupts_before: u64,
+    /// `RSVM_DEVICE_EVENTFD`: signalled per event record filed; put when the assignment
+    /// ends (release, VM close, unbind, rmmod all drop the `Assigned`).
+    eventfd: Option<ffi::EventFd>,
 }
 
 /// A device bound to rsvm's PCI driver.
@@ -162,6 +165,10 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
         GFP_KERNEL,
     )?;
     pr_info!("amdvi: {:04x}:{:02x}:{:02x}.{} bound to rsvm, DMA blocked\n", segment, devid >> 8, (devid >> 3) & 0x1f, devid & 7);
+    // The log is polled while a device is bound (see `rsvm_amdvi_poll`).
+    // SAFETY: queues the static poll work, idempotent; `AmdviFile` cancels it before the
+    // unit goes.
+    unsafe { ffi::rsvm_shim_evt_poll_start() };
     Ok(())
 }
 
@@ -412,7 +419,7 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
         return Err(e);
     }
     io.devices += 1;
-    d.owner = Some(Assigned { vm: vm.clone(), irq: None, interrupts_before: 0 });
+    d.owner = Some(Assigned { vm: vm.clone(), irq: None, interrupts_before: 0, eventfd: None });
     d.events.clear();
     (d.io_page_faults, d.total_events, d.lost) = (0, 0, 0);
     pr_info!("amdvi: device {:#06x} assigned to VM {} (domain {})\n", d.devid, vm.id, id);
@@ -605,6 +612,29 @@ fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
     Ok(())
 }
 
+/// The event-log poll (shim.c's delayed work, every 100 ms): drains the log and files the
+/// records with their devices (signalling their eventfds). Polls only while a device is
+/// bound: only DTEs rsvm made valid make the unit log device events (the debugfs test
+/// domain's are drained when debugfs is read), so a host with `amdvi=1` and nothing
+/// assigned is not woken 10 times a second. Returns whether to poll again.
+#[no_mangle]
+extern "C" fn rsvm_amdvi_poll() -> bool {
+    let Ok(u) = unit() else { return false };
+    let mut reg = u.assign.lock();
+    if reg.devs.is_empty() {
+        return false;
+    }
+    route_events(u, &mut reg);
+    true
+}
+
+/// Stops the event-log poll: neither pending nor running afterwards. The caller makes sure
+/// nothing starts it again (the PCI driver is unregistered: no more probes).
+pub(crate) fn poll_stop() {
+    // SAFETY: cancel_delayed_work_sync on the static work; not called from the work itself.
+    unsafe { ffi::rsvm_shim_evt_poll_stop() };
+}
+
 /// Takes the unit's pending event records and files each with its device.
 fn route_events(u: &Unit, reg: &mut Registry) {
     let mut hw = u.hw.lock();
@@ -619,6 +649,10 @@ fn route_events(u: &Unit, reg: &mut Registry) {
             }
             if d.events.len() >= EVENT_QUEUE || d.events.push(e.0, GFP_ATOMIC).is_err() {
                 d.lost += 1;
+            }
+            // Also for a lost record: the VMM reads `lost` in RSVM_DEVICE_EVENTS.
+            if let Some(efd) = d.owner.as_ref().and_then(|a| a.eventfd.as_ref()) {
+                efd.signal();
             }
         }
     }
@@ -652,6 +686,31 @@ fn events(u: &Unit, vm: &Vm, ev: &mut RsvmDeviceEvents) -> Result {
     Ok(())
 }
 
+/// `RSVM_DEVICE_EVENTFD`: registers (`fd` >= 0) or unregisters (`fd` = -1) the eventfd of a
+/// device the VM owns. A registration replaces the previous one; if records are already
+/// queued, the new eventfd is signalled once so none waits unnoticed.
+fn set_eventfd(u: &Unit, vm: &Vm, r: &RsvmDeviceEventfd) -> Result {
+    sel_devid(&r.dev)?;
+    if r.flags != 0 || r.fd < -1 {
+        return Err(if r.flags != 0 { EINVAL } else { EBADF });
+    }
+    // Taken before the registry lock (it looks up the caller's file table); dropped (put)
+    // on every error below.
+    let efd = if r.fd >= 0 { Some(ffi::EventFd::from_fd(r.fd)?) } else { None };
+    let mut reg = u.assign.lock();
+    let d = reg.owned(vm, &r.dev)?;
+    let queued = !d.events.is_empty();
+    let Some(a) = d.owner.as_mut() else { return Err(ENOENT) };
+    if queued {
+        if let Some(e) = efd.as_ref() {
+            e.signal();
+        }
+    }
+    // The previous eventfd, if any, is put here.
+    a.eventfd = efd;
+    Ok(())
+}
+
 /// rsvm's device-assignment ioctls on a VM fd; `None` if `cmd` is not one of them.
 pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>> {
     let rd = |n: usize| UserSlice::new(UserPtr::from_addr(arg), n);
@@ -682,6 +741,10 @@ pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>>
         RSVM_DEVICE_MSI => (|| {
             let m: RsvmDeviceMsi = rd(size_of::<RsvmDeviceMsi>()).reader().read()?;
             set_msi(unit()?, vm, &m)
+        })(),
+        RSVM_DEVICE_EVENTFD => (|| {
+            let e: RsvmDeviceEventfd = rd(size_of::<RsvmDeviceEventfd>()).reader().read()?;
+            set_eventfd(unit()?, vm, &e)
         })(),
         RSVM_DEVICE_EVENTS => (|| {
             let (mut r, mut w) = rd(size_of::<RsvmDeviceEvents>()).reader_writer();

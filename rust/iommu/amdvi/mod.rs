@@ -294,6 +294,8 @@ impl Drop for AmdviFile {
             // holds one (each VM fd holds a module reference).
             unsafe { crate::ffi::rsvm_shim_pci_unregister() };
         }
+        // No device is bound any more and none can be: nothing starts the poll again.
+        assign::poll_stop();
         assign::publish(None);
         let _ = &self.file;
     }
