@@ -83,4 +83,6 @@ void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
 int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
 int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
 void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
+int rsvm_shim_pci_holder(u16 segment, u16 devid);
+int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev);
 #endif

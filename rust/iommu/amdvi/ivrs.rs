@@ -460,6 +460,13 @@ pub(crate) fn dte_sharers(maps: &[AliasMap], devid: u16) -> impl Iterator<Item =
     (0..=u16::MAX).filter(move |&x| any && x != devid && share_dte(maps, x, devid))
 }
 
+/// Every device id whose DMA can arrive with requester id `rid`: `rid` itself and every
+/// device aliased to it.
+pub(crate) fn rid_users(maps: &[AliasMap], rid: u16) -> impl Iterator<Item = u16> + '_ {
+    let any = !maps.is_empty();
+    core::iter::once(rid).chain((0..=u16::MAX).filter(move |&x| any && ivrs_alias(maps, x) == Some(rid)))
+}
+
 /// Who holds a device that shares a DTE (`V`: a VM's identity).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Holder<V> {

@@ -307,6 +307,9 @@ fn alias_range() {
     let s: Vec<_> = dte_sharers(&m, 0x310).collect();
     assert_eq!(s, (0x300..=0x30f).collect::<Vec<u16>>());
     assert!(share_dte(&m, 0x301, 0x302) && !share_dte(&m, 0x301, 0x208));
+    // Who uses 03:02.0's DTE: 03:02.0 and the 16 aliased functions; 03:05.0's only itself.
+    assert_eq!(rid_users(&m, 0x310).count(), 17);
+    assert_eq!(rid_users(&m, 0x328).collect::<Vec<_>>(), [0x328]);
 }
 
 #[test]
