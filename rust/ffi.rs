@@ -56,6 +56,12 @@ extern "C" {
     pub(crate) fn rsvm_shim_waitq_wake(wq: *mut c_void);
     pub(crate) fn rsvm_shim_kick_cpu_async(cpu: c_uint);
     pub(crate) fn rsvm_shim_tsc_khz() -> c_uint;
+    pub(crate) fn rsvm_shim_evt_poll_start();
+    pub(crate) fn rsvm_shim_evt_poll_stop();
+    pub(crate) fn rsvm_shim_evt_ratelimit() -> c_int;
+    pub(crate) fn rsvm_shim_eventfd_get(fd: c_int, ctx: *mut *mut c_void) -> c_int;
+    pub(crate) fn rsvm_shim_eventfd_signal(ctx: *mut c_void);
+    pub(crate) fn rsvm_shim_eventfd_put(ctx: *mut c_void);
 
     // pcidrv.c: rsvm's PCI driver for device assignment.
     pub(crate) fn rsvm_shim_pci_register() -> c_int;
@@ -64,6 +70,8 @@ extern "C" {
     pub(crate) fn rsvm_shim_pci_bar(pdev: *mut c_void, bar: c_uint, start: *mut u64, len: *mut u64) -> c_int;
     pub(crate) fn rsvm_shim_pci_msi_enable(pdev: *mut c_void, ctx: *mut c_void) -> c_int;
     pub(crate) fn rsvm_shim_pci_msi_disable(pdev: *mut c_void, ctx: *mut c_void);
+    pub(crate) fn rsvm_shim_pci_holder(segment: u16, devid: u16) -> c_int;
+    pub(crate) fn rsvm_shim_pci_has_dma_alias(pdev: *mut c_void) -> c_int;
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
@@ -226,4 +234,51 @@ impl Drop for WaitQueue {
 pub(crate) fn kick_cpu_async(cpu: u32) {
     // SAFETY: the shim checks the CPU is online and not this one.
     unsafe { rsvm_shim_kick_cpu_async(cpu) };
+}
+
+/// Whether an event-log message may be printed now (one shared ratelimit: 10 per 5 s).
+pub(crate) fn evt_ratelimit() -> bool {
+    // SAFETY: `__ratelimit` on a static state, any context.
+    unsafe { rsvm_shim_evt_ratelimit() != 0 }
+}
+
+/// A reference to an eventfd's context (`struct eventfd_ctx`), dropped with the value.
+///
+/// # Invariants
+///
+/// `0` is a context reference from `eventfd_ctx_fdget`, put exactly once (in `drop`).
+pub(crate) struct EventFd(*mut c_void);
+
+// SAFETY: an eventfd context is refcounted and signalled under its own lock, from any
+// thread; the reference is owned by this value alone.
+unsafe impl Send for EventFd {}
+// SAFETY: as above (`signal` takes `&self`).
+unsafe impl Sync for EventFd {}
+
+impl EventFd {
+    /// The eventfd behind file descriptor `fd` of the calling process: `EBADF` if `fd` is
+    /// not open or not an eventfd.
+    pub(crate) fn from_fd(fd: i32) -> kernel::error::Result<Self> {
+        let mut p = core::ptr::null_mut();
+        // SAFETY: `p` is a valid out pointer; the shim takes a reference on success only.
+        let r = unsafe { rsvm_shim_eventfd_get(fd, &mut p) };
+        if r != 0 || p.is_null() {
+            return Err(kernel::error::code::EBADF);
+        }
+        // INVARIANT: a reference was just taken.
+        Ok(EventFd(p))
+    }
+
+    /// Adds 1 to the eventfd's counter and wakes its readers (process context).
+    pub(crate) fn signal(&self) {
+        // SAFETY: the context is live (type invariant).
+        unsafe { rsvm_shim_eventfd_signal(self.0) };
+    }
+}
+
+impl Drop for EventFd {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken in `from_fd`, put once (type invariant).
+        unsafe { rsvm_shim_eventfd_put(self.0) };
+    }
 }

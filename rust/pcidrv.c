@@ -101,3 +101,61 @@ void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx)
 	free_irq(pci_irq_vector(pdev, 0), ctx);
 	pci_free_irq_vectors(pdev);
 }
+
+/*
+ * Who else uses a requester id (IVRS aliases, rust/iommu/amdvi/assign.rs): 0 no such PCI
+ * function, 1 present without a driver, 2 present with a driver (the host's, unless it is
+ * rsvm's; the caller knows its own). pci_get_domain_bus_and_slot() is not in the kernel
+ * crate's PCI abstraction, which only hands out devices to their driver.
+ */
+int rsvm_shim_pci_holder(u16 segment, u16 devid)
+{
+	struct pci_dev *pdev = pci_get_domain_bus_and_slot(segment, devid >> 8, devid & 0xff);
+	int r;
+
+	if (!pdev)
+		return 0;
+	r = READ_ONCE(pdev->dev.driver) ? 2 : 1;
+	pci_dev_put(pdev);
+	return r;
+}
+
+/*
+ * Whether the device's DMA can also arrive with a requester id other than its own on the PCI
+ * side (behind a PCIe-to-PCI or PCI-X bridge, or a DMA-alias quirk): rsvm does not program
+ * those DTEs, so it refuses to assign such a device (Documentation/amdvi.md, "Aliases").
+ * pci_for_each_dma_alias() is not exported to modules; this is its walk, conservatively:
+ * any quirk alias, or any bridge up to the root bus other than a PCIe root, upstream or
+ * downstream port (which pass requester ids through), counts. (VMD-style pci_real_dma_dev
+ * redirection is x86-VMD only and not handled.)
+ */
+int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev)
+{
+	struct pci_bus *bus;
+
+	if (pdev->dma_alias_mask)
+		return 1;
+	for (bus = pdev->bus; !pci_is_root_bus(bus); bus = bus->parent) {
+		struct pci_dev *br = bus->self;
+
+		if (!br)
+			continue;
+		if (br->dev_flags & PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT)
+			return 0;
+		if (!pci_is_pcie(br))
+			return 1;
+		switch (pci_pcie_type(br)) {
+		case PCI_EXP_TYPE_ROOT_PORT:
+		case PCI_EXP_TYPE_UPSTREAM:
+		case PCI_EXP_TYPE_DOWNSTREAM:
+			continue;
+		case PCI_EXP_TYPE_PCI_BRIDGE:
+			if (br->dev_flags & PCI_DEV_FLAGS_PCI_BRIDGE_NO_ALIAS)
+				continue;
+			return 1;
+		default:
+			return 1;
+		}
+	}
+	return 0;
+}

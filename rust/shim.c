@@ -15,6 +15,10 @@
 #include <linux/smp.h>
 #include <linux/atomic.h>
 #include <linux/anon_inodes.h>
+#include <linux/err.h>
+#include <linux/eventfd.h>
+#include <linux/ratelimit.h>
+#include <linux/workqueue.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
@@ -391,4 +395,69 @@ void rsvm_shim_kick_cpu_async(unsigned int cpu)
 unsigned int rsvm_shim_tsc_khz(void)
 {
 	return tsc_khz;
+}
+
+/*
+ * AMD-Vi event-log polling (rust/iommu/amdvi/evtlog.rs). The kernel crate's workqueue (7.2)
+ * can queue delayed work but has no cancel: rmmod must know the work is neither pending nor
+ * running before the module text goes, so the work item is a static delayed_work here and
+ * the stop path is cancel_delayed_work_sync(), which also refuses the work's own re-queue
+ * while it cancels. rsvm_amdvi_poll() (Rust) drains the log and says whether to come back.
+ */
+#define RSVM_EVT_POLL_MS 100
+
+static void rsvm_evt_poll_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(rsvm_evt_poll, rsvm_evt_poll_fn);
+
+static void rsvm_evt_poll_fn(struct work_struct *work)
+{
+	if (rsvm_amdvi_poll())
+		schedule_delayed_work(&rsvm_evt_poll, msecs_to_jiffies(RSVM_EVT_POLL_MS));
+}
+
+/* Idempotent: a pending poll stays as it is. */
+void rsvm_shim_evt_poll_start(void)
+{
+	schedule_delayed_work(&rsvm_evt_poll, msecs_to_jiffies(RSVM_EVT_POLL_MS));
+}
+
+void rsvm_shim_evt_poll_stop(void)
+{
+	cancel_delayed_work_sync(&rsvm_evt_poll);
+}
+
+/*
+ * printk_ratelimited() is a C macro: the event log's messages share one ratelimit state,
+ * at most 10 per 5 s (a faulting device can log thousands of events a second).
+ */
+static DEFINE_RATELIMIT_STATE(rsvm_evt_rs, 5 * HZ, 10);
+
+int rsvm_shim_evt_ratelimit(void)
+{
+	return __ratelimit(&rsvm_evt_rs);
+}
+
+/*
+ * eventfd, for RSVM_DEVICE_EVENTFD: the kernel crate has no abstraction. A context reference
+ * (eventfd_ctx_fdget: -EBADF for no file, -EINVAL for a file that is not an eventfd),
+ * signalled per event record filed, dropped with eventfd_ctx_put.
+ */
+int rsvm_shim_eventfd_get(int fd, void **ctx)
+{
+	struct eventfd_ctx *c = eventfd_ctx_fdget(fd);
+
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	*ctx = c;
+	return 0;
+}
+
+void rsvm_shim_eventfd_signal(void *ctx)
+{
+	eventfd_signal(ctx);
+}
+
+void rsvm_shim_eventfd_put(void *ctx)
+{
+	eventfd_ctx_put(ctx);
 }

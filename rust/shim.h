@@ -21,6 +21,7 @@ u64 __rsvm_vmrun(u64 vmcb_pa, u64 host_save_pa, u64 *gprs);
 int rsvm_pci_probe(struct pci_dev *pdev);
 void rsvm_pci_remove(struct pci_dev *pdev);
 void rsvm_assigned_irq(void *ctx);
+bool rsvm_amdvi_poll(void);
 
 /* shim.c */
 int rsvm_shim_misc_register(void);
@@ -68,6 +69,12 @@ int rsvm_shim_waitq_wait(void *wq, atomic_t *flag);
 void rsvm_shim_waitq_wake(void *wq);
 void rsvm_shim_kick_cpu_async(unsigned int cpu);
 unsigned int rsvm_shim_tsc_khz(void);
+void rsvm_shim_evt_poll_start(void);
+void rsvm_shim_evt_poll_stop(void);
+int rsvm_shim_evt_ratelimit(void);
+int rsvm_shim_eventfd_get(int fd, void **ctx);
+void rsvm_shim_eventfd_signal(void *ctx);
+void rsvm_shim_eventfd_put(void *ctx);
 
 /* pcidrv.c */
 int rsvm_shim_pci_register(void);
@@ -76,4 +83,6 @@ void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
 int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
 int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
 void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
+int rsvm_shim_pci_holder(u16 segment, u16 devid);
+int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev);
 #endif

@@ -160,7 +160,19 @@ pub(crate) struct RsvmDeviceEvents {
 }
 static_assert!(size_of::<RsvmDeviceEvents>() == 56);
 
-// SAFETY (all five): `repr(C)`, integer fields only, sizes asserted equal to the sum of the
+/// `RSVM_DEVICE_EVENTFD`: an eventfd signalled for every event record filed for the device
+/// (`fd` -1: none).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RsvmDeviceEventfd {
+    pub(crate) dev: RsvmPciDevice,
+    pub(crate) fd: i32,
+    /// Must be 0.
+    pub(crate) flags: u32,
+}
+static_assert!(size_of::<RsvmDeviceEventfd>() == 16);
+
+// SAFETY (all six): `repr(C)`, integer fields only, sizes asserted equal to the sum of the
 // fields (no padding), any bit pattern is valid.
 unsafe impl AsBytes for RsvmPciDevice {}
 // SAFETY: as above.
@@ -181,6 +193,10 @@ unsafe impl kernel::transmute::FromBytes for RsvmDeviceMsi {}
 unsafe impl AsBytes for RsvmDeviceEvents {}
 // SAFETY: as above.
 unsafe impl kernel::transmute::FromBytes for RsvmDeviceEvents {}
+// SAFETY: as above.
+unsafe impl AsBytes for RsvmDeviceEventfd {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::FromBytes for RsvmDeviceEventfd {}
 
 pub(crate) const RSVM_ASSIGN_DEVICE: u32 = kernel::ioctl::_IOW::<RsvmPciDevice>(RSVMIO, 0x83);
 pub(crate) const RSVM_RELEASE_DEVICE: u32 = kernel::ioctl::_IOW::<RsvmPciDevice>(RSVMIO, 0x84);
@@ -188,3 +204,4 @@ pub(crate) const RSVM_MAP_DEVICE_BAR: u32 = kernel::ioctl::_IOW::<RsvmDeviceBar>
 pub(crate) const RSVM_DEVICE_CONFIG: u32 = kernel::ioctl::_IOWR::<RsvmDeviceConfig>(RSVMIO, 0x86);
 pub(crate) const RSVM_DEVICE_MSI: u32 = kernel::ioctl::_IOW::<RsvmDeviceMsi>(RSVMIO, 0x87);
 pub(crate) const RSVM_DEVICE_EVENTS: u32 = kernel::ioctl::_IOWR::<RsvmDeviceEvents>(RSVMIO, 0x88);
+pub(crate) const RSVM_DEVICE_EVENTFD: u32 = kernel::ioctl::_IOW::<RsvmDeviceEventfd>(RSVMIO, 0x8a);

@@ -34,6 +34,8 @@ assert "edu bound to rsvm" test "$(basename "$(readlink $E/driver)")" = rsvm
 # V=1, TV=1, Mode 0, IR=IW=0: DMA blocked; domain 0.
 assert "bound, unassigned: DTE blocked (V=1 TV=1 IR=IW=0) ($(dte))" test "$(dte)" = "0x0000000000000003 0x0000000000000000"
 grep '^bound' $A
+# QEMU's IVRS has no alias entries: edu's DTE is the only one it uses.
+assert "bound line shows edu's IVRS alias (none)" grep -q '^bound 0000:00:04.0 vm 0 .* alias - events' $A
 
 timeout 200 rsvm-test passthrough --device $BDF --other 0000:00:00.0 || fail "rsvm-test passthrough"
 grep '^bound' $A

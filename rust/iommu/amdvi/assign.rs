@@ -17,6 +17,7 @@
 use super::devtab::Dte;
 use super::domain::Domain;
 use super::evtlog::EventCode;
+use super::ivrs::{self, AliasConflict, Holder, RidState};
 use super::pgtable::PageSize;
 use super::{regs, Unit};
 use crate::ffi;
@@ -101,6 +102,9 @@ struct Assigned {
     vm: Arc<Vm>,
     irq: Option<Pin<KBox<IrqCtx>>>,
     interrupts_before: u64,
+    /// `RSVM_DEVICE_EVENTFD`: signalled per event record filed; put when the assignment
+    /// ends (release, VM close, unbind, rmmod all drop the `Assigned`).
+    eventfd: Option<ffi::EventFd>,
 }
 
 /// A device bound to rsvm's PCI driver.
@@ -153,7 +157,6 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
     }
     let mut reg = u.assign.lock();
     reg.devs.reserve(1, GFP_KERNEL)?;
-    u.hw.lock().set_dte(devid, Dte::blocked(0), &[0])?;
     // SAFETY: `pdev` is live during probe; the reference is dropped in `remove`.
     unsafe { bindings::pci_dev_get(pdev) };
     // INVARIANT: the reference was just taken.
@@ -161,7 +164,24 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
         BoundDev { pdev, segment, devid, owner: None, events: KVec::new(), io_page_faults: 0, total_events: 0, lost: 0 },
         GFP_KERNEL,
     )?;
-    pr_info!("amdvi: {:04x}:{:02x}:{:02x}.{} bound to rsvm, DMA blocked\n", segment, devid >> 8, (devid >> 3) & 0x1f, devid & 7);
+    // Its DTE, and its IVRS alias's, now blocked (unless a host device shares the alias).
+    if let Err(e) = sync_dtes(u, &reg, devid, None, &[0]) {
+        if let Some(d) = reg.devs.pop() {
+            // SAFETY: the reference taken above, dropped once.
+            unsafe { bindings::pci_dev_put(d.pdev) };
+        }
+        let _ = sync_dtes(u, &reg, devid, Some(devid), &[0]);
+        return Err(e);
+    }
+    let alias = ivrs::ivrs_alias(&u.aliases, devid);
+    pr_info!(
+        "amdvi: {:04x}:{:02x}:{:02x}.{} bound to rsvm, DMA blocked (IVRS alias {:#06x})\n",
+        segment, devid >> 8, (devid >> 3) & 0x1f, devid & 7, alias.map_or(-1, i32::from)
+    );
+    // The log is polled while a device is bound (see `rsvm_amdvi_poll`).
+    // SAFETY: queues the static poll work, idempotent; `AmdviFile` cancels it before the
+    // unit goes.
+    unsafe { ffi::rsvm_shim_evt_poll_start() };
     Ok(())
 }
 
@@ -172,15 +192,16 @@ unsafe extern "C" fn rsvm_pci_remove(pdev: *mut bindings::pci_dev) {
     let Ok(u) = unit() else { return };
     let mut reg = u.assign.lock();
     let Some(i) = reg.devs.iter().position(|d| d.pdev == pdev) else { return };
-    if let Some(d) = reg.devs.get_mut(i) {
-        if d.owner.is_some() {
-            pr_warn!("amdvi: device {:#06x} unbound while assigned: released from its VM\n", d.devid);
-            // The driver core holds the device lock during remove.
-            release(u, d, true);
-        }
-        if let Err(e) = u.hw.lock().set_dte(d.devid, Dte::untranslated(), &[0]) {
-            pr_err!("amdvi: device {:#06x}: DTE not restored: {:?}\n", d.devid, e);
-        }
+    let Some(devid) = reg.devs.get(i).map(|d| d.devid) else { return };
+    if reg.devs.get(i).is_some_and(|d| d.owner.is_some()) {
+        pr_warn!("amdvi: device {:#06x} unbound while assigned: released from its VM\n", devid);
+        // The driver core holds the device lock during remove.
+        release(u, &mut reg, i, true);
+    }
+    // Its DTEs as if it were gone: V=0 as the host had them (blocked still if another device
+    // of rsvm's shares its alias).
+    if let Err(e) = sync_dtes(u, &reg, devid, Some(devid), &[0]) {
+        pr_err!("amdvi: device {:#06x}: DTE not restored: {:?}\n", devid, e);
     }
     if let Ok(d) = reg.devs.remove(i) {
         // SAFETY: the reference taken in `probe` (type invariant), dropped once.
@@ -261,17 +282,49 @@ fn sel_devid(d: &RsvmPciDevice) -> Result<(u16, u16)> {
 
 impl Registry {
     /// debugfs: one line per bound device: its DTE, its VM, its event counters.
-    pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>, devtab: &super::devtab::DevTable) -> core::fmt::Result {
+    /// debugfs: one line per bound device: its DTE, its IVRS alias (`-` for none) and that
+    /// alias's DTE, its VM, its event counters.
+    pub(crate) fn show(
+        &self,
+        f: &mut core::fmt::Formatter<'_>,
+        devtab: &super::devtab::DevTable,
+        aliases: &[ivrs::AliasMap],
+    ) -> core::fmt::Result {
         for d in self.devs.iter() {
             let dte = devtab.get(d.devid).unwrap_or_default();
-            writeln!(
+            write!(
                 f,
-                "bound {:04x}:{:02x}:{:02x}.{} vm {} dte {:#018x} {:#018x} events {} io_page_faults {} lost {}",
+                "bound {:04x}:{:02x}:{:02x}.{} vm {} dte {:#018x} {:#018x}",
                 d.segment, d.devid >> 8, (d.devid >> 3) & 0x1f, d.devid & 7,
-                d.owner.as_ref().map_or(0, |a| a.vm.id), dte.0[0], dte.0[1], d.total_events, d.io_page_faults, d.lost
+                d.owner.as_ref().map_or(0, |a| a.vm.id), dte.0[0], dte.0[1]
             )?;
+            match ivrs::ivrs_alias(aliases, d.devid) {
+                Some(a) => {
+                    let adte = devtab.get(a).unwrap_or_default();
+                    write!(f, " alias {:02x}:{:02x}.{} dte {:#018x} {:#018x}", a >> 8, (a >> 3) & 0x1f, a & 7, adte.0[0], adte.0[1])?;
+                }
+                None => write!(f, " alias -")?,
+            }
+            writeln!(f, " events {} io_page_faults {} lost {}", d.total_events, d.io_page_faults, d.lost)?;
         }
         Ok(())
+    }
+
+    /// Who holds device `x` (as a user of a shared DTE): a bound device by its assignment, an
+    /// other present device with a driver is the host's; absent or driverless devices and
+    /// `skip` (a device being unbound) count as nobody.
+    fn holder(&self, u: &Unit, x: u16, skip: Option<u16>) -> Option<Holder<*const Vm>> {
+        if Some(x) == skip {
+            return None;
+        }
+        if let Some(d) = self.devs.iter().find(|d| d.devid == x) {
+            return Some(d.owner.as_ref().map_or(Holder::Unassigned, |a| Holder::Vm(&*a.vm as *const Vm)));
+        }
+        // SAFETY: looks the function up by id and drops the reference it took.
+        match unsafe { ffi::rsvm_shim_pci_holder(u.info.segment, x) } {
+            2 => Some(Holder::Host),
+            _ => None,
+        }
     }
 
     fn find(&mut self, d: &RsvmPciDevice) -> Result<&mut BoundDev> {
@@ -289,15 +342,46 @@ impl Registry {
     }
 }
 
+/// The device of a `BoundDev`, copied out so the registry can be read while it is used.
+struct BoundRef {
+    pdev: *mut bindings::pci_dev,
+    devid: u16,
+}
+
+/// Brings the DTEs of `devid`'s requester ids (its own and its IVRS alias's) in line with
+/// who uses them (`ivrs::rid_state`): V=0 for no device of rsvm's (or a host device), blocked
+/// for rsvm's unassigned devices, left as it is while a VM's device uses it (its VM's
+/// domain, written by `assign`). `skip`: a device being unbound, counted as gone. Each write
+/// is followed by INVALIDATE_DEVTAB_ENTRY and a flush of `domains`.
+fn sync_dtes(u: &Unit, reg: &Registry, devid: u16, skip: Option<u16>, domains: &[u16]) -> Result {
+    let mut r = Ok(());
+    for rid in ivrs::requester_ids(&u.aliases, devid) {
+        let users = ivrs::rid_users(&u.aliases, rid).filter_map(|x| reg.holder(u, x, skip));
+        let dte = match ivrs::rid_state(users) {
+            RidState::Untranslated => Dte::untranslated(),
+            RidState::Blocked => Dte::blocked(0),
+            RidState::Translated(_) => continue,
+        };
+        // Every id is tried; the first error is returned.
+        if let Err(e) = u.hw.lock().set_dte(rid, dte, domains) {
+            r = r.and(Err(e));
+        }
+    }
+    r
+}
+
 /// Blocks, quiesces and resets an assigned device and takes it from its VM: DTE blocked
 /// (and the domain flushed), bus mastering off, MSI freed, BARs out of the NPT, function
 /// reset, regions released, device disabled; the VM's domain goes with its last device.
-fn release(u: &Unit, d: &mut BoundDev, device_locked: bool) {
+fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: bool) {
+    let Some(d) = reg.devs.get_mut(i) else { return };
     let Some(mut a) = d.owner.take() else { return };
+    let d = BoundRef { pdev: d.pdev, devid: d.devid };
     let vm = a.vm.clone();
     let mut mem = vm.mem.lock();
     let dom_id = mem.io.as_ref().map_or(0, |io| io.dom.id);
-    if let Err(e) = u.hw.lock().set_dte(d.devid, Dte::blocked(0), &[dom_id, 0]) {
+    // Blocked (its alias's DTE too, unless another device of this VM still uses it).
+    if let Err(e) = sync_dtes(u, reg, d.devid, None, &[dom_id, 0]) {
         pr_err!("amdvi: device {:#06x}: DTE not blocked: {:?}\n", d.devid, e);
     }
     // SAFETY: the device is live (we hold a reference) and enabled by `assign`.
@@ -365,6 +449,23 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
     if let Some(a) = &d.owner {
         return Err(if Arc::ptr_eq(&a.vm, vm) { EEXIST } else { EBUSY });
     }
+    let (devid, pdev) = (d.devid, d.pdev);
+    // VFIO's group rule for the devices sharing a DTE through an IVRS alias: each must be
+    // rsvm's (or have no driver), and none another VM's.
+    let me: *const Vm = &**vm;
+    let sharers = ivrs::dte_sharers(&u.aliases, devid).filter_map(|x| reg.holder(u, x, None));
+    match ivrs::may_assign(&me, sharers) {
+        Ok(()) => {}
+        Err(AliasConflict::Host) => return Err(EPERM),
+        Err(AliasConflict::OtherVm) => return Err(EBUSY),
+    }
+    // PCI-side aliases (behind a PCIe-to-PCI bridge): DTEs rsvm does not program.
+    // SAFETY: live device (reference held).
+    if unsafe { ffi::rsvm_shim_pci_has_dma_alias(pdev.cast()) } != 0 {
+        // (The kernel crate names ENOTSUPP, which is not a userspace errno.)
+        return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32)));
+    }
+    let d = reg.find(sel)?;
     // SAFETY: live device (reference held); balanced in `release` or below.
     kernel::error::to_result(unsafe { bindings::pci_enable_device(d.pdev) })?;
     // SAFETY: as above; the name is static.
@@ -374,11 +475,11 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
         unsafe { bindings::pci_disable_device(d.pdev) };
         return Err(if e == EBUSY { EBUSY } else { e });
     }
-    let undo = |d: &BoundDev| {
+    let undo = || {
         // SAFETY: both taken above.
         unsafe {
-            bindings::pci_release_regions(d.pdev);
-            bindings::pci_disable_device(d.pdev);
+            bindings::pci_release_regions(pdev);
+            bindings::pci_disable_device(pdev);
         }
     };
     let mut mem = vm.mem.lock();
@@ -388,31 +489,41 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
             Ok(io) => mem.io = Some(io),
             Err(e) => {
                 drop(mem);
-                undo(d);
+                undo();
                 return Err(e);
             }
         }
     }
     let Some(io) = mem.io.as_mut() else {
-        undo(d);
+        undo();
         return Err(EINVAL);
     };
     let (id, root, levels) = (io.dom.id, io.dom.pt.root(), io.dom.pt.levels());
-    // (The guard is dropped before the error path locks `hw` again.)
-    let r = u.hw.lock().set_dte(d.devid, Dte::translated(id, root, levels as u8, true, true), &[0, id]);
+    // Its DTE and its IVRS alias's (the check above: every other user of the alias is this
+    // VM's or rsvm's unassigned device, which then shares the domain).
+    let dte = Dte::translated(id, root, levels as u8, true, true);
+    let mut r = Ok(());
+    for rid in ivrs::requester_ids(&u.aliases, devid) {
+        // (The guard is dropped before the error path locks `hw` again.)
+        r = u.hw.lock().set_dte(rid, dte, &[0, id]);
+        if r.is_err() {
+            break;
+        }
+    }
     if let Err(e) = r {
-        let _ = u.hw.lock().set_dte(d.devid, Dte::blocked(0), &[0, id]);
+        // Back to what the ids were (blocked, or a sibling's of this VM: still translated).
+        let _ = sync_dtes(u, &reg, devid, None, &[0, id]);
         if io.devices == 0 {
             if let Some(io) = mem.io.take() {
                 io.dom.release(&mut u.hw.lock().domain_ids);
             }
         }
         drop(mem);
-        undo(d);
+        undo();
         return Err(e);
     }
     io.devices += 1;
-    d.owner = Some(Assigned { vm: vm.clone(), irq: None, interrupts_before: 0 });
+    d.owner = Some(Assigned { vm: vm.clone(), irq: None, interrupts_before: 0, eventfd: None });
     d.events.clear();
     (d.io_page_faults, d.total_events, d.lost) = (0, 0, 0);
     pr_info!("amdvi: device {:#06x} assigned to VM {} (domain {})\n", d.devid, vm.id, id);
@@ -605,6 +716,29 @@ fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
     Ok(())
 }
 
+/// The event-log poll (shim.c's delayed work, every 100 ms): drains the log and files the
+/// records with their devices (signalling their eventfds). Polls only while a device is
+/// bound: only DTEs rsvm made valid make the unit log device events (the debugfs test
+/// domain's are drained when debugfs is read), so a host with `amdvi=1` and nothing
+/// assigned is not woken 10 times a second. Returns whether to poll again.
+#[no_mangle]
+extern "C" fn rsvm_amdvi_poll() -> bool {
+    let Ok(u) = unit() else { return false };
+    let mut reg = u.assign.lock();
+    if reg.devs.is_empty() {
+        return false;
+    }
+    route_events(u, &mut reg);
+    true
+}
+
+/// Stops the event-log poll: neither pending nor running afterwards. The caller makes sure
+/// nothing starts it again (the PCI driver is unregistered: no more probes).
+pub(crate) fn poll_stop() {
+    // SAFETY: cancel_delayed_work_sync on the static work; not called from the work itself.
+    unsafe { ffi::rsvm_shim_evt_poll_stop() };
+}
+
 /// Takes the unit's pending event records and files each with its device.
 fn route_events(u: &Unit, reg: &mut Registry) {
     let mut hw = u.hw.lock();
@@ -612,13 +746,21 @@ fn route_events(u: &Unit, reg: &mut Registry) {
     let pending = core::mem::take(&mut hw.pending_events);
     drop(hw);
     for e in pending.iter() {
-        if let Some(d) = reg.devs.iter_mut().find(|d| d.devid == e.devid()) {
+        // The record names the requester id: the device's own, or else its IVRS alias
+        // (shared by several devices: the first bound one gets it).
+        let i = reg.devs.iter().position(|d| d.devid == e.devid())
+            .or_else(|| reg.devs.iter().position(|d| ivrs::ivrs_alias(&u.aliases, d.devid) == Some(e.devid())));
+        if let Some(d) = i.and_then(|i| reg.devs.get_mut(i)) {
             d.total_events += 1;
             if e.code() == EventCode::IoPageFault {
                 d.io_page_faults += 1;
             }
             if d.events.len() >= EVENT_QUEUE || d.events.push(e.0, GFP_ATOMIC).is_err() {
                 d.lost += 1;
+            }
+            // Also for a lost record: the VMM reads `lost` in RSVM_DEVICE_EVENTS.
+            if let Some(efd) = d.owner.as_ref().and_then(|a| a.eventfd.as_ref()) {
+                efd.signal();
             }
         }
     }
@@ -652,6 +794,31 @@ fn events(u: &Unit, vm: &Vm, ev: &mut RsvmDeviceEvents) -> Result {
     Ok(())
 }
 
+/// `RSVM_DEVICE_EVENTFD`: registers (`fd` >= 0) or unregisters (`fd` = -1) the eventfd of a
+/// device the VM owns. A registration replaces the previous one; if records are already
+/// queued, the new eventfd is signalled once so none waits unnoticed.
+fn set_eventfd(u: &Unit, vm: &Vm, r: &RsvmDeviceEventfd) -> Result {
+    sel_devid(&r.dev)?;
+    if r.flags != 0 || r.fd < -1 {
+        return Err(if r.flags != 0 { EINVAL } else { EBADF });
+    }
+    // Taken before the registry lock (it looks up the caller's file table); dropped (put)
+    // on every error below.
+    let efd = if r.fd >= 0 { Some(ffi::EventFd::from_fd(r.fd)?) } else { None };
+    let mut reg = u.assign.lock();
+    let d = reg.owned(vm, &r.dev)?;
+    let queued = !d.events.is_empty();
+    let Some(a) = d.owner.as_mut() else { return Err(ENOENT) };
+    if queued {
+        if let Some(e) = efd.as_ref() {
+            e.signal();
+        }
+    }
+    // The previous eventfd, if any, is put here.
+    a.eventfd = efd;
+    Ok(())
+}
+
 /// rsvm's device-assignment ioctls on a VM fd; `None` if `cmd` is not one of them.
 pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>> {
     let rd = |n: usize| UserSlice::new(UserPtr::from_addr(arg), n);
@@ -664,8 +831,10 @@ pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>>
                 assign(u, vm, &sel)
             } else {
                 let mut reg = u.assign.lock();
-                let d = reg.owned(vm, &sel)?;
-                release(u, d, false);
+                let devid = reg.owned(vm, &sel)?.devid;
+                if let Some(i) = reg.devs.iter().position(|d| d.devid == devid) {
+                    release(u, &mut reg, i, false);
+                }
                 Ok(())
             }
         })(),
@@ -683,6 +852,10 @@ pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>>
             let m: RsvmDeviceMsi = rd(size_of::<RsvmDeviceMsi>()).reader().read()?;
             set_msi(unit()?, vm, &m)
         })(),
+        RSVM_DEVICE_EVENTFD => (|| {
+            let e: RsvmDeviceEventfd = rd(size_of::<RsvmDeviceEventfd>()).reader().read()?;
+            set_eventfd(unit()?, vm, &e)
+        })(),
         RSVM_DEVICE_EVENTS => (|| {
             let (mut r, mut w) = rd(size_of::<RsvmDeviceEvents>()).reader_writer();
             let mut e: RsvmDeviceEvents = r.read()?;
@@ -698,9 +871,9 @@ pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>>
 pub(crate) fn release_vm(vm: &Vm) {
     let Ok(u) = unit() else { return };
     let mut reg = u.assign.lock();
-    for d in reg.devs.iter_mut() {
-        if d.owner.as_ref().is_some_and(|a| core::ptr::eq(&*a.vm, vm)) {
-            release(u, d, false);
+    for i in 0..reg.devs.len() {
+        if reg.devs.get(i).is_some_and(|d| d.owner.as_ref().is_some_and(|a| core::ptr::eq(&*a.vm, vm))) {
+            release(u, &mut reg, i, false);
         }
     }
 }

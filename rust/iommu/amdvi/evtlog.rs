@@ -2,8 +2,11 @@
 
 //! The event log (AMD I/O Virtualization Technology spec, doc 48882, §3.3.2 and §2.5): a
 //! ring of 128-bit event records the IOMMU writes at the tail; software consumes them from
-//! the head. rsvm drains it by polling (no interrupt): on every debugfs read and on request.
-//! (QEMU's unit never writes events.)
+//! the head. rsvm drains it by polling, not by the unit's event-log interrupt: every 100 ms
+//! while a device is bound to rsvm (`assign::rsvm_amdvi_poll`, a delayed work item in
+//! shim.c), on every debugfs read and on `RSVM_DEVICE_EVENTS`. (QEMU's unit never writes
+//! events, so an interrupt path could not be tested here; Documentation/amdvi.md.)
+//! Messages are rate-limited (one state for all of them, 10 per 5 s).
 
 use super::regs::{status, Regs, PTR_MASK};
 use crate::hwpage::HwPages;
@@ -64,9 +67,6 @@ const RING_BYTES: usize = 4096;
 const EVENT_LEN: u64 = 8;
 static_assert!(RING_BYTES == (1 << EVENT_LEN) * size_of::<Event>());
 
-/// At most this many events are printed per drain (the rest are only counted).
-const PRINT_PER_DRAIN: u32 = 8;
-
 /// # Invariants
 ///
 /// `head` is a multiple of 16 below `RING_BYTES`.
@@ -116,7 +116,7 @@ impl EvtLog {
         Ok(())
     }
 
-    /// Consumes every record between head and tail: logs (a few of) them, counts them and
+    /// Consumes every record between head and tail: logs them (rate-limited), counts them and
     /// hands the space back by writing the head register. Returns how many were consumed.
     pub(crate) fn drain(&mut self, regs: &Regs, mut sink: impl FnMut(Event)) -> u32 {
         let tail = (regs.evt_tail() & PTR_MASK) as usize % RING_BYTES;
@@ -126,7 +126,7 @@ impl EvtLog {
             // SAFETY: `head` is a record offset inside our ring page (type invariant); the
             // IOMMU wrote it before moving the tail past it.
             let e = unsafe { p.read_volatile() };
-            if n < PRINT_PER_DRAIN {
+            if crate::ffi::evt_ratelimit() {
                 pr_warn!(
                     "amdvi: event {:?} device {:02x}:{:02x}.{} address {:#x} (raw {:#018x} {:#018x})\n",
                     e.code(), e.devid() >> 8, (e.devid() >> 3) & 0x1f, e.devid() & 7, e.address(), e.0[0], e.0[1]
@@ -148,7 +148,9 @@ impl EvtLog {
         let st = regs.status();
         if st & status::EVENT_OVERFLOW != 0 {
             self.overflows += 1;
-            pr_warn!("amdvi: event log overflow: events lost\n");
+            if crate::ffi::evt_ratelimit() {
+                pr_warn!("amdvi: event log overflow: events lost\n");
+            }
         }
         if st & (status::EVENT_OVERFLOW | status::EVENT_LOG_INT) != 0 {
             regs.set_status(st & (status::EVENT_OVERFLOW | status::EVENT_LOG_INT));

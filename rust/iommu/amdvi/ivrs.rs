@@ -290,7 +290,7 @@ impl DevEntry {
     }
 
     /// Whether this entry covers `devid`.
-    // Host-tested; the module uses it once devices are assigned to VMs.
+    // Host-tested; the module resolves aliases with `ivrs_alias`.
     #[allow(dead_code)]
     pub(crate) fn covers(&self, devid: u16) -> bool {
         match *self {
@@ -410,4 +410,120 @@ impl<'a> Entries<'a> {
         };
         Some(Ok(entry))
     }
+}
+
+/// One IVRS alias mapping (42h, or 43h ... 04h): DMA of `start..=end` arrives at the unit
+/// with requester id `alias` (a device behind a PCIe-to-PCI bridge, say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AliasMap {
+    pub(crate) start: u16,
+    pub(crate) end: u16,
+    pub(crate) alias: u16,
+}
+
+impl<'a> Ivhd<'a> {
+    /// The unit's alias entries, in table order.
+    pub(crate) fn aliases(&self) -> impl Iterator<Item = AliasMap> + 'a {
+        self.entries().filter_map(|e| match e {
+            DevEntry::Alias { devid, alias, .. } => Some(AliasMap { start: devid, end: devid, alias }),
+            DevEntry::AliasRange { start, end, alias, .. } => Some(AliasMap { start, end, alias }),
+            _ => None,
+        })
+    }
+}
+
+// Alias resolution, as Linux's amd_iommu does it (init.c fills `alias_table` from these
+// entries in table order; iommu.c's `clone_aliases` gives the alias the device's DTE): pure
+// functions over a unit's `AliasMap`s, host-tested in rsvm-test's ivrs_tests.rs.
+
+/// The IVRS alias of `devid`: the requester id its DMA arrives with when that is not its own.
+/// A later entry wins over an earlier one (Linux overwrites its alias table in table order);
+/// `None` if no entry covers `devid` or the entry names `devid` itself.
+pub(crate) fn ivrs_alias(maps: &[AliasMap], devid: u16) -> Option<u16> {
+    maps.iter().rev().find(|m| (m.start..=m.end).contains(&devid)).map(|m| m.alias).filter(|&a| a != devid)
+}
+
+/// The requester ids whose DTEs must follow `devid`'s state: its own and its IVRS alias.
+pub(crate) fn requester_ids(maps: &[AliasMap], devid: u16) -> impl Iterator<Item = u16> {
+    core::iter::once(devid).chain(ivrs_alias(maps, devid))
+}
+
+/// Whether DMA of `a` and of `b` can arrive with the same requester id (they share a DTE).
+pub(crate) fn share_dte(maps: &[AliasMap], a: u16, b: u16) -> bool {
+    a == b || requester_ids(maps, a).any(|r| requester_ids(maps, b).any(|s| s == r))
+}
+
+/// Every other device id that shares a DTE with `devid`: its alias (as a device of its own)
+/// and every device aliased to `devid` or to the same alias. Empty without alias entries.
+pub(crate) fn dte_sharers(maps: &[AliasMap], devid: u16) -> impl Iterator<Item = u16> + '_ {
+    let any = !maps.is_empty();
+    (0..=u16::MAX).filter(move |&x| any && x != devid && share_dte(maps, x, devid))
+}
+
+/// Every device id whose DMA can arrive with requester id `rid`: `rid` itself and every
+/// device aliased to it.
+pub(crate) fn rid_users(maps: &[AliasMap], rid: u16) -> impl Iterator<Item = u16> + '_ {
+    let any = !maps.is_empty();
+    core::iter::once(rid).chain((0..=u16::MAX).filter(move |&x| any && ivrs_alias(maps, x) == Some(rid)))
+}
+
+/// Who holds a device that shares a DTE (`V`: a VM's identity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Holder<V> {
+    /// Present with a host driver, not rsvm's: the host uses its DMA.
+    Host,
+    /// Bound to rsvm, not assigned.
+    Unassigned,
+    /// Bound to rsvm and assigned to this VM.
+    Vm(V),
+}
+
+/// Why a device cannot be assigned (Documentation/amdvi.md, "Aliases").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AliasConflict {
+    /// A device sharing its DTE is the host's (`EPERM`, as VFIO refuses a group that is not
+    /// viable: bind it to rsvm too, or leave it without a driver).
+    Host,
+    /// A device sharing its DTE is assigned to another VM (`EBUSY`).
+    OtherVm,
+}
+
+/// Whether a device may be assigned to `vm`, given the holders of the devices that share a
+/// DTE with it (devices without a driver are not listed: nothing drives their DMA).
+pub(crate) fn may_assign<V: PartialEq>(vm: &V, sharers: impl IntoIterator<Item = Holder<V>>) -> Result<(), AliasConflict> {
+    let mut r = Ok(());
+    for h in sharers {
+        match h {
+            Holder::Host => return Err(AliasConflict::Host),
+            Holder::Vm(v) if v != *vm => r = Err(AliasConflict::OtherVm),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// What one requester id's DTE must say, given the holders of every device whose DMA uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RidState<V> {
+    /// V=0, as the host had it: no device of rsvm's uses it, or a host device does (its DMA
+    /// must keep working while no VM has the id; assignment is refused meanwhile).
+    Untranslated,
+    /// Used only by devices bound to rsvm, none assigned: DMA blocked.
+    Blocked,
+    /// Through this VM's I/O domain: a device using it is assigned there. This wins over
+    /// everything else, so an assigned device's DMA never escapes its domain, even if a host
+    /// driver takes a device sharing the id later.
+    Translated(V),
+}
+
+pub(crate) fn rid_state<V>(users: impl IntoIterator<Item = Holder<V>>) -> RidState<V> {
+    let (mut host, mut bound) = (false, false);
+    for h in users {
+        match h {
+            Holder::Vm(v) => return RidState::Translated(v),
+            Holder::Host => host = true,
+            Holder::Unassigned => bound = true,
+        }
+    }
+    if bound && !host { RidState::Blocked } else { RidState::Untranslated }
 }

@@ -48,8 +48,8 @@ pub(crate) struct UnitInfo {
     pub(crate) iv_info: u32,
 }
 
-/// Reads the IVRS table and describes its first unit.
-fn find_unit() -> Result<UnitInfo> {
+/// Reads the IVRS table and describes its first unit, with the unit's alias entries.
+fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>)> {
     let mut hdr: *mut bindings::acpi_table_header = core::ptr::null_mut();
     // SAFETY: the signature is a NUL-terminated string ACPICA only reads; `hdr` is a valid
     // out pointer. On success the table stays mapped until `acpi_put_table`.
@@ -74,7 +74,16 @@ fn find_unit() -> Result<UnitInfo> {
                 pr_info!("amdvi: IVRS lists no IOMMU unit\n");
                 Err(ENODEV)
             }
-            Some(u) => Ok(UnitInfo {
+            Some(u) => {
+                let mut aliases = KVec::new();
+                let mut r = Ok(());
+                for a in u.aliases() {
+                    if let Err(e) = aliases.push(a, GFP_KERNEL) {
+                        r = Err(e.into());
+                        break;
+                    }
+                }
+                r.map(|()| (UnitInfo {
                 ivhd_type: u.ty,
                 ivhd_flags: u.flags,
                 devid: u.devid,
@@ -85,7 +94,8 @@ fn find_unit() -> Result<UnitInfo> {
                 last_devid: u.last_devid().unwrap_or(0xff),
                 units_in_ivrs: t.units().count(),
                 iv_info: t.iv_info(),
-            }),
+            }, aliases))
+            }
         },
     };
     // SAFETY: `hdr` came from `acpi_get_table`; `bytes` is not used after this.
@@ -261,6 +271,9 @@ impl Drop for Hw {
 #[pin_data]
 pub(crate) struct Unit {
     info: UnitInfo,
+    /// The unit's IVRS alias entries (42h, 43h): a device's DTE state applies to its alias's
+    /// DTE too (`assign.rs`).
+    aliases: KVec<ivrs::AliasMap>,
     /// Devices bound to rsvm's PCI driver and their assignments (taken before `hw`).
     #[pin]
     assign: Mutex<assign::Registry>,
@@ -294,6 +307,8 @@ impl Drop for AmdviFile {
             // holds one (each VM fd holds a module reference).
             unsafe { crate::ffi::rsvm_shim_pci_unregister() };
         }
+        // No device is bound any more and none can be: nothing starts the poll again.
+        assign::poll_stop();
         assign::publish(None);
         let _ = &self.file;
     }
@@ -316,7 +331,7 @@ pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
 
 impl Unit {
     fn probe(dir: &debugfs::Dir) -> Result<Pin<KBox<debugfs::File<Unit>>>> {
-        let info = find_unit()?;
+        let (info, aliases) = find_unit()?;
         if info.units_in_ivrs > 1 {
             pr_info!("amdvi: {} units in the IVRS; rsvm drives the first\n", info.units_in_ivrs);
         }
@@ -357,7 +372,7 @@ impl Unit {
             info.segment, info.devid >> 8, (info.devid >> 3) & 0x1f, info.devid & 7,
             info.mmio_base, info.ivhd_type, efr, hw.devtab.entries()
         );
-        let init = try_pin_init!(Unit { info, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
+        let init = try_pin_init!(Unit { info, aliases, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
         KBox::pin_init(dir.read_write_callback_file(c"amdvi", init, &Unit::show, &Unit::write), GFP_KERNEL)
     }
 
@@ -392,7 +407,7 @@ impl Unit {
         if let Some(t) = hw.test.as_mut() {
             t.show(f)?;
         }
-        reg.show(f, &hw.devtab)?;
+        reg.show(f, &hw.devtab, &self.aliases)?;
         if let Some(d) = hw.peek {
             let dte = hw.devtab.get(d).unwrap_or_default();
             writeln!(f, "peek {:04x}: {:#018x} {:#018x} {:#018x} {:#018x}", d, dte.0[0], dte.0[1], dte.0[2], dte.0[3])?;

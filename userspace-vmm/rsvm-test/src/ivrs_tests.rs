@@ -260,3 +260,122 @@ fn entry_errors() {
     // A range start whose end entry is itself truncated.
     assert!(matches!(bad(&[0x43, 0, 2, 0, 0, 0, 0, 0, 0x04, 0]), IvrsError::BadEntry { .. }));
 }
+
+/// The alias maps of a one-unit table with `entries`.
+fn alias_maps(entries: &[u8]) -> Vec<AliasMap> {
+    let t = table(&[ivhd(0x10, 0x18, 0xfed8_0000, entries)]);
+    let p = Ivrs::parse(&t).unwrap();
+    let u = p.units().next().unwrap();
+    u.aliases().collect()
+}
+
+#[rustfmt::skip]
+const ALIASES: [u8; 28] = [
+    0x03, 0x00, 0x01, 0, 0x04, 0xff, 0x01, 0,      // 01:00.0 ..= 01:1f.7, no alias
+    0x42, 0x08, 0x02, 0, 0, 0x00, 0x02, 0,         // select: 02:01.0 as 02:00.0
+    0x43, 0x00, 0x03, 0, 0, 0x10, 0x03, 0,         // range: 03:00.0 ..
+    0x04, 0x0f, 0x03, 0,                           // .. 03:01.7 as 03:02.0
+];
+
+#[test]
+fn alias_select() {
+    let m = alias_maps(&ALIASES);
+    assert_eq!(m.len(), 2);
+    assert_eq!(ivrs_alias(&m, 0x208), Some(0x200));
+    // The alias itself and its neighbours have none.
+    assert_eq!(ivrs_alias(&m, 0x200), None);
+    assert_eq!(ivrs_alias(&m, 0x209), None);
+    assert_eq!(requester_ids(&m, 0x208).collect::<Vec<_>>(), [0x208, 0x200]);
+    assert_eq!(requester_ids(&m, 0x209).collect::<Vec<_>>(), [0x209]);
+    // 02:01.0 and 02:00.0 share 02:00.0's DTE; nobody else does.
+    assert_eq!(dte_sharers(&m, 0x208).collect::<Vec<_>>(), [0x200]);
+    assert_eq!(dte_sharers(&m, 0x200).collect::<Vec<_>>(), [0x208]);
+}
+
+#[test]
+fn alias_range() {
+    let m = alias_maps(&ALIASES);
+    assert_eq!(ivrs_alias(&m, 0x300), Some(0x310));
+    assert_eq!(ivrs_alias(&m, 0x305), Some(0x310));
+    assert_eq!(ivrs_alias(&m, 0x30f), Some(0x310));
+    assert_eq!(ivrs_alias(&m, 0x2ff), None);
+    assert_eq!(ivrs_alias(&m, 0x310), None);
+    // Every function of the range shares 03:02.0's DTE with the others and with 03:02.0.
+    let s: Vec<_> = dte_sharers(&m, 0x305).collect();
+    assert_eq!(s.len(), 16);
+    assert!(s.contains(&0x300) && s.contains(&0x30f) && s.contains(&0x310) && !s.contains(&0x305));
+    let s: Vec<_> = dte_sharers(&m, 0x310).collect();
+    assert_eq!(s, (0x300..=0x30f).collect::<Vec<u16>>());
+    assert!(share_dte(&m, 0x301, 0x302) && !share_dte(&m, 0x301, 0x208));
+    // Who uses 03:02.0's DTE: 03:02.0 and the 16 aliased functions; 03:05.0's only itself.
+    assert_eq!(rid_users(&m, 0x310).count(), 17);
+    assert_eq!(rid_users(&m, 0x328).collect::<Vec<_>>(), [0x328]);
+}
+
+#[test]
+fn alias_outside_any_range() {
+    // A device no entry names has no alias and shares nothing.
+    let m = alias_maps(&ALIASES);
+    assert_eq!(ivrs_alias(&m, 0x500), None);
+    assert_eq!(dte_sharers(&m, 0x500).count(), 0);
+    // Covered by a plain range (01:xx): still no alias.
+    assert_eq!(ivrs_alias(&m, 0x150), None);
+    // An alias whose target no select or range entry names: the target still gets the DTE,
+    // and the device table must reach it (last_devid counts it).
+    #[rustfmt::skip]
+    let e = [
+        0x02, 0x00, 0x06, 0,                       // 06:00.0
+        0x42, 0x00, 0x06, 0, 0, 0x00, 0x07, 0,     // 06:00.0 as 07:00.0
+    ];
+    let t = table(&[ivhd(0x10, 0x18, 0xfed8_0000, &e)]);
+    let p = Ivrs::parse(&t).unwrap();
+    let u = p.units().next().unwrap();
+    assert_eq!(u.last_devid(), Some(0x700));
+    let m: Vec<_> = u.aliases().collect();
+    assert_eq!(ivrs_alias(&m, 0x600), Some(0x700));
+    assert_eq!(dte_sharers(&m, 0x600).collect::<Vec<_>>(), [0x700]);
+    // No alias entries at all (QEMU's table): nothing to share.
+    let q = Ivrs::parse(&QEMU_IVRS).unwrap();
+    let qm: Vec<_> = q.units().next().unwrap().aliases().collect();
+    assert!(qm.is_empty());
+    assert_eq!(ivrs_alias(&qm, 0x20), None);
+    assert_eq!(dte_sharers(&qm, 0x20).count(), 0);
+}
+
+#[test]
+fn alias_later_entry_wins_and_self_alias_is_none() {
+    #[rustfmt::skip]
+    let e = [
+        0x43, 0x00, 0x03, 0, 0, 0x10, 0x03, 0,     // 03:00.0 ..
+        0x04, 0x0f, 0x03, 0,                       // .. 03:01.7 as 03:02.0
+        0x42, 0x08, 0x03, 0, 0, 0x18, 0x03, 0,     // then 03:01.0 as 03:03.0
+        0x42, 0x20, 0x03, 0, 0, 0x20, 0x03, 0,     // 03:04.0 as itself
+    ];
+    let m = alias_maps(&e);
+    assert_eq!(ivrs_alias(&m, 0x308), Some(0x318));
+    assert_eq!(ivrs_alias(&m, 0x309), Some(0x310));
+    assert_eq!(ivrs_alias(&m, 0x320), None);
+    assert!(!share_dte(&m, 0x308, 0x309));
+}
+
+#[test]
+fn conflicting_alias() {
+    // 02:01.0 and 02:02.0 both arrive as 02:00.0: one DTE for three devices.
+    #[rustfmt::skip]
+    let e = [
+        0x42, 0x08, 0x02, 0, 0, 0x00, 0x02, 0,
+        0x42, 0x10, 0x02, 0, 0, 0x00, 0x02, 0,
+    ];
+    let m = alias_maps(&e);
+    assert_eq!(dte_sharers(&m, 0x208).collect::<Vec<_>>(), [0x200, 0x210]);
+    // Who holds the sharers decides (VM ids as numbers).
+    assert_eq!(may_assign(&1, []), Ok(()));
+    assert_eq!(may_assign(&1, [Holder::Unassigned, Holder::Vm(1)]), Ok(()));
+    assert_eq!(may_assign(&1, [Holder::Unassigned, Holder::Vm(2)]), Err(AliasConflict::OtherVm));
+    assert_eq!(may_assign(&1, [Holder::Vm(2), Holder::Host]), Err(AliasConflict::Host));
+    // The shared id's DTE: the VM wins, then a host user, then rsvm's blocking.
+    assert_eq!(rid_state::<u32>([]), RidState::Untranslated);
+    assert_eq!(rid_state::<u32>([Holder::Unassigned]), RidState::Blocked);
+    assert_eq!(rid_state::<u32>([Holder::Unassigned, Holder::Host]), RidState::Untranslated);
+    assert_eq!(rid_state([Holder::Host, Holder::Vm(3), Holder::Unassigned]), RidState::Translated(3));
+}
