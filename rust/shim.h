@@ -8,6 +8,7 @@ struct inode;
 struct mm_struct;
 struct page;
 struct pci_dev;
+struct rsvm_intx;
 struct vm_area_struct;
 
 /* Implemented in Rust. */
@@ -76,4 +77,8 @@ void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
 int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
 int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
 void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
+int rsvm_shim_intx_enable(struct pci_dev *pdev, void *ctx, int guest_disabled, struct rsvm_intx **out);
+void rsvm_shim_intx_disable(struct rsvm_intx *x);
+int rsvm_shim_intx_eoi(struct rsvm_intx *x);
+int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd);
 #endif
