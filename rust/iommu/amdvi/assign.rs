@@ -638,7 +638,7 @@ fn config(u: &Unit, vm: &Vm, c: &mut RsvmDeviceConfig) -> Result {
     if mask == 0 {
         return Ok(());
     }
-    if c.offset < 6 {
+    if (4..6).contains(&c.offset) {
         // The command register (the only writable bits of config dword 1; the status
         // register's bits are read-only or write-1-to-clear and are not written back).
         // Interrupt Disable is virtualised: the device gets the guest's bit ORed with
