@@ -72,6 +72,11 @@ extern "C" {
     pub(crate) fn rsvm_shim_pci_msi_disable(pdev: *mut c_void, ctx: *mut c_void);
     pub(crate) fn rsvm_shim_pci_holder(segment: u16, devid: u16) -> c_int;
     pub(crate) fn rsvm_shim_pci_has_dma_alias(pdev: *mut c_void) -> c_int;
+    /// INTx (an opaque `struct rsvm_intx`, allocated by `intx_enable`, freed by `intx_disable`).
+    pub(crate) fn rsvm_shim_intx_enable(pdev: *mut c_void, ctx: *mut c_void, guest_disabled: c_int, out: *mut *mut c_void) -> c_int;
+    pub(crate) fn rsvm_shim_intx_disable(x: *mut c_void);
+    pub(crate) fn rsvm_shim_intx_eoi(x: *mut c_void) -> c_int;
+    pub(crate) fn rsvm_shim_intx_cmd_write(pdev: *mut c_void, x: *mut c_void, cmd: u16) -> c_int;
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.

@@ -168,6 +168,11 @@ pub(crate) enum Effect {
     Send(Message),
     /// The APIC's addressing changed: republish its `Route`.
     Readdressed,
+    /// The guest EOIed a level-triggered vector (its TMR bit set): its source may assert it
+    /// again (an assigned device's INTx, masked since its delivery, is unmasked). As KVM's
+    /// EOI broadcast to the IOAPIC; EOI-broadcast suppression (SVR bit 12) is not honoured:
+    /// the source is told on every such EOI.
+    LevelEoi(u8),
 }
 
 /// A register access the architecture refuses (#GP for an x2APIC MSR).
@@ -332,10 +337,13 @@ impl Lapic {
         }
     }
 
-    fn eoi(&mut self) {
-        if let Some(v) = highest(&self.isr) {
-            self.isr[(v >> 5) as usize] &= !(1 << (v & 31));
-        }
+    /// Ends the highest in-service interrupt; `LevelEoi` if it was level-triggered (TMR set
+    /// at its acceptance, SDM 11.8.4).
+    fn eoi(&mut self) -> Effect {
+        let Some(v) = highest(&self.isr) else { return Effect::None };
+        let (w, b) = ((v >> 5) as usize, 1u32 << (v & 31));
+        self.isr[w] &= !b;
+        if self.tmr[w] & b != 0 { Effect::LevelEoi(v) } else { Effect::None }
     }
 
     pub(crate) fn timer_mode(&self) -> TimerMode {
@@ -450,7 +458,7 @@ impl Lapic {
                 if x2 && v != 0 {
                     return Err(Fault);
                 }
-                self.eoi();
+                return Ok(self.eoi());
             }
             REG_LDR if !x2 => {
                 self.ldr = v & 0xff00_0000;

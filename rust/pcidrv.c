@@ -13,6 +13,8 @@
 #include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 #include "shim.h"
 
 static const struct pci_device_id rsvm_pci_ids[] = {
@@ -158,4 +160,149 @@ int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev)
 		}
 	}
 	return 0;
+}
+ * INTx of an assigned device, level-triggered, as VFIO's INTx path with KVM's resamplefd
+ * semantics inside the module (Documentation/amdvi.md, "INTx"). The line may be shared
+ * (IRQF_SHARED), so the hard handler claims the interrupt only if the device asserts it
+ * (PCI 2.3 Interrupt Status) and masks it at the device (command register Interrupt
+ * Disable) until the guest EOIs the vector (rsvm_shim_intx_eoi); the thread delivers it
+ * (delivery takes the VM's vCPU-list mutex). Why C: the mask state is shared with a hard-irq
+ * handler and needs an irq-safe raw spinlock (pci_lock, taken inside it, is raw too), which
+ * the kernel crate's SpinLock is not.
+ *
+ * `masked`: rsvm holds INTx disabled, waiting for the guest's EOI. `guest_disabled`: the
+ * guest's own Interrupt Disable bit (virtualised: the device's bit is the OR of the two, so
+ * the guest cannot unmask behind rsvm's back). Both only under `lock`, which also orders
+ * every write of the command register while the handler is installed (pci_intx() and the
+ * config accessors take only pci_lock, a raw spinlock: fine under it and in hard-irq context).
+ */
+struct rsvm_intx {
+	struct pci_dev *pdev;
+	void *ctx;
+	raw_spinlock_t lock;
+	bool masked;
+	bool guest_disabled;
+};
+
+static irqreturn_t rsvm_intx_hard(int irq, void *data)
+{
+	struct rsvm_intx *x = data;
+	irqreturn_t r = IRQ_NONE;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&x->lock, flags);
+	/*
+	 * While masked (by rsvm or the guest) the device cannot be asserting the line: this
+	 * interrupt is another device's on the shared line, even if our status bit is set.
+	 */
+	if (!x->masked && !x->guest_disabled && pci_check_and_mask_intx(x->pdev)) {
+		x->masked = true;
+		r = IRQ_WAKE_THREAD;
+	}
+	raw_spin_unlock_irqrestore(&x->lock, flags);
+	return r;
+}
+
+static irqreturn_t rsvm_intx_thread(int irq, void *data)
+{
+	struct rsvm_intx *x = data;
+
+	rsvm_assigned_irq(x->ctx);
+	return IRQ_HANDLED;
+}
+
+/*
+ * Installs the INTx handler for `ctx` (valid until rsvm_shim_intx_disable) and unmasks INTx
+ * at the device unless the guest disabled it. -EINVAL: no interrupt pin, no host IRQ, or no
+ * PCI 2.3 INTx masking (a shared line could not be quieted).
+ */
+int rsvm_shim_intx_enable(struct pci_dev *pdev, void *ctx, int guest_disabled, struct rsvm_intx **out)
+{
+	struct rsvm_intx *x;
+	int r;
+
+	if (!pdev->pin || !pdev->irq || pdev->irq == IRQ_NOTCONNECTED)
+		return -EINVAL;
+	if (!pci_intx_mask_supported(pdev))
+		return -EINVAL;
+	/* Masked while the handler goes in. */
+	pci_intx(pdev, 0);
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->pdev = pdev;
+	x->ctx = ctx;
+	raw_spin_lock_init(&x->lock);
+	x->guest_disabled = guest_disabled;
+	r = request_threaded_irq(pdev->irq, rsvm_intx_hard, rsvm_intx_thread, IRQF_SHARED, "rsvm-intx", x);
+	if (r) {
+		kfree(x);
+		return r;
+	}
+	raw_spin_lock_irq(&x->lock);
+	/* (A shared line's interrupt may have found ours pending and masked it meanwhile.) */
+	if (!x->guest_disabled && !x->masked)
+		pci_intx(pdev, 1);
+	raw_spin_unlock_irq(&x->lock);
+	*out = x;
+	return 0;
+}
+
+/*
+ * Leaves INTx disabled and frees the IRQ (waiting for a running handler and thread). Masked
+ * first: an unmasked device asserting a shared line after free_irq would have no handler.
+ */
+void rsvm_shim_intx_disable(struct rsvm_intx *x)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&x->lock, flags);
+	pci_intx(x->pdev, 0);
+	raw_spin_unlock_irqrestore(&x->lock, flags);
+	free_irq(x->pdev->irq, x);
+	kfree(x);
+}
+
+/*
+ * The guest EOIed the vector: rsvm's mask ends. Returns 1 if the device still asserts
+ * INTx: it stays masked and the caller delivers the interrupt again (level semantics
+ * without a round trip through the host IRQ), else 0.
+ */
+int rsvm_shim_intx_eoi(struct rsvm_intx *x)
+{
+	unsigned long flags;
+	int again = 0;
+
+	raw_spin_lock_irqsave(&x->lock, flags);
+	if (x->masked) {
+		if (x->guest_disabled)
+			x->masked = false; /* the guest's bit keeps it masked */
+		else if (pci_check_and_unmask_intx(x->pdev))
+			x->masked = false;
+		else
+			again = 1;
+	}
+	raw_spin_unlock_irqrestore(&x->lock, flags);
+	return again;
+}
+
+/*
+ * A guest write of the command register: `cmd` with the guest's Interrupt Disable bit,
+ * which is recorded; the device gets that bit ORed with rsvm's mask (always set when INTx
+ * is not routed, `x` NULL). Under the lock: the hard handler may set the bit meanwhile.
+ */
+int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd)
+{
+	unsigned long flags;
+	int r;
+
+	if (!x)
+		return pcibios_err_to_errno(pci_write_config_word(pdev, PCI_COMMAND, cmd | PCI_COMMAND_INTX_DISABLE));
+	raw_spin_lock_irqsave(&x->lock, flags);
+	x->guest_disabled = cmd & PCI_COMMAND_INTX_DISABLE;
+	if (x->masked)
+		cmd |= PCI_COMMAND_INTX_DISABLE;
+	r = pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	raw_spin_unlock_irqrestore(&x->lock, flags);
+	return pcibios_err_to_errno(r);
 }

@@ -8,6 +8,7 @@ struct inode;
 struct mm_struct;
 struct page;
 struct pci_dev;
+struct rsvm_intx;
 struct vm_area_struct;
 
 /* Implemented in Rust. */
@@ -85,4 +86,8 @@ int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
 void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
 int rsvm_shim_pci_holder(u16 segment, u16 devid);
 int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev);
+int rsvm_shim_intx_enable(struct pci_dev *pdev, void *ctx, int guest_disabled, struct rsvm_intx **out);
+void rsvm_shim_intx_disable(struct rsvm_intx *x);
+int rsvm_shim_intx_eoi(struct rsvm_intx *x);
+int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd);
 #endif

@@ -1114,7 +1114,7 @@ impl Vcpu {
         if self.shared.timer_expired.swap(0, Ordering::SeqCst) != 0 {
             l.timer_expired();
         }
-        self.shared.take_posted(|v| l.accept(v, false));
+        self.shared.take_posted(|v, level| l.accept(v, level));
     }
 
     /// Carries out what an APIC access asked for.
@@ -1141,6 +1141,7 @@ impl Vcpu {
                     self.shared.set_route(l.route());
                 }
             }
+            Effect::LevelEoi(vector) => self.vm.level_eoi(vector, &self.shared),
         }
     }
 

@@ -47,6 +47,10 @@ pub(crate) struct VcpuShared {
     /// Posted interrupt requests (a 256-bit IRR), folded into the APIC by the vCPU thread
     /// before each entry; `posted` is non-zero when any bit may be set.
     pir: [AtomicU32; 8],
+    /// Trigger mode of each vector's latest post (1 = level: the APIC sets its TMR bit).
+    /// Never cleared by taking: a vector's trigger mode is a property of its source, so a
+    /// post racing with the fold sees the right mode either way.
+    pir_level: [AtomicU32; 8],
     pub(crate) posted: AtomicU32,
     /// Host timer expiries the vCPU has not yet turned into a timer interrupt.
     pub(crate) timer_expired: AtomicU32,
@@ -96,6 +100,7 @@ impl VcpuShared {
                 in_guest_cpu: AtomicI32::new(-1),
                 stats: [const { AtomicU64::new(0) }; STAT_NR],
                 pir: [const { AtomicU32::new(0) }; 8],
+                pir_level: [const { AtomicU32::new(0) }; 8],
                 posted: AtomicU32::new(0),
                 timer_expired: AtomicU32::new(0),
                 timer_period_ns: AtomicU64::new(0),
@@ -123,10 +128,19 @@ impl VcpuShared {
         }
     }
 
-    /// Requests interrupt `vector` from any context.
-    pub(crate) fn post(&self, vector: u8) {
-        if let Some(w) = self.pir.get((vector >> 5) as usize) {
-            w.fetch_or(1 << (vector & 31), Ordering::SeqCst);
+    /// Requests interrupt `vector`, level- or edge-triggered, from any context (lock-free).
+    pub(crate) fn post(&self, vector: u8, level: bool) {
+        let (i, b) = ((vector >> 5) as usize, 1u32 << (vector & 31));
+        // The mode first: the vCPU reads it after it took the request bit.
+        if let Some(l) = self.pir_level.get(i) {
+            if level {
+                l.fetch_or(b, Ordering::SeqCst);
+            } else {
+                l.fetch_and(!b, Ordering::SeqCst);
+            }
+        }
+        if let Some(w) = self.pir.get(i) {
+            w.fetch_or(b, Ordering::SeqCst);
         }
         self.posted.store(1, Ordering::SeqCst);
         self.wake_up();
@@ -145,15 +159,17 @@ impl VcpuShared {
         self.wake_up();
     }
 
-    /// Takes the posted requests (vCPU thread): calls `f` for each vector.
-    pub(crate) fn take_posted(&self, mut f: impl FnMut(u8)) {
+    /// Takes the posted requests (vCPU thread): calls `f(vector, level)` for each.
+    pub(crate) fn take_posted(&self, mut f: impl FnMut(u8, bool)) {
         if self.posted.swap(0, Ordering::SeqCst) == 0 {
             return;
         }
-        for (i, w) in self.pir.iter().enumerate() {
+        for (i, (w, l)) in self.pir.iter().zip(self.pir_level.iter()).enumerate() {
             let mut bits = w.swap(0, Ordering::SeqCst);
+            let level = l.load(Ordering::SeqCst);
             while bits != 0 {
-                f((i as u32 * 32 + bits.trailing_zeros()) as u8);
+                let b = bits.trailing_zeros();
+                f((i as u32 * 32 + b) as u8, level & (1 << b) != 0);
                 bits &= bits - 1;
             }
         }
@@ -173,7 +189,7 @@ impl VcpuShared {
         self.route_flags.store(f, Ordering::Release);
     }
 
-    fn route(&self) -> Route {
+    pub(crate) fn route(&self) -> Route {
         let f = self.route_flags.load(Ordering::Acquire);
         Route {
             enabled: f & 1 != 0,
@@ -223,6 +239,9 @@ pub(crate) struct Vm {
     pub(crate) msrpm: HwPages,
     /// KVM_CAP_SPLIT_IRQCHIP: vCPUs created from now on have an in-kernel local APIC.
     pub(crate) split_irqchip: AtomicBool,
+    /// Assigned devices' INTx routed to this VM: a level-triggered EOI looks for them only
+    /// if there is one (`level_eoi`).
+    pub(crate) intx_routes: AtomicU32,
     /// Guest TSC = host TSC + this, the same for every vCPU (a synchronised TSC that starts
     /// near 0 at VM creation, as KVM's).
     pub(crate) tsc_offset: u64,
@@ -260,6 +279,7 @@ impl Vm {
                 iopm,
                 msrpm,
                 split_irqchip: AtomicBool::new(false),
+                intx_routes: AtomicU32::new(0),
                 tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
             GFP_KERNEL,
@@ -408,7 +428,9 @@ impl Vm {
         for v in vcpus.iter() {
             if v.route().matches(m, from == Some(v.id)) {
                 match init_sipi {
-                    None => v.post(m.vector),
+                    // Level-triggered fixed messages set the TMR bit (as KVM's
+                    // __apic_accept_irq), so the guest's EOI is reported back.
+                    None => v.post(m.vector, m.level_trigger),
                     Some(sipi) => v.post_init_sipi(sipi),
                 }
                 n += 1;
@@ -420,6 +442,15 @@ impl Vm {
             }
         }
         n
+    }
+
+    /// vCPU `v` EOIed level-triggered `vector` (its TMR bit was set): as KVM's EOI broadcast
+    /// to the IOAPIC, the sources of that vector may assert it again (an assigned device's
+    /// INTx is unmasked, or delivered again if it is still asserted).
+    pub(crate) fn level_eoi(&self, vector: u8, v: &VcpuShared) {
+        if self.intx_routes.load(Ordering::SeqCst) != 0 {
+            crate::iommu::amdvi::assign::intx_eoi(self, vector, &v.route());
+        }
     }
 
     /// KVM_ENABLE_CAP on the VM fd: only KVM_CAP_SPLIT_IRQCHIP, before any vCPU exists.

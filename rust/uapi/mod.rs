@@ -129,7 +129,8 @@ pub(crate) struct RsvmDeviceConfig {
 }
 static_assert!(size_of::<RsvmDeviceConfig>() == 24);
 
-/// `RSVM_DEVICE_MSI`: where the device's MSI goes in the guest.
+/// `RSVM_DEVICE_MSI`: where the device's MSI goes in the guest (also `RSVM_DEVICE_INTX`:
+/// where its INTx goes).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct RsvmDeviceMsi {
@@ -150,7 +151,8 @@ pub(crate) struct RsvmDeviceEvents {
     /// In: room at `records` (16-byte records); out: how many were written.
     pub(crate) nr: u32,
     pub(crate) pad: u32,
-    /// Out: IO_PAGE_FAULT events, all events, events dropped (queue full), MSIs delivered.
+    /// Out: IO_PAGE_FAULT events, all events, events dropped (queue full), interrupts (MSI
+    /// and INTx) delivered.
     pub(crate) io_page_faults: u64,
     pub(crate) events: u64,
     pub(crate) lost: u64,
@@ -205,3 +207,6 @@ pub(crate) const RSVM_DEVICE_CONFIG: u32 = kernel::ioctl::_IOWR::<RsvmDeviceConf
 pub(crate) const RSVM_DEVICE_MSI: u32 = kernel::ioctl::_IOW::<RsvmDeviceMsi>(RSVMIO, 0x87);
 pub(crate) const RSVM_DEVICE_EVENTS: u32 = kernel::ioctl::_IOWR::<RsvmDeviceEvents>(RSVMIO, 0x88);
 pub(crate) const RSVM_DEVICE_EVENTFD: u32 = kernel::ioctl::_IOW::<RsvmDeviceEventfd>(RSVMIO, 0x8a);
+/// Routes the device's INTx (level-triggered) to the guest as the `RsvmDeviceMsi` message:
+/// what the VMM's IOAPIC redirection entry for the device's pin translates to.
+pub(crate) const RSVM_DEVICE_INTX: u32 = kernel::ioctl::_IOW::<RsvmDeviceMsi>(RSVMIO, 0x89);

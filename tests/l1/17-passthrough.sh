@@ -1,7 +1,8 @@
 # Device assignment (amdvi=1): QEMU's edu (00:04.0) bound to rsvm with driver_override as
 # VFIO does, its DMA blocked while unassigned; rsvm-test acts as the VMM (guest drives edu
-# through its BAR in the NPT: DMA through the VM's I/O domain, factorial, MSI; isolation;
-# hostile cases); unbind while assigned releases it; unbind restores V=0; nothing leaks.
+# through its BAR in the NPT: DMA through the VM's I/O domain, factorial, MSI, then INTx
+# level-triggered; isolation; hostile cases); unbind while assigned releases it (MSI, then
+# INTx routed); unbind restores V=0; no host IRQ left behind; nothing leaks.
 . ./lib.sh
 A=$DBG/amdvi
 BDF=0000:00:04.0
@@ -37,8 +38,14 @@ grep '^bound' $A
 # QEMU's IVRS has no alias entries: edu's DTE is the only one it uses.
 assert "bound line shows edu's IVRS alias (none)" grep -q '^bound 0000:00:04.0 vm 0 .* alias - events' $A
 
+# rsvm's host IRQs of edu (MSI "rsvm-assigned", INTx "rsvm-intx").
+no_rsvm_irq() { ! grep -q 'rsvm-' /proc/interrupts; }
 timeout 200 rsvm-test passthrough --device $BDF --other 0000:00:00.0 || fail "rsvm-test passthrough"
 grep '^bound' $A
+assert "no rsvm host IRQ left after the test's VMs ($(grep rsvm- /proc/interrupts))" no_rsvm_irq
+# INTx left disabled at the device (command register bit 10, config byte 5 bit 2).
+intx_disabled() { [ $(( $(od -An -tu1 -j5 -N1 $E/config) & 4 )) -ne 0 ]; }
+assert "released: INTx disabled at the device" intx_disabled
 assert "released: DTE blocked again ($(dte))" test "$(dte)" = "0x0000000000000003 0x0000000000000000"
 assert "no domain left" test "$(field domains)" = 0
 assert "guest pages unpinned ($(cat $DBG/pinned_pages))" test "$(cat $DBG/pinned_pages)" = "$pinned0"
@@ -67,6 +74,22 @@ assert "the holder saw the device taken away (exit $rc)" test $rc = 0
 assert "unbound: edu has no driver" test ! -e $E/driver
 assert "unbound: DTE V=0 as before ($(dte))" test "$(dte)" = "0x0000000000000000 0x0000000000000000"
 assert "no domain left" test "$(field domains)" = 0
+assert "unbound with MSI routed: its host IRQ freed" no_rsvm_irq
+
+# The same with edu's INTx routed.
+bind
+rsvm-test passthrough --device $BDF --hold-secs 3 --intx > /tmp/hold.out 2>&1 &
+pid=$!
+i=0; while ! grep -q '^assigned' /tmp/hold.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+assert "held with INTx: assigned to the holder" grep -q '^assigned' /tmp/hold.out
+assert "INTx routed: rsvm-intx host IRQ requested" grep -q 'rsvm-intx' /proc/interrupts
+unbind
+rc=0; wait $pid || rc=$?
+cat /tmp/hold.out
+assert "the INTx holder saw the device taken away (exit $rc)" test $rc = 0
+assert "unbound with INTx routed: its host IRQ freed" no_rsvm_irq
+assert "unbound with INTx routed: INTx disabled at the device" intx_disabled
+assert "unbound: DTE V=0 as before ($(dte))" test "$(dte)" = "0x0000000000000000 0x0000000000000000"
 
 # Bind and unbind again 10 times.
 i=0

@@ -11,8 +11,10 @@
 //!   gives a page table, so nothing is ever cached under it);
 //! - assigned: V=1, TV=1, the VM's I/O page table, IR=IW=1 (the leaves decide).
 //!
-//! Locking, in this order: [`Unit::assign`] (every assignment operation), a VM's `mem`, its
-//! `vcpus` (NPT flushes), the unit's `hw`. The MSI handler thread takes only `vcpus`.
+//! Locking, in this order: [`Unit::assign`] (every assignment operation, and a guest's EOI
+//! of an INTx vector), a VM's `mem`, its `vcpus` (NPT flushes, deliveries), the unit's `hw`.
+//! The MSI and INTx handler threads take only `vcpus`; the INTx hard handler only its own
+//! spinlock (`pcidrv.c`).
 
 use super::devtab::Dte;
 use super::domain::Domain;
@@ -21,7 +23,7 @@ use super::ivrs::{self, AliasConflict, Holder, RidState};
 use super::pgtable::PageSize;
 use super::{regs, Unit};
 use crate::ffi;
-use crate::lapic::Message;
+use crate::lapic::{Message, Route, DM_FIXED, DM_LOWEST};
 use crate::memslot::{Memslot, PAGE_SIZE};
 use crate::npt::{Access, Npt};
 use crate::uapi::*;
@@ -79,28 +81,94 @@ impl IoSpace {
     }
 }
 
-/// The MSI route of an assigned device, shared with its interrupt thread.
+/// The MSI or INTx route of an assigned device, shared with its interrupt thread.
 pub(crate) struct IrqCtx {
     vm: Arc<Vm>,
     address_lo: AtomicU32,
     data: AtomicU32,
     count: AtomicU64,
+    /// INTx: delivered level-triggered whatever the data word says (the APIC sets the
+    /// vector's TMR bit, and the guest's EOI comes back to `intx_eoi`).
+    level: bool,
 }
 
-/// Called by the threaded handler of an assigned device's MSI (pcidrv.c).
+impl IrqCtx {
+    fn new(vm: &Arc<Vm>, m: &RsvmDeviceMsi, level: bool) -> Result<Pin<KBox<Self>>> {
+        let c = IrqCtx {
+            vm: vm.clone(),
+            address_lo: AtomicU32::new(m.address_lo),
+            data: AtomicU32::new(m.data),
+            count: AtomicU64::new(0),
+            level,
+        };
+        Ok(KBox::pin(c, GFP_KERNEL)?)
+    }
+
+    fn message(&self) -> Message {
+        let mut m = Message::from_msi(self.address_lo.load(Ordering::Acquire), self.data.load(Ordering::Acquire));
+        m.level_trigger |= self.level;
+        m
+    }
+
+    fn deliver(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.vm.deliver(&self.message(), None);
+    }
+}
+
+/// Called by the threaded handler of an assigned device's MSI or INTx (pcidrv.c).
 #[no_mangle]
 unsafe extern "C" fn rsvm_assigned_irq(ctx: *mut c_void) {
-    // SAFETY: `ctx` is the `IrqCtx` given to request_threaded_irq, alive until free_irq
-    // (which waits for this handler) returns in `msi_disable`.
+    // SAFETY: `ctx` is the `IrqCtx` given to request_threaded_irq (directly, or in the INTx
+    // handler's `struct rsvm_intx`), alive until free_irq (which waits for this handler)
+    // returns in `msi_disable` or `intx_disable`.
     let c = unsafe { &*(ctx as *const IrqCtx) };
-    c.count.fetch_add(1, Ordering::Relaxed);
-    let m = Message::from_msi(c.address_lo.load(Ordering::Acquire), c.data.load(Ordering::Acquire));
-    c.vm.deliver(&m, None);
+    c.deliver();
+}
+
+/// A routed INTx: the route, and pcidrv.c's `struct rsvm_intx` (the host IRQ's handler and
+/// the mask state), freed with it.
+///
+/// # Invariants
+///
+/// `x` is the live `struct rsvm_intx` `rsvm_shim_intx_enable` made for `ctx`, freed only by
+/// `drop`; the device it names outlives it (an `Intx` lives in its `BoundDev`, which holds
+/// the device reference, and goes before that reference in `release`).
+struct Intx {
+    ctx: Pin<KBox<IrqCtx>>,
+    x: *mut c_void,
+}
+
+impl Intx {
+    fn enable(pdev: *mut bindings::pci_dev, vm: &Arc<Vm>, m: &RsvmDeviceMsi, guest_disabled: bool) -> Result<Self> {
+        let ctx = IrqCtx::new(vm, m, true)?;
+        let mut x: *mut c_void = core::ptr::null_mut();
+        // SAFETY: live, enabled device; `ctx` is pinned and outlives the handler (dropped only
+        // after `drop` freed it); `x` is our out pointer.
+        let r = unsafe {
+            ffi::rsvm_shim_intx_enable(pdev.cast(), &*ctx as *const IrqCtx as *mut c_void, guest_disabled as c_int, &mut x)
+        };
+        kernel::error::to_result(r)?;
+        vm.intx_routes.fetch_add(1, Ordering::SeqCst);
+        // INVARIANT: `x` was just made for `ctx`.
+        Ok(Intx { ctx, x })
+    }
+}
+
+impl Drop for Intx {
+    /// Frees the host IRQ (free_irq waits for a running handler and thread, so `ctx`, dropped
+    /// after this, is unused) and leaves INTx disabled at the device.
+    fn drop(&mut self) {
+        // SAFETY: type invariant; freed once, here.
+        unsafe { ffi::rsvm_shim_intx_disable(self.x) };
+        self.ctx.vm.intx_routes.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 struct Assigned {
     vm: Arc<Vm>,
     irq: Option<Pin<KBox<IrqCtx>>>,
+    intx: Option<Intx>,
     interrupts_before: u64,
     /// `RSVM_DEVICE_EVENTFD`: signalled per event record filed; put when the assignment
     /// ends (release, VM close, unbind, rmmod all drop the `Assigned`).
@@ -117,6 +185,9 @@ struct BoundDev {
     segment: u16,
     devid: u16,
     owner: Option<Assigned>,
+    /// The guest's view of the command register's Interrupt Disable bit (virtualised: the
+    /// device's bit is this OR rsvm's mask, see `config`).
+    guest_intx_disable: bool,
     events: KVec<[u64; 2]>,
     io_page_faults: u64,
     total_events: u64,
@@ -161,7 +232,17 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
     unsafe { bindings::pci_dev_get(pdev) };
     // INVARIANT: the reference was just taken.
     reg.devs.push(
-        BoundDev { pdev, segment, devid, owner: None, events: KVec::new(), io_page_faults: 0, total_events: 0, lost: 0 },
+        BoundDev {
+            pdev,
+            segment,
+            devid,
+            owner: None,
+            guest_intx_disable: false,
+            events: KVec::new(),
+            io_page_faults: 0,
+            total_events: 0,
+            lost: 0,
+        },
         GFP_KERNEL,
     )?;
     // Its DTE, and its IVRS alias's, now blocked (unless a host device shares the alias).
@@ -370,13 +451,17 @@ fn sync_dtes(u: &Unit, reg: &Registry, devid: u16, skip: Option<u16>, domains: &
     r
 }
 
-/// Blocks, quiesces and resets an assigned device and takes it from its VM: DTE blocked
-/// (and the domain flushed), bus mastering off, MSI freed, BARs out of the NPT, function
-/// reset, regions released, device disabled; the VM's domain goes with its last device.
+/// Blocks, quiesces and resets an assigned device and takes it from its VM: INTx freed
+/// (and left disabled), DTE blocked (and the domain flushed), bus mastering off, MSI freed,
+/// BARs out of the NPT, function reset, regions released, device disabled; the VM's domain
+/// goes with its last device.
 fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: bool) {
     let Some(d) = reg.devs.get_mut(i) else { return };
     let Some(mut a) = d.owner.take() else { return };
     let d = BoundRef { pdev: d.pdev, devid: d.devid };
+    // INTx first: its hard handler writes the command register, which pci_clear_master
+    // below rewrites unlocked (a lost mask bit would leave the shared line screaming).
+    intx_disable(&mut a);
     let vm = a.vm.clone();
     let mut mem = vm.mem.lock();
     let dom_id = mem.io.as_ref().map_or(0, |io| io.dom.id);
@@ -434,12 +519,24 @@ fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: bool) {
     pr_info!("amdvi: device {:#06x} released from VM {}\n", d.devid, vm.id);
 }
 
+/// Frees the INTx route (`Intx::drop`), keeping its count; INTx stays disabled at the device.
+fn intx_disable(a: &mut Assigned) {
+    if let Some(i) = a.intx.take() {
+        a.interrupts_before += i.ctx.count.load(Ordering::Relaxed);
+        drop(i);
+    }
+}
+
 fn msi_disable(pdev: *mut bindings::pci_dev, a: &mut Assigned) {
     if let Some(ctx) = a.irq.take() {
         a.interrupts_before += ctx.count.load(Ordering::Relaxed);
         // SAFETY: `ctx` is what `msi_enable` registered for this device; free_irq waits for a
         // running handler, after which `ctx` can be dropped.
         unsafe { ffi::rsvm_shim_pci_msi_disable(pdev.cast(), &*ctx as *const IrqCtx as *mut c_void) };
+        // Disabling MSI re-enables INTx at the device (pci_intx_for_msi): INTx is not routed
+        // (exclusive with MSI), so mask it again.
+        // SAFETY: live device.
+        unsafe { bindings::pci_intx(pdev, 0) };
     }
 }
 
@@ -523,7 +620,12 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
         return Err(e);
     }
     io.devices += 1;
-    d.owner = Some(Assigned { vm: vm.clone(), irq: None, interrupts_before: 0, eventfd: None });
+    // INTx stays disabled at the device until the VMM routes it (`RSVM_DEVICE_INTX`): an
+    // unrouted interrupt on a possibly shared line would have no handler.
+    // SAFETY: live, enabled device.
+    unsafe { bindings::pci_intx(d.pdev, 0) };
+    d.guest_intx_disable = false;
+    d.owner = Some(Assigned { vm: vm.clone(), irq: None, intx: None, interrupts_before: 0, eventfd: None });
     d.events.clear();
     (d.io_page_faults, d.total_events, d.lost) = (0, 0, 0);
     pr_info!("amdvi: device {:#06x} assigned to VM {} (domain {})\n", d.devid, vm.id, id);
@@ -626,11 +728,18 @@ fn config(u: &Unit, vm: &Vm, c: &mut RsvmDeviceConfig) -> Result {
     let mut reg = u.assign.lock();
     let d = reg.owned(vm, &c.dev)?;
     let cur = read_config(d.pdev, c.offset, c.size)?;
+    // The access touches the command register's high byte (Interrupt Disable, bit 10, is
+    // bit `intx_bit` of the access) if it covers config byte 5.
+    let intx_bit = (c.offset <= 5 && 5 < c.offset + c.size).then(|| 8 * (5 - c.offset) + 2);
     if c.write == 0 {
         // BARs and the ROM BAR read as 0: the VMM emulates them (their host addresses are
         // not the guest's business).
         let hidden = (0x10..0x28).contains(&c.offset) || (0x30..0x34).contains(&c.offset);
         c.value = if hidden { 0 } else { cur };
+        if let Some(b) = intx_bit {
+            // Interrupt Disable reads as the guest wrote it, not as rsvm's mask has it.
+            c.value = (c.value & !(1 << b)) | (u32::from(d.guest_intx_disable) << b);
+        }
         return Ok(());
     }
     let mut mask = 0u32;
@@ -639,6 +748,25 @@ fn config(u: &Unit, vm: &Vm, c: &mut RsvmDeviceConfig) -> Result {
     }
     if mask == 0 {
         return Ok(());
+    }
+    if (4..6).contains(&c.offset) {
+        // The command register (the only writable bits of config dword 1; the status
+        // register's bits are read-only or write-1-to-clear and are not written back).
+        // Interrupt Disable is virtualised: the device gets the guest's bit ORed with
+        // rsvm's mask (INTx not routed, or delivered and not yet EOIed), so the guest cannot
+        // unmask INTx behind the module's back; the write is ordered against the INTx hard
+        // handler, which sets the bit, by the handler's lock (pcidrv.c).
+        let sh = 8 * (c.offset - 4);
+        let m = (mask << sh) & 0xffff;
+        let cmd = (read_config(d.pdev, 4, 2)? & !m) | ((c.value << sh) & m);
+        if m & 0x400 != 0 {
+            d.guest_intx_disable = cmd & 0x400 != 0;
+        }
+        let cmd = (cmd & !0x400) | if d.guest_intx_disable { 0x400 } else { 0 };
+        let x = d.owner.as_ref().and_then(|a| a.intx.as_ref()).map_or(core::ptr::null_mut(), |i| i.x);
+        // SAFETY: live device (reference held); `x` is null or this device's live INTx state
+        // (freed only under the registry lock, which we hold).
+        return kernel::error::to_result(unsafe { ffi::rsvm_shim_intx_cmd_write(d.pdev.cast(), x, cmd as u16) });
     }
     let v = (cur & !mask) | (c.value & mask);
     write_config(d.pdev, c.offset, c.size, v)
@@ -684,7 +812,9 @@ fn write_config(pdev: *mut bindings::pci_dev, off: u32, size: u32, v: u32) -> Re
     kernel::error::to_result(r)
 }
 
-fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
+/// Checks an `RSVM_DEVICE_MSI`/`RSVM_DEVICE_INTX` argument: known flags, and when on, an
+/// APIC address and a VM with the in-kernel APIC.
+fn check_msi(vm: &Vm, m: &RsvmDeviceMsi) -> Result {
     if m.flags & !1 != 0 || (m.flags & 1 != 0 && (m.address_hi != 0 || m.address_lo >> 20 != 0xfee)) {
         return Err(EINVAL);
     }
@@ -692,6 +822,11 @@ fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
         // Only the in-kernel APIC can take the interrupt.
         return Err(EINVAL);
     }
+    Ok(())
+}
+
+fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
+    check_msi(vm, m)?;
     let mut reg = u.assign.lock();
     let d = reg.owned(vm, &m.dev)?;
     let pdev = d.pdev;
@@ -700,15 +835,16 @@ fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
         msi_disable(pdev, a);
         return Ok(());
     }
+    if a.intx.is_some() {
+        // INTx and MSI are exclusive (PCI: MSI Enable disables INTx).
+        return Err(EBUSY);
+    }
     if let Some(ctx) = a.irq.as_ref() {
         ctx.address_lo.store(m.address_lo, Ordering::Release);
         ctx.data.store(m.data, Ordering::Release);
         return Ok(());
     }
-    let ctx = KBox::pin(
-        IrqCtx { vm: vm.clone(), address_lo: AtomicU32::new(m.address_lo), data: AtomicU32::new(m.data), count: AtomicU64::new(0) },
-        GFP_KERNEL,
-    )?;
+    let ctx = IrqCtx::new(vm, m, false)?;
     // SAFETY: live, enabled device; `ctx` is pinned and outlives the registration (freed
     // only after `msi_disable`).
     kernel::error::to_result(unsafe { ffi::rsvm_shim_pci_msi_enable(pdev.cast(), &*ctx as *const IrqCtx as *mut c_void) })?;
@@ -737,6 +873,61 @@ extern "C" fn rsvm_amdvi_poll() -> bool {
 pub(crate) fn poll_stop() {
     // SAFETY: cancel_delayed_work_sync on the static work; not called from the work itself.
     unsafe { ffi::rsvm_shim_evt_poll_stop() };
+}
+
+/// `RSVM_DEVICE_INTX`: routes the device's INTx to the guest as message `m`, level-triggered
+/// (on again: reroutes), or frees it (off). Documentation/amdvi.md, "INTx".
+fn set_intx(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
+    check_msi(vm, m)?;
+    if m.flags & 1 != 0 && !matches!(Message::from_msi(m.address_lo, m.data).delivery, DM_FIXED | DM_LOWEST) {
+        // Level semantics need an EOI: only fixed and lowest-priority messages have one.
+        return Err(EINVAL);
+    }
+    let mut reg = u.assign.lock();
+    let d = reg.owned(vm, &m.dev)?;
+    let (pdev, guest_disabled) = (d.pdev, d.guest_intx_disable);
+    let Some(a) = d.owner.as_mut() else { return Err(ENOENT) };
+    if m.flags & 1 == 0 {
+        intx_disable(a);
+        return Ok(());
+    }
+    if a.irq.is_some() {
+        return Err(EBUSY);
+    }
+    if let Some(i) = a.intx.as_ref() {
+        i.ctx.address_lo.store(m.address_lo, Ordering::Release);
+        i.ctx.data.store(m.data, Ordering::Release);
+        // An interrupt delivered under the old route may never see its EOI matched: treat
+        // the reroute as that EOI (unmask, or deliver again under the new route).
+        intx_resample(i);
+        return Ok(());
+    }
+    a.intx = Some(Intx::enable(pdev, vm, m, guest_disabled)?);
+    Ok(())
+}
+
+/// The guest EOIed an INTx's vector (or the route changed): rsvm's mask ends; if the device
+/// still asserts INTx it stays masked and the interrupt is delivered again.
+fn intx_resample(i: &Intx) {
+    // SAFETY: `i.x` is live while `i` is (type invariant).
+    if unsafe { ffi::rsvm_shim_intx_eoi(i.x) } != 0 {
+        i.ctx.deliver();
+    }
+}
+
+/// vCPU `route` of `vm` EOIed level-triggered `vector` (vcpu.rs, `Effect::LevelEoi`): every
+/// INTx of the VM's devices routed to that vector and addressing that vCPU is resampled.
+pub(crate) fn intx_eoi(vm: &Vm, vector: u8, route: &Route) {
+    let Ok(u) = unit() else { return };
+    let reg = u.assign.lock();
+    for d in reg.devs.iter() {
+        let Some(a) = d.owner.as_ref().filter(|a| core::ptr::eq(&*a.vm, vm)) else { continue };
+        let Some(i) = a.intx.as_ref() else { continue };
+        let m = i.ctx.message();
+        if m.vector == vector && route.matches(&m, false) {
+            intx_resample(i);
+        }
+    }
 }
 
 /// Takes the unit's pending event records and files each with its device.
@@ -790,7 +981,11 @@ fn events(u: &Unit, vm: &Vm, ev: &mut RsvmDeviceEvents) -> Result {
     ev.io_page_faults = d.io_page_faults;
     ev.events = d.total_events;
     ev.lost = d.lost;
-    ev.interrupts = d.owner.as_ref().map_or(0, |a| a.interrupts_before + a.irq.as_ref().map_or(0, |c| c.count.load(Ordering::Relaxed)));
+    ev.interrupts = d.owner.as_ref().map_or(0, |a| {
+        a.interrupts_before
+            + a.irq.as_ref().map_or(0, |c| c.count.load(Ordering::Relaxed))
+            + a.intx.as_ref().map_or(0, |i| i.ctx.count.load(Ordering::Relaxed))
+    });
     Ok(())
 }
 
@@ -855,6 +1050,10 @@ pub(crate) fn ioctl(vm: &Arc<Vm>, cmd: u32, arg: usize) -> Option<Result<isize>>
         RSVM_DEVICE_EVENTFD => (|| {
             let e: RsvmDeviceEventfd = rd(size_of::<RsvmDeviceEventfd>()).reader().read()?;
             set_eventfd(unit()?, vm, &e)
+        })(),
+        RSVM_DEVICE_INTX => (|| {
+            let m: RsvmDeviceMsi = rd(size_of::<RsvmDeviceMsi>()).reader().read()?;
+            set_intx(unit()?, vm, &m)
         })(),
         RSVM_DEVICE_EVENTS => (|| {
             let (mut r, mut w) = rd(size_of::<RsvmDeviceEvents>()).reader_writer();

@@ -143,7 +143,8 @@ pub struct RsvmDeviceConfig {
 }
 const_assert_eq!(size_of::<RsvmDeviceConfig>(), 24);
 
-/// `struct rsvm_device_msi`: the guest's MSI address/data for the device; `flags` bit 0 = on.
+/// `struct rsvm_device_msi`: the guest's MSI address/data for the device (`RSVM_DEVICE_MSI`,
+/// and `RSVM_DEVICE_INTX` for its INTx); `flags` bit 0 = on.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RsvmDeviceMsi {
@@ -189,6 +190,9 @@ ioctl_iowr_nr!(RSVM_DEVICE_CONFIG, RSVMIO, 0x86, RsvmDeviceConfig);
 ioctl_iow_nr!(RSVM_DEVICE_MSI, RSVMIO, 0x87, RsvmDeviceMsi);
 ioctl_iowr_nr!(RSVM_DEVICE_EVENTS, RSVMIO, 0x88, RsvmDeviceEvents);
 ioctl_iow_nr!(RSVM_DEVICE_EVENTFD, RSVMIO, 0x8a, RsvmDeviceEventfd);
+// RSVM_DEVICE_INTX: routes the device's INTx (level-triggered) to the guest as this message
+// (the VMM's IOAPIC redirection entry for the device's pin); `flags` bit 0 = on, 0 = off.
+ioctl_iow_nr!(RSVM_DEVICE_INTX, RSVMIO, 0x89, RsvmDeviceMsi);
 
 /// #VMEXIT codes the self-test expects (APM vol. 2, appendix C).
 pub mod exit {
@@ -232,6 +236,7 @@ mod tests {
             (RSVM_DEVICE_MSI(), 1, 0x87, 24),
             (RSVM_DEVICE_EVENTS(), 3, 0x88, 56),
             (RSVM_DEVICE_EVENTFD(), 1, 0x8a, 16),
+            (RSVM_DEVICE_INTX(), 1, 0x89, 24),
         ];
         for (nr, dir, n, size) in want {
             assert_eq!(nr as u64, (dir << 30) | (size << 16) | (0xaf << 8) | n);

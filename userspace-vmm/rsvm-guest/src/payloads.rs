@@ -978,8 +978,14 @@ payloads! {
 // Reports (out 0xe9, 32 bits each): edu's liveness register after writing 0x12345678
 // (~value), its id register, 5! from the factorial unit, 1 if a 2 KiB pattern DMA'd
 // RAM -> edu -> RAM arrived intact, 0x77 after a DMA to the address at [0x7000] (outside
-// the VM's memory), and, if [0x7008] != 0 (the VMM routed edu's MSI to vector 0x50), the
-// interrupt count after edu's raise-IRQ register and after a factorial with IRQ.
+// the VM's memory), and then by the interrupt mode at [0x7008]:
+// - 1 (the VMM routed edu's MSI to vector 0x50): the interrupt count after edu's raise-IRQ
+//   register and after a factorial with IRQ, and the factorial;
+// - 2 (edu's INTx routed to vector 0x51, level-triggered): edu's raise-IRQ register, whose
+//   first delivery is EOIed without acking edu (the line stays asserted: it must come
+//   again) and the second acked, then EOIed; reports the count once it is 2, vector 0x51's
+//   TMR bit seen at the first delivery, the count after a delay with interrupts on (still
+//   2: no third delivery), the count after a factorial with IRQ (3), and the factorial.
 global_asm!(
     ".pushsection .rodata.rsvm_payloads,\"a\"",
     ".globl rsvm_payload_edu64_start",
@@ -1004,7 +1010,23 @@ global_asm!(
     "or rdx, rcx",
     "mov qword ptr [0x20500], rdx",
     "mov qword ptr [0x20508], 0",
+    // vector 0x51 (INTx mode): handler 71
+    "lea rax, [rip + 71f]",
+    "mov rdx, rax",
+    "and edx, 0xffff",
+    "mov rcx, 0x00008e0000080000",
+    "or rdx, rcx",
+    "mov rcx, rax",
+    "shr rcx, 16",
+    "shl rcx, 48",
+    "or rdx, rcx",
+    "mov qword ptr [0x20510], rdx",
+    "mov qword ptr [0x20518], 0",
     "mov dword ptr [r12 + 0xf0], 0x1ff",
+    // No interrupt left enabled or pending in edu by an earlier run (edu has no reset).
+    "mov dword ptr [rbx + 0x20], 0",
+    "mov eax, dword ptr [rbx + 0x24]",
+    "mov dword ptr [rbx + 0x64], eax",
     // liveness and id
     "mov dword ptr [rbx + 4], 0x12345678",
     "mov eax, dword ptr [rbx + 4]",
@@ -1066,6 +1088,8 @@ global_asm!(
     // interrupts
     "cmp qword ptr [0x7008], 0",
     "je 29f",
+    "cmp qword ptr [0x7008], 2",
+    "je 40f",
     // Interrupts stay off except in `sti; hlt` (STI's shadow makes the pair atomic), so
     // an MSI that arrives before the HLT is not lost.
     "mov dword ptr [rbx + 0x60], 1",
@@ -1092,12 +1116,62 @@ global_asm!(
     "out 0xe9, eax",
     "29: out 0xf4, al",
     "hlt",
+    // INTx: raise, wait for two deliveries (the first is EOIed with edu still asserting)
+    "40: mov dword ptr [rbx + 0x60], 1",
+    "41: cmp dword ptr [0x30050], 2",
+    "jae 42f",
+    "sti",
+    "hlt",
+    "cli",
+    "jmp 41b",
+    "42: mov eax, dword ptr [0x30050]",
+    "out 0xe9, eax",
+    "mov eax, dword ptr [0x30054]",
+    "out 0xe9, eax",
+    // A while with interrupts on: acked and EOIed, the interrupt does not come a third time.
+    "mov ecx, 20000000",
+    "sti",
+    "43: dec ecx",
+    "jnz 43b",
+    "cli",
+    "mov eax, dword ptr [0x30050]",
+    "out 0xe9, eax",
+    // factorial with IRQ, through INTx
+    "mov dword ptr [rbx + 0x20], 0x80",
+    "mov dword ptr [rbx + 8], 4",
+    "44: cmp dword ptr [0x30050], 3",
+    "jae 45f",
+    "sti",
+    "hlt",
+    "cli",
+    "jmp 44b",
+    "45: mov eax, dword ptr [0x30050]",
+    "out 0xe9, eax",
+    "mov eax, dword ptr [rbx + 8]",
+    "out 0xe9, eax",
+    "jmp 29b",
     // vector 0x50: count, ack edu (write its IRQ status back), EOI
     "70: push rax",
     "inc dword ptr [0x30050]",
     "mov eax, dword ptr [rbx + 0x24]",
     "mov dword ptr [rbx + 0x64], eax",
     "mov dword ptr [r12 + 0xb0], 0",
+    "pop rax",
+    "iretq",
+    // vector 0x51 (INTx, level): count; the first time record the vector's TMR bit (TMR
+    // word 2 at 0x1a0, bit 17) and EOI without acking edu; later ack edu, then EOI.
+    "71: push rax",
+    "inc dword ptr [0x30050]",
+    "cmp dword ptr [0x30050], 1",
+    "jne 72f",
+    "mov eax, dword ptr [r12 + 0x1a0]",
+    "shr eax, 17",
+    "and eax, 1",
+    "mov dword ptr [0x30054], eax",
+    "jmp 73f",
+    "72: mov eax, dword ptr [rbx + 0x24]",
+    "mov dword ptr [rbx + 0x64], eax",
+    "73: mov dword ptr [r12 + 0xb0], 0",
     "pop rax",
     "iretq",
     "rsvm_payload_edu64_end:",

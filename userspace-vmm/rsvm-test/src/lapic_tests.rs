@@ -69,6 +69,35 @@ fn priority_tpr_isr_and_eoi() {
 }
 
 #[test]
+fn level_triggered_eoi() {
+    let mut l = enabled();
+    // 0x51 level (an assigned device's INTx), 0x50 edge (an MSI).
+    l.accept(0x51, true);
+    l.accept(0x50, false);
+    assert_eq!(l.read(REG_TMR + 0x20, 0), Some(1 << 17), "TMR set for the level vector only");
+    assert_eq!(l.deliverable(), Some(0x51));
+    l.ack(0x51);
+    assert_eq!(l.write(REG_EOI, 0, 0), Ok(Effect::LevelEoi(0x51)), "EOI of a level vector is reported");
+    l.ack(0x50);
+    assert_eq!(l.write(REG_EOI, 0, 0), Ok(Effect::None), "edge EOI: nothing to tell");
+    assert_eq!(l.write(REG_EOI, 0, 0), Ok(Effect::None), "EOI with nothing in service");
+    // TMR follows the trigger mode of the vector's last acceptance (SDM 11.8.4).
+    l.accept(0x51, false);
+    assert_eq!(l.read(REG_TMR + 0x20, 0), Some(0));
+    l.ack(0x51);
+    assert_eq!(l.write(REG_EOI, 0, 0), Ok(Effect::None));
+    // x2APIC: the EOI MSR reports it too; only the highest in-service vector ends.
+    l.set_base(0xfee0_0c00, false).unwrap();
+    l.accept(0x51, true);
+    l.ack(0x51);
+    l.accept(0x61, false);
+    l.ack(0x61);
+    assert_eq!(l.msr_write(0x80b, 0, 0), Ok(Effect::None), "0x61 (edge) ends first");
+    assert_eq!(l.msr_write(0x80b, 0, 0), Ok(Effect::LevelEoi(0x51)));
+    assert_eq!(l.msr_write(0x80b, 1, 0), Err(Fault), "non-zero EOI write #GPs");
+}
+
+#[test]
 fn software_disable_masks_lvts() {
     let mut l = enabled();
     l.write(REG_LVTT, 0x30, 0).unwrap();

@@ -79,9 +79,12 @@ enum Cmd {
         /// A device not bound to rsvm.
         #[arg(long, default_value = "0000:00:00.0")]
         other: String,
-        /// Leave edu's MSI unrouted (no interrupt checks).
+        /// Leave edu's interrupts unrouted (no MSI and INTx runs).
         #[arg(long)]
         no_msi: bool,
+        /// With --hold-secs: route edu's INTx instead of its MSI.
+        #[arg(long)]
+        intx: bool,
         /// Only assign the device (BAR mapped, MSI routed), print "assigned", hold it this
         /// many seconds and expect it to have been taken away (the script unbinds it).
         #[arg(long)]
@@ -257,8 +260,8 @@ fn main() -> ExitCode {
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
         Cmd::Lapic => apic::lapic(&args.dev),
-        Cmd::Passthrough { device, other, no_msi, hold_secs } => match hold_secs {
-            Some(secs) => passthrough::hold(&device, secs),
+        Cmd::Passthrough { device, other, no_msi, intx, hold_secs } => match hold_secs {
+            Some(secs) => passthrough::hold(&device, secs, intx),
             None => passthrough::passthrough(&device, &other, !no_msi),
         },
     };

@@ -1,9 +1,11 @@
 //! Device assignment (rsvm only, `amdvi=1`, QEMU's edu bound to rsvm): the test acts as the
 //! VMM. A guest drives edu through its BAR mapped into the NPT: liveness, factorial, a DMA
 //! round trip through the VM's I/O domain, a DMA to an address outside the VM's memory (a
-//! host canary page stays unchanged), and edu's MSI routed to the guest's APIC. Then the
-//! hostile cases: errnos for unbound devices, double and cross-VM assignment, bad arguments,
-//! event forwarding with the event-injection hook, 20 release/assign cycles, and a VMM
+//! host canary page stays unchanged), and edu's MSI routed to the guest's APIC; then a
+//! second guest with edu's INTx routed instead (level-triggered: masked until the guest's
+//! EOI, delivered again while edu still asserts it). Then the hostile cases: errnos for
+//! unbound devices, double and cross-VM assignment, bad arguments, event forwarding with the
+//! event-injection hook, 20 release/assign cycles, a VM closed with INTx routed, and a VMM
 //! killed while it holds the device.
 
 use crate::vmtests::apic_cpuid_table;
@@ -76,8 +78,46 @@ fn pattern(i: usize) -> u8 {
     ((i * 7 + 3) as u8) ^ 0x5a
 }
 
-/// The guest drives edu; `msi` routes edu's MSI to vector 0x50 of APIC 0.
-fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
+/// How edu interrupts the guest (the payload's mode word at 0x7008).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Irq {
+    None = 0,
+    /// MSI to vector 0x50 of APIC 0.
+    Msi = 1,
+    /// INTx to vector 0x51 of APIC 0, level-triggered.
+    Intx = 2,
+}
+
+/// The host IRQ line of rsvm's INTx handler is in /proc/interrupts.
+fn intx_irq_requested() -> Result<bool, String> {
+    let s = std::fs::read_to_string("/proc/interrupts").map_err(|e| format!("/proc/interrupts: {e}"))?;
+    Ok(s.lines().any(|l| l.contains("rsvm-intx")))
+}
+
+/// INTx routing errnos, then INTx on for the guest run.
+fn intx_setup(g: &Guest, dev: RsvmPciDevice) -> TestResult {
+    let x = RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, address_hi: 0, data: 0x51, flags: 1 };
+    let msi = RsvmDeviceMsi { data: 0x50, ..x };
+    expect(&g.vm, "INTx with unknown flag bits", RSVM_DEVICE_INTX(), RsvmDeviceMsi { flags: 3, ..x }, Err(libc::EINVAL))?;
+    expect(&g.vm, "INTx with a non-APIC address", RSVM_DEVICE_INTX(), RsvmDeviceMsi { address_lo: 0x1000, ..x }, Err(libc::EINVAL))?;
+    expect(&g.vm, "INTx with an address above 4 GiB", RSVM_DEVICE_INTX(), RsvmDeviceMsi { address_hi: 1, ..x }, Err(libc::EINVAL))?;
+    expect(&g.vm, "INTx as an NMI (no EOI)", RSVM_DEVICE_INTX(), RsvmDeviceMsi { data: 0x451, ..x }, Err(libc::EINVAL))?;
+    expect(&g.vm, "MSI on", RSVM_DEVICE_MSI(), msi, Ok(()))?;
+    expect(&g.vm, "INTx while MSI is on", RSVM_DEVICE_INTX(), x, Err(libc::EBUSY))?;
+    expect(&g.vm, "MSI off", RSVM_DEVICE_MSI(), RsvmDeviceMsi { flags: 0, ..msi }, Ok(()))?;
+    check(!intx_irq_requested()?, || "no rsvm-intx line in /proc/interrupts before INTx is on".into())?;
+    expect(&g.vm, "INTx off while off", RSVM_DEVICE_INTX(), RsvmDeviceMsi { flags: 0, ..x }, Ok(()))?;
+    expect(&g.vm, "INTx to vector 0x52", RSVM_DEVICE_INTX(), RsvmDeviceMsi { data: 0x52, ..x }, Ok(()))?;
+    check(intx_irq_requested()?, || "rsvm-intx host IRQ in /proc/interrupts while INTx is on".into())?;
+    expect(&g.vm, "MSI while INTx is on", RSVM_DEVICE_MSI(), msi, Err(libc::EBUSY))?;
+    expect(&g.vm, "INTx rerouted to vector 0x51", RSVM_DEVICE_INTX(), x, Ok(()))?;
+    Ok(())
+}
+
+/// The guest drives edu; `irq` says how edu interrupts it.
+fn guest_run(bdf: &str, dev: RsvmPciDevice, irq: Irq) -> TestResult {
+    println!("# guest run with interrupts: {irq:?}");
+    let msi = irq == Irq::Msi;
     let mut g = Guest::with_apic("/dev/rsvm", Mode::Long64, edu64(), &apic_cpuid_table())?;
     // A host page outside the VM's memory whose physical address the guest will DMA to.
     let canary = HostMem::new(4096)?;
@@ -95,7 +135,7 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
     unsafe { vm_b.set_user_memory_region(rsvm_guest::guest::region(0, 0, 4096, canary.ptr as u64, 0)) }
         .map_err(|e| format!("VM B's memslot on the canary page: {e}"))?;
     g.mem.write(0x7000, &canary_pa.to_le_bytes());
-    g.mem.write(0x7008, &(msi as u64).to_le_bytes());
+    g.mem.write(0x7008, &(irq as u64).to_le_bytes());
 
     expect(&g.vm, "assign edu", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
     expect(&g.vm, "assign edu again (same VM)", RSVM_ASSIGN_DEVICE(), dev, Err(libc::EEXIST))?;
@@ -135,6 +175,12 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
         expect(&g.vm, "MSI with a non-APIC address", RSVM_DEVICE_MSI(), RsvmDeviceMsi { address_lo: 0x1000, ..m }, Err(libc::EINVAL))?;
         expect(&g.vm, "MSI to vector 0x50", RSVM_DEVICE_MSI(), m, Ok(()))?;
     }
+    if irq == Irq::Intx {
+        intx_setup(&g, dev)?;
+        // The guest's Interrupt Disable bit reads back as written, whatever rsvm's mask.
+        let cmd = cfg(&g.vm, dev, 4, 2, None)?;
+        check(cmd & 0x400 == 0, || format!("command register {cmd:#x}: the guest sees INTx enabled"))?;
+    }
 
     install_alarm_handler();
     // SAFETY: alarm() only schedules SIGALRM for this process.
@@ -169,6 +215,35 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
         ioctl(&g.vm, RSVM_DEVICE_EVENTS(), &mut ev).map_err(|e| format!("RSVM_DEVICE_EVENTS: errno {e}"))?;
         check(ev.interrupts >= 2, || format!("module counted {} MSIs of edu", ev.interrupts))?;
     }
+    if irq == Irq::Intx {
+        check(r(5) == Some(2), || format!("edu's raise-IRQ reached the guest as vector 0x51 twice: EOIed unacked, it came again (count {:?})", r(5)))?;
+        check(r(6) == Some(1), || format!("vector 0x51's TMR bit set at delivery (level-triggered): {:?}", r(6)))?;
+        check(r(7) == Some(2), || format!("acked, then EOIed: no third delivery (count {:?})", r(7)))?;
+        check(r(8) == Some(3), || format!("edu's factorial IRQ reached the guest through INTx (count {:?})", r(8)))?;
+        check(r(9) == Some(24), || format!("factorial of 4 with IRQ: {:?}", r(9)))?;
+        let mut ev = RsvmDeviceEvents { dev, ..Default::default() };
+        ioctl(&g.vm, RSVM_DEVICE_EVENTS(), &mut ev).map_err(|e| format!("RSVM_DEVICE_EVENTS: errno {e}"))?;
+        check(ev.interrupts == 3, || format!("module counted {} INTx deliveries of edu (want 3)", ev.interrupts))?;
+        // Guest writes to Interrupt Disable are its own: set and read back, cleared again.
+        let cmd = cfg(&g.vm, dev, 4, 2, None)?;
+        cfg(&g.vm, dev, 4, 2, Some(cmd | 0x400))?;
+        let set = cfg(&g.vm, dev, 5, 1, None)?;
+        let phys = sysfs_config(bdf)?;
+        check(set & 4 != 0 && phys.get(5).is_some_and(|b| b & 4 != 0), || format!("guest set Interrupt Disable: reads {set:#x}, device {:x?}", phys.get(5)))?;
+        cfg(&g.vm, dev, 4, 2, Some(cmd & !0x400))?;
+        let clr = cfg(&g.vm, dev, 4, 2, None)?;
+        check(clr & 0x400 == 0, || format!("guest cleared Interrupt Disable: reads {clr:#x}"))?;
+        expect(&g.vm, "INTx off", RSVM_DEVICE_INTX(), RsvmDeviceMsi { dev, flags: 0, ..Default::default() }, Ok(()))?;
+        check(!intx_irq_requested()?, || "INTx off: the host IRQ is freed (no rsvm-intx in /proc/interrupts)".into())?;
+        let phys = sysfs_config(bdf)?;
+        check(phys.get(5).is_some_and(|b| b & 4 != 0), || format!("INTx off: Interrupt Disable set at the device ({:x?}) though the guest cleared it", phys.get(5)))?;
+        let mut ev2 = RsvmDeviceEvents { dev, ..Default::default() };
+        ioctl(&g.vm, RSVM_DEVICE_EVENTS(), &mut ev2).map_err(|e| format!("RSVM_DEVICE_EVENTS: errno {e}"))?;
+        check(ev2.interrupts == 3, || format!("interrupt count kept after INTx off: {}", ev2.interrupts))?;
+        // On again: the release below frees it.
+        let x = RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, address_hi: 0, data: 0x51, flags: 1 };
+        expect(&g.vm, "INTx on again (freed by the release)", RSVM_DEVICE_INTX(), x, Ok(()))?;
+    }
 
     // Event forwarding: an IO_PAGE_FAULT record for edu, injected where the unit writes.
     let devid = (dev.bus as u16) << 8 | dev.devfn as u16;
@@ -187,7 +262,11 @@ fn guest_run(bdf: &str, dev: RsvmPciDevice, msi: bool) -> TestResult {
     eventfd_forwarding(&g.vm, dev)?;
 
     expect(&g.vm, "release edu", RSVM_RELEASE_DEVICE(), dev, Ok(()))?;
+    check(!intx_irq_requested()?, || "released: no rsvm-intx host IRQ left".into())?;
+    let phys = sysfs_config(bdf)?;
+    check(phys.get(5).is_some_and(|b| b & 4 != 0), || format!("released: INTx disabled at the device ({:x?})", phys.get(5)))?;
     expect(&g.vm, "release edu again", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENOENT))?;
+    expect(&g.vm, "INTx of a released device", RSVM_DEVICE_INTX(), RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, data: 0x51, flags: 1, ..Default::default() }, Err(libc::ENOENT))?;
     expect(&g.vm, "BAR of a released device", RSVM_MAP_DEVICE_BAR(), bar(EDU_BAR_GPA), Err(libc::ENOENT))?;
     Ok(())
 }
@@ -295,6 +374,15 @@ fn hostile(dev: RsvmPciDevice, other: RsvmPciDevice) -> TestResult {
     expect(&vm2, "release edu from VM 2", RSVM_RELEASE_DEVICE(), dev, Err(libc::ENOENT))?;
     expect(&vm2, "config of a device VM 2 does not own", RSVM_DEVICE_CONFIG(), RsvmDeviceConfig { dev, size: 4, ..Default::default() }, Err(libc::ENOENT))?;
     expect(&vm2, "MSI without an in-kernel APIC", RSVM_DEVICE_MSI(), RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, data: 0x30, flags: 1, ..Default::default() }, Err(libc::EINVAL))?;
+    let intx = RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, data: 0x51, flags: 1, ..Default::default() };
+    expect(&vm1, "INTx without an in-kernel APIC", RSVM_DEVICE_INTX(), intx, Err(libc::EINVAL))?;
+    // A VM with the in-kernel APIC that does not own edu.
+    let vm3 = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    let mut cap = kvm_bindings::kvm_enable_cap { cap: kvm_bindings::KVM_CAP_SPLIT_IRQCHIP, ..Default::default() };
+    cap.args[0] = 24;
+    vm3.enable_cap(&cap).map_err(|e| format!("KVM_ENABLE_CAP: {e}"))?;
+    expect(&vm3, "INTx of a device VM 3 does not own", RSVM_DEVICE_INTX(), intx, Err(libc::ENOENT))?;
+    expect(&vm3, "INTx off of a device VM 3 does not own", RSVM_DEVICE_INTX(), RsvmDeviceMsi { flags: 0, ..intx }, Err(libc::ENOENT))?;
     // Pinned while assigned: all 1024 pages of the slot.
     let pinned: i64 = std::fs::read_to_string("/sys/kernel/debug/rsvm/pinned_pages").map_err(|e| e.to_string())?.trim().parse().map_err(|_| "pinned_pages")?;
     check(pinned >= 1024, || format!("all guest memory pinned while assigned ({pinned} pages)"))?;
@@ -320,6 +408,12 @@ fn hostile(dev: RsvmPciDevice, other: RsvmPciDevice) -> TestResult {
     drop(efd);
     expect(&vm2, "assign edu to VM 2 after VM 1 closed", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
     drop(vm2);
+    // A VM closed with INTx routed: the host IRQ goes with it.
+    expect(&vm3, "assign edu to VM 3", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    expect(&vm3, "INTx on in VM 3", RSVM_DEVICE_INTX(), intx, Ok(()))?;
+    check(intx_irq_requested()?, || "VM 3: rsvm-intx host IRQ requested".into())?;
+    drop(vm3);
+    check(!intx_irq_requested()?, || "VM 3 closed with INTx on: its host IRQ is freed".into())?;
     drop(mem);
 
     // A VMM killed while it holds the device.
@@ -368,22 +462,32 @@ fn hostile(dev: RsvmPciDevice, other: RsvmPciDevice) -> TestResult {
     Ok(())
 }
 
-pub fn passthrough(bdf: &str, other: &str, msi: bool) -> TestResult {
+pub fn passthrough(bdf: &str, other: &str, irqs: bool) -> TestResult {
     let dev = parse_bdf(bdf)?;
     let other = parse_bdf(other)?;
-    guest_run(bdf, dev, msi)?;
+    if irqs {
+        guest_run(bdf, dev, Irq::Msi)?;
+        guest_run(bdf, dev, Irq::Intx)?;
+    } else {
+        guest_run(bdf, dev, Irq::None)?;
+    }
     hostile(dev, other)
 }
 
 /// Holds the device for `secs` seconds while the script unbinds it from rsvm: afterwards the
 /// VM no longer owns it (released by the unbind) and the guest's BAR mapping is gone.
-pub fn hold(bdf: &str, secs: u64) -> TestResult {
+/// `intx`: edu's INTx is routed instead of its MSI.
+pub fn hold(bdf: &str, secs: u64, intx: bool) -> TestResult {
     let dev = parse_bdf(bdf)?;
     let mut g = Guest::with_apic("/dev/rsvm", Mode::Long64, edu64(), &apic_cpuid_table())?;
     expect(&g.vm, "assign edu", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
     expect(&g.vm, "BAR0", RSVM_MAP_DEVICE_BAR(), RsvmDeviceBar { dev, bar: 0, flags: 0, gpa: EDU_BAR_GPA }, Ok(()))?;
     let m = RsvmDeviceMsi { dev, address_lo: 0xfee0_0000, address_hi: 0, data: 0x50, flags: 1 };
-    expect(&g.vm, "MSI to vector 0x50", RSVM_DEVICE_MSI(), m, Ok(()))?;
+    if intx {
+        expect(&g.vm, "INTx to vector 0x51", RSVM_DEVICE_INTX(), RsvmDeviceMsi { data: 0x51, ..m }, Ok(()))?;
+    } else {
+        expect(&g.vm, "MSI to vector 0x50", RSVM_DEVICE_MSI(), m, Ok(()))?;
+    }
     println!("assigned");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -394,5 +498,6 @@ pub fn hold(bdf: &str, secs: u64) -> TestResult {
     g.mem.write(0x7008, &0u64.to_le_bytes());
     // (The guest then polls answers the harness makes up: a few exits are enough.)
     let _ = g.run(5);
-    check(g.trace.first().is_some_and(|t| t.starts_with("mmio-write addr=0xc0000004")), || format!("guest BAR access after the unbind exits as MMIO ({:?})", g.trace.first()))
+    // (Its first BAR access: clearing edu's interrupt-enable status bit, register 0x20.)
+    check(g.trace.first().is_some_and(|t| t.starts_with("mmio-write addr=0xc0000020")), || format!("guest BAR access after the unbind exits as MMIO ({:?})", g.trace.first()))
 }
