@@ -161,6 +161,8 @@ int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev)
 	}
 	return 0;
 }
+
+/*
  * INTx of an assigned device, level-triggered, as VFIO's INTx path with KVM's resamplefd
  * semantics inside the module (Documentation/amdvi.md, "INTx"). The line may be shared
  * (IRQF_SHARED), so the hard handler claims the interrupt only if the device asserts it
