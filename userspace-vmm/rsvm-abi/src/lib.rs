@@ -159,6 +159,10 @@ ioctl_iow_nr!(RSVM_MAP_DEVICE_BAR, RSVMIO, 0x85, RsvmDeviceBar);
 ioctl_iowr_nr!(RSVM_DEVICE_CONFIG, RSVMIO, 0x86, RsvmDeviceConfig);
 ioctl_iow_nr!(RSVM_DEVICE_MSI, RSVMIO, 0x87, RsvmDeviceMsi);
 ioctl_iowr_nr!(RSVM_DEVICE_EVENTS, RSVMIO, 0x88, RsvmDeviceEvents);
+// Route the device's INTx, level-triggered, to the guest as this MSI message (what the VMM's
+// IOAPIC redirection entry for the device's pin translates to); `flags` bit 0 = on; masked
+// until the guest EOIs.
+ioctl_iow_nr!(RSVM_DEVICE_INTX, RSVMIO, 0x89, RsvmDeviceMsi);
 
 /// #VMEXIT codes the self-test expects (APM vol. 2, appendix C).
 pub mod exit {
@@ -182,7 +186,7 @@ mod tests {
 
     #[test]
     fn assignment_numbers() {
-        // _IOW = direction 1, _IOWR = 3; type 0xAF, numbers 0x83..0x88, sizes from the structs.
+        // _IOW = direction 1, _IOWR = 3; type 0xAF, numbers 0x83..0x89, sizes from the structs.
         let want = [
             (RSVM_ASSIGN_DEVICE(), 1, 0x83, 8),
             (RSVM_RELEASE_DEVICE(), 1, 0x84, 8),
@@ -190,6 +194,7 @@ mod tests {
             (RSVM_DEVICE_CONFIG(), 3, 0x86, 24),
             (RSVM_DEVICE_MSI(), 1, 0x87, 24),
             (RSVM_DEVICE_EVENTS(), 3, 0x88, 56),
+            (RSVM_DEVICE_INTX(), 1, 0x89, 24),
         ];
         for (nr, dir, n, size) in want {
             assert_eq!(nr as u64, (dir << 30) | (size << 16) | (0xaf << 8) | n);
