@@ -52,7 +52,7 @@ run_l2() {
 	i=0; while ! grep -q 'RSVM-L2: init started' $log && [ $i -lt "$TMO" ] && kill -0 $pid 2>/dev/null; do sleep 1; i=$((i + 1)); done
 	# While the guest runs: all of its RAM pinned; edu assigned (a second VMM is refused).
 	pinned=$(cat $DBG/pinned_pages)
-	rsvm-vmm --kernel $K --mem 64M --passthrough $BDF > /tmp/l2pt-busy.log 2>&1; brc=$?
+	rsvm-vmm --kernel $K --mem 64M --timeout 30 --passthrough $BDF < /dev/null > /tmp/l2pt-busy.log 2>&1; brc=$?
 	wait $pid; rc=$?
 	t1=$(date +%s)
 	grep -E '^RSVM-L2|rsvm-vmm:|No irq handler|pci 0000:00|PCI|ACPI: PCI' $log | l2_show

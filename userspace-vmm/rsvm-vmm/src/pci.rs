@@ -526,7 +526,9 @@ impl PciBus {
     /// byte `port_off`; None: no function there (reads all-ones).
     fn target(&self, port_off: u32) -> Option<(usize, u32)> {
         let a = decode_config_address(self.address)?;
-        if a.bus != 0 || a.function != 0 {
+        // Bits 27:24 (AMD's extended register number) select offsets beyond 256, which
+        // this bus does not have.
+        if a.bus != 0 || a.function != 0 || self.address & 0x0f00_0000 != 0 {
             return None;
         }
         Some((usize::from(a.device), a.register + port_off))
@@ -578,7 +580,7 @@ impl PciBus {
         match port {
             // Only a dword write sets CONFIG_ADDRESS (byte writes to 0xCF8-0xCFB are other
             // I/O: Linux's mechanism #2 probe writes 0xCFB).
-            CONFIG_ADDRESS if size == 4 => self.address = v & 0x80ff_fffc,
+            CONFIG_ADDRESS if size == 4 => self.address = v & 0x8fff_fffc,
             p if (CONFIG_DATA..CONFIG_DATA + 4).contains(&p) && matches!(size, 1 | 2 | 4) && u32::from(p - CONFIG_DATA) + size <= 4 => {
                 self.config_write(u32::from(p - CONFIG_DATA), size, v)
             }
@@ -773,11 +775,15 @@ mod tests {
         assert_eq!(decode_config_address(0x80ff_ff3f), Some(ConfigAddress { bus: 0xff, device: 31, function: 7, register: 0x3c }));
         assert_eq!(decode_config_address(0x0000_0810), None, "enable bit clear");
         let (_, mut bus) = edu_bus();
-        // CONFIG_ADDRESS reads back (reserved bits 30:24 and 1:0 clear): Linux's conf1 probe.
+        // CONFIG_ADDRESS reads back (reserved bits 30:28 and 1:0 clear): Linux's conf1 probe.
         bus.pio_write(CONFIG_ADDRESS, &0xffff_ffffu32.to_le_bytes());
         let mut b = [0u8; 4];
         bus.pio_read(CONFIG_ADDRESS, &mut b);
-        assert_eq!(u32::from_le_bytes(b), 0x80ff_fffc);
+        assert_eq!(u32::from_le_bytes(b), 0x8fff_fffc);
+        // An extended register number (bits 27:24): no such offset here.
+        bus.pio_write(CONFIG_ADDRESS, &0x8100_0800u32.to_le_bytes());
+        bus.pio_read(CONFIG_DATA, &mut b);
+        assert_eq!(b, [0xff; 4]);
         // A byte write to 0xCFB is not CONFIG_ADDRESS.
         bus.pio_write(CONFIG_ADDRESS, &0x8000_0000u32.to_le_bytes());
         bus.pio_write(0xcfb, &[1]);
