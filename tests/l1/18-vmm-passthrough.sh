@@ -68,6 +68,7 @@ run_l2() {
 		sh -c "test $brc = 1 && grep -q 'busy' /tmp/l2pt-busy.log"
 	assert "$name: guest found edu (1234:11e8) on its PCI bus" grep -q 'RSVM-L2: edu found at 0000:00:01.0' $log
 	assert "$name: guest sees BAR0 (1 MiB) in resource" grep -q 'RSVM-L2: edu BAR0 0x.* size 1048576' $log
+	assert "$name: guest routed edu's INTA to an IRQ" grep -q 'RSVM-L2: edu intx routed to irq [1-9]' $log
 	assert "$name: guest drove edu's registers through BAR0" grep -q 'RSVM-L2: edu registers ok' $log
 	assert "$name: DMA RAM -> edu -> RAM round trip in guest memory" grep -q 'RSVM-L2: edu dma ok' $log
 	assert "$name: DMA above guest RAM did not land in guest RAM" grep -q 'RSVM-L2: edu dma outside guest ram done' $log
@@ -87,6 +88,7 @@ run_l2() {
 run_l2 acpi
 assert "acpi: the guest found the PCI root bridge in ACPI" grep -q 'PCI0' /tmp/l2pt-acpi.log
 run_l2 mptable --no-acpi
+assert "mptable: the guest routed INTA from the MP table" grep -q '0000:00:01.0: PCI->APIC IRQ transform: INT A' /tmp/l2pt-mptable.log
 
 # Bad input: status 1 and a message that says what is wrong.
 bad() {

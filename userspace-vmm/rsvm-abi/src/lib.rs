@@ -102,6 +102,35 @@ pub struct RsvmPciDevice {
 }
 const_assert_eq!(size_of::<RsvmPciDevice>(), 8);
 
+impl RsvmPciDevice {
+    /// Parses a PCI address `SSSS:BB:DD.F` (hex; `BB:DD.F` means segment 0).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a PCI address (want SSSS:BB:DD.F, e.g. 0000:03:00.0)");
+        let parts: Vec<&str> = s.split(':').collect();
+        let (seg, bus, rest) = match parts[..] {
+            [seg, bus, rest] => (seg, bus, rest),
+            [bus, rest] => ("0000", bus, rest),
+            _ => return Err(bad()),
+        };
+        let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+        let hex = |t: &str, max: u32, width: usize| {
+            if t.is_empty() || t.len() > width || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            u32::from_str_radix(t, 16).ok().filter(|&v| v <= max).ok_or_else(bad)
+        };
+        let (seg, bus, dev, func) = (hex(seg, 0xffff, 4)?, hex(bus, 0xff, 2)?, hex(dev, 0x1f, 2)?, hex(func, 7, 1)?);
+        Ok(Self { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 })
+    }
+}
+
+impl std::fmt::Display for RsvmPciDevice {
+    /// `SSSS:BB:DD.F`, as sysfs names the device.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04x}:{:02x}:{:02x}.{:x}", self.segment, self.bus, self.devfn >> 3, self.devfn & 7)
+    }
+}
+
 /// `struct rsvm_device_bar`: memory BAR `bar` of `dev` at guest-physical `gpa`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -15,16 +15,7 @@ use std::os::fd::AsRawFd;
 
 /// Parses `SSSS:BB:DD.F`.
 pub fn parse_bdf(s: &str) -> Result<RsvmPciDevice, String> {
-    let bad = || format!("bad PCI address {s} (want SSSS:BB:DD.F)");
-    let (seg, rest) = s.split_once(':').ok_or_else(bad)?;
-    let (bus, rest) = rest.split_once(':').ok_or_else(bad)?;
-    let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
-    let n = |t: &str| u32::from_str_radix(t, 16).map_err(|_| bad());
-    let (seg, bus, dev, func) = (n(seg)?, n(bus)?, n(dev)?, n(func)?);
-    if seg > 0xffff || bus > 0xff || dev > 0x1f || func > 7 {
-        return Err(bad());
-    }
-    Ok(RsvmPciDevice { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 })
+    RsvmPciDevice::parse(s)
 }
 
 fn ioctl<T>(fd: &impl AsRawFd, nr: u64, arg: &mut T) -> Result<(), i32> {

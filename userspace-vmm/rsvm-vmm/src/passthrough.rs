@@ -15,27 +15,10 @@ pub struct Bdf {
     pub dev: RsvmPciDevice,
 }
 
-/// Parses `SSSS:BB:DD.F` (hex; the domain may be left out: `BB:DD.F` means domain 0).
+/// Parses `SSSS:BB:DD.F` (`BB:DD.F` means segment 0).
 pub fn parse_bdf(s: &str) -> Result<Bdf, String> {
-    let bad = || format!("'{s}' is not a PCI address (want SSSS:BB:DD.F, e.g. 0000:03:00.0)");
-    let parts: Vec<&str> = s.split(':').collect();
-    let (seg, bus, rest) = match parts[..] {
-        [seg, bus, rest] => (seg, bus, rest),
-        [bus, rest] => ("0000", bus, rest),
-        _ => return Err(bad()),
-    };
-    let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
-    let hex = |t: &str, max: u32, width: usize| {
-        if t.is_empty() || t.len() > width || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad());
-        }
-        u32::from_str_radix(t, 16).ok().filter(|&v| v <= max).ok_or_else(bad)
-    };
-    let (seg, bus, dev, func) = (hex(seg, 0xffff, 4)?, hex(bus, 0xff, 2)?, hex(dev, 0x1f, 2)?, hex(func, 7, 1)?);
-    Ok(Bdf {
-        text: format!("{seg:04x}:{bus:02x}:{dev:02x}.{func:x}"),
-        dev: RsvmPciDevice { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 },
-    })
+    let dev = RsvmPciDevice::parse(s)?;
+    Ok(Bdf { text: dev.to_string(), dev })
 }
 
 /// The host's BARs of `bdf` (sysfs `resource`).
