@@ -102,21 +102,40 @@ pub struct RsvmPciDevice {
 }
 const_assert_eq!(size_of::<RsvmPciDevice>(), 8);
 
+impl RsvmPciDevice {
+    /// Parses a PCI address `SSSS:BB:DD.F` (hex; `BB:DD.F` means segment 0).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a PCI address (want SSSS:BB:DD.F, e.g. 0000:03:00.0)");
+        let parts: Vec<&str> = s.split(':').collect();
+        let (seg, bus, rest) = match parts[..] {
+            [seg, bus, rest] => (seg, bus, rest),
+            [bus, rest] => ("0000", bus, rest),
+            _ => return Err(bad()),
+        };
+        let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+        let hex = |t: &str, max: u32, width: usize| {
+            if t.is_empty() || t.len() > width || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            u32::from_str_radix(t, 16).ok().filter(|&v| v <= max).ok_or_else(bad)
+        };
+        let (seg, bus, dev, func) = (hex(seg, 0xffff, 4)?, hex(bus, 0xff, 2)?, hex(dev, 0x1f, 2)?, hex(func, 7, 1)?);
+        Ok(Self { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 })
+    }
+}
+
 impl std::str::FromStr for RsvmPciDevice {
     type Err = String;
 
-    /// A PCI address as sysfs spells it, `SSSS:BB:DD.F` (hex).
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("bad PCI address {s} (want SSSS:BB:DD.F)");
-        let (seg, rest) = s.split_once(':').ok_or_else(bad)?;
-        let (bus, rest) = rest.split_once(':').ok_or_else(bad)?;
-        let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
-        let n = |t: &str| u32::from_str_radix(t, 16).map_err(|_| bad());
-        let (seg, bus, dev, func) = (n(seg)?, n(bus)?, n(dev)?, n(func)?);
-        if seg > 0xffff || bus > 0xff || dev > 0x1f || func > 7 {
-            return Err(bad());
-        }
-        Ok(RsvmPciDevice { segment: seg as u16, bus: bus as u8, devfn: (dev << 3 | func) as u8, flags: 0 })
+        Self::parse(s)
+    }
+}
+
+impl std::fmt::Display for RsvmPciDevice {
+    /// `SSSS:BB:DD.F`, as sysfs names the device.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04x}:{:02x}:{:02x}.{:x}", self.segment, self.bus, self.devfn >> 3, self.devfn & 7)
     }
 }
 
@@ -211,7 +230,7 @@ mod tests {
         assert_eq!(d, RsvmPciDevice { segment: 0, bus: 0, devfn: 0x20, flags: 0 });
         let d: RsvmPciDevice = "0001:03:1f.7".parse().unwrap();
         assert_eq!((d.segment, d.bus, d.devfn), (1, 3, 0xff));
-        for bad in ["", "00:04.0", "0000:00:20.0", "0000:00:04.8", "0000:100:04.0", "0000:00:04", "x:00:04.0"] {
+        for bad in ["", "0000:00:20.0", "0000:00:04.8", "0000:100:04.0", "0000:00:04", "x:00:04.0"] {
             assert!(bad.parse::<RsvmPciDevice>().is_err(), "{bad}");
         }
     }

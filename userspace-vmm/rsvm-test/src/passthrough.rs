@@ -17,7 +17,7 @@ use std::os::fd::AsRawFd;
 
 /// Parses `SSSS:BB:DD.F`.
 pub fn parse_bdf(s: &str) -> Result<RsvmPciDevice, String> {
-    s.parse()
+    RsvmPciDevice::parse(s)
 }
 
 fn ioctl<T>(fd: &impl AsRawFd, nr: u64, arg: &mut T) -> Result<(), i32> {

@@ -9,11 +9,16 @@
 //! IRQ (COM1's 4, a command-line virtio-mmio device's 5) is not wired to its pin.
 //! Hardware-reduced mode also tells Linux there is no PIC and no PIT.
 //!
+//! With --passthrough the DSDT also has the PCI root bridge (PNP0A03, [`aml_pci_root`]): its
+//! bus range, the configuration ports, its I/O and 32-bit memory windows, and a _PRT wiring
+//! INTA-INTD of each populated slot to IOAPIC inputs 16-19 (pci::intx_gsi).
+//!
 //! Power-off: Linux writes SLP_TYP (from `\_S5`, here 5) << 2 | SLP_EN (0x20) to the sleep
 //! control register; [`SleepControl`] turns that into the end of the run (status 0).
 
 use crate::exit::{ExitSignal, VmExit};
-use crate::layout::{IOAPIC_BASE, LAPIC_BASE, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::pci::{intx_gsi, SlotIrq, CONFIG_ADDRESS};
 use crate::mptable;
 use std::sync::Arc;
 
@@ -21,7 +26,8 @@ pub const RSDP_ADDR: u64 = crate::layout::ACPI_START;
 const XSDT_ADDR: u64 = RSDP_ADDR + 0x40;
 const FADT_ADDR: u64 = RSDP_ADDR + 0x80;
 const DSDT_ADDR: u64 = RSDP_ADDR + 0x200;
-const MADT_ADDR: u64 = RSDP_ADDR + 0x400;
+/// After a DSDT of up to 3.5 KiB (the PCI root bridge's _PRT makes it grow).
+const MADT_ADDR: u64 = RSDP_ADDR + 0x1000;
 
 /// Sleep control and status registers (8 bits each, port space).
 pub const SLEEP_CONTROL_PORT: u16 = 0x600;
@@ -98,14 +104,99 @@ fn madt(ncpus: u8) -> Vec<u8> {
     table(b"APIC", 5, &b)
 }
 
-/// AML PkgLength for `len` bytes of content (the encoding's own bytes included).
+/// AML PkgLength for `len` bytes of content (the encoding's own bytes included): one byte
+/// up to 63, else two (up to 4095; the tables here are far smaller, see the tests).
 fn pkg_length(len: usize) -> Vec<u8> {
     if len + 1 < 0x40 {
         vec![(len + 1) as u8]
     } else {
         let l = len + 2;
+        debug_assert!(l < 0x1000, "AML package of {l} bytes needs a longer PkgLength");
         vec![0x40 | (l & 0xf) as u8, (l >> 4) as u8]
     }
+}
+
+/// AML: Name (name, integer) with the shortest integer encoding (Zero, One, Byte-, Word-,
+/// DWordConst).
+fn aml_name_int(name: &[u8; 4], v: u32) -> Vec<u8> {
+    let mut out = vec![0x08];
+    out.extend_from_slice(name);
+    out.extend(aml_int(v));
+    out
+}
+
+fn aml_int(v: u32) -> Vec<u8> {
+    match v {
+        0 => vec![0x00],
+        1 => vec![0x01],
+        2..=0xff => vec![0x0a, v as u8],
+        0x100..=0xffff => {
+            let mut o = vec![0x0b];
+            o.extend_from_slice(&(v as u16).to_le_bytes());
+            o
+        }
+        _ => {
+            let mut o = vec![0x0c];
+            o.extend_from_slice(&v.to_le_bytes());
+            o
+        }
+    }
+}
+
+/// Address space descriptor general flags: producer, positive decode, min and max fixed.
+const ADDR_PRODUCER_FIXED: u8 = 0x0c;
+
+/// A Word Address Space Descriptor (ACPI 6.4, 6.4.3.5.3) of `kind` (1 I/O, 2 bus numbers).
+fn res_word(kind: u8, type_flags: u8, min: u16, max: u16) -> Vec<u8> {
+    let mut v = vec![0x88, 0x0d, 0x00, kind, ADDR_PRODUCER_FIXED, type_flags];
+    for x in [0u16, min, max, 0, max - min + 1] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+/// A DWord Address Space Descriptor (6.4.3.5.2) for memory, read-write, non-cacheable.
+fn res_dword_memory(min: u32, max: u32) -> Vec<u8> {
+    let mut v = vec![0x87, 0x17, 0x00, 0x00, ADDR_PRODUCER_FIXED, 0x01];
+    for x in [0u32, min, max, 0, max - min + 1] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+/// The PCI root bridge: Device (PCI0) { _HID PNP0A03, _SEG 0, _BBN 0, _UID 0, _CRS (bus 0,
+/// the 0xCF8-0xCFF ports, the I/O window, the 32-bit MMIO window), _PRT (INTA-INTD of each
+/// populated slot to GSIs: source Zero, i.e. the IOAPIC input directly) }.
+fn aml_pci_root(slots: &[SlotIrq]) -> Vec<u8> {
+    let mut body = b"PCI0".to_vec();
+    body.extend_from_slice(&[0x08, b'_', b'H', b'I', b'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03]); // EISAID("PNP0A03")
+    body.extend(aml_name_int(b"_SEG", 0));
+    body.extend(aml_name_int(b"_BBN", 0));
+    body.extend(aml_name_int(b"_UID", 0));
+    let mut crs = res_word(2, 0, 0, 0);
+    let cf8 = CONFIG_ADDRESS.to_le_bytes();
+    crs.extend_from_slice(&[0x47, 0x01, cf8[0], cf8[1], cf8[0], cf8[1], 0x01, 0x08]); // IO (Decode16, 0xcf8, 0xcf8, 1, 8)
+    crs.extend(res_word(1, 0x03, PCI_IO_START, PCI_IO_END)); // EntireRange
+    crs.extend(res_dword_memory(PCI_MMIO_START as u32, (PCI_MMIO_END - 1) as u32));
+    body.extend(aml_crs(&crs));
+    let mut prt = Vec::new();
+    let mut n = 0u8;
+    for s in slots {
+        for pin in 1..=4u8 {
+            let mut e = vec![0x04]; // NumElements
+            e.extend(aml_int(u32::from(s.slot) << 16 | 0xffff)); // _ADR: the slot, any function
+            e.extend(aml_int(u32::from(pin - 1)));
+            e.push(0x00); // Source: Zero (a GSI follows)
+            e.extend(aml_int(intx_gsi(s.slot, pin)));
+            prt.extend(aml_pkg(&[0x12], &e));
+            n += 1;
+        }
+    }
+    let mut pkg = vec![n];
+    pkg.extend(prt);
+    body.extend_from_slice(&[0x08, b'_', b'P', b'R', b'T']);
+    body.extend(aml_pkg(&[0x12], &pkg));
+    aml_pkg(&[0x5b, 0x82], &body)
 }
 
 /// AML: an op with a PkgLength around `body`.
@@ -148,7 +239,7 @@ fn res_interrupt(gsi: u32) -> Vec<u8> {
 /// The DSDT: \_S5, and under \_SB COM1 (PNP0501) and the virtio-mmio device (LNRO0005)
 /// with their interrupts as GSIs: hardware-reduced ACPI has no legacy IRQ numbering, so the
 /// devices must be described here to get their interrupts.
-fn dsdt(virtio: bool) -> Vec<u8> {
+fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
     // Name (_S5, Package (4) { 5, 0, 0, 0 })
     let mut aml = vec![0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x04, 0x0a, SLP_TYP_S5, 0x00, 0x00, 0x00];
     let mut sb = b"_SB_".to_vec();
@@ -165,13 +256,17 @@ fn dsdt(virtio: bool) -> Vec<u8> {
         vr.extend(res_interrupt(VIRTIO_BLK_IRQ));
         sb.extend(aml_device(b"VR00", b"\x0dLNRO0005\x00", &vr));
     }
+    if !pci.is_empty() {
+        sb.extend(aml_pci_root(pci));
+    }
     aml.extend(aml_pkg(&[0x10], &sb));
     table(b"DSDT", 2, &aml)
 }
 
-/// (guest address, bytes) of each table; `virtio`: describe the virtio-mmio device.
-pub fn build(ncpus: u8, virtio: bool) -> Vec<(u64, Vec<u8>)> {
-    let dsdt = dsdt(virtio);
+/// (guest address, bytes) of each table; `virtio`: describe the virtio-mmio device; `pci`:
+/// the PCI bus's populated slots (empty: no PCI root bridge).
+pub fn build(ncpus: u8, virtio: bool, pci: &[SlotIrq]) -> Vec<(u64, Vec<u8>)> {
+    let dsdt = dsdt(virtio, pci);
 
     let mut f = vec![0u8; FADT_LEN - 36];
     let at = |off: usize| off - 36;
@@ -237,7 +332,7 @@ mod tests {
 
     #[test]
     fn tables() {
-        let t = build(2, true);
+        let t = build(2, true, &[]);
         let (rsdp_at, rsdp) = &t[0];
         assert_eq!(*rsdp_at, 0xe0000);
         assert_eq!(&rsdp[..8], b"RSD PTR ");
@@ -282,6 +377,41 @@ mod tests {
         want.extend((1..16).map(|i| (2, 0, i)));
         want.push((4, 0xff, 0));
         assert_eq!(kinds, want);
+    }
+
+    #[test]
+    fn pci_root_bridge() {
+        let slots: Vec<SlotIrq> = (1..=crate::pci::MAX_DEVICES as u8).map(|s| SlotIrq { slot: s, pin: 1 }).collect();
+        let t = build(32, true, &slots);
+        for w in t.windows(2) {
+            assert!(w[0].0 + w[0].1.len() as u64 <= w[1].0, "the largest DSDT fits before the MADT");
+        }
+        let t = build(1, false, &slots[..1]);
+        let dsdt = &t[3].1;
+        assert_eq!(sum(dsdt), 0);
+        let has = |needle: &[u8]| dsdt.windows(needle.len()).any(|w| w == needle);
+        assert!(has(b"PCI0\x08_HID\x0c\x41\xd0\x0a\x03"), "PNP0A03");
+        assert!(has(b"_SEG\x00") && has(b"_BBN\x00") && has(b"_UID\x00"));
+        assert!(has(&[0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), "bus range 0..0");
+        assert!(has(&[0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08]), "0xcf8, 8 ports");
+        assert!(has(&[0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x10, 0xff, 0xff]), "I/O window 0x1000-0xffff");
+        let mut mem = vec![0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0, 0, 0, 0];
+        mem.extend_from_slice(&0xc000_0000u32.to_le_bytes());
+        mem.extend_from_slice(&0xcfff_ffffu32.to_le_bytes());
+        mem.extend_from_slice(&[0, 0, 0, 0]);
+        mem.extend_from_slice(&0x1000_0000u32.to_le_bytes());
+        assert!(has(&mem), "MMIO window 0xc0000000-0xcfffffff");
+        // _PRT: 4 entries for slot 1: INTA -> 17, INTB -> 18, INTC -> 19, INTD -> 16.
+        assert!(has(b"_PRT\x12"));
+        for (pin, gsi) in [(0u8, 17u8), (1, 18), (2, 19), (3, 16)] {
+            let pin_enc: Vec<u8> = if pin < 2 { vec![pin] } else { vec![0x0a, pin] };
+            let mut e = vec![0x04, 0x0c, 0xff, 0xff, 0x01, 0x00];
+            e.extend(pin_enc);
+            e.extend_from_slice(&[0x00, 0x0a, gsi]);
+            assert!(has(&e), "slot 1 pin {pin} -> GSI {gsi}");
+        }
+        // Without PCI: no root bridge.
+        assert!(!build(1, false, &[])[3].1.windows(4).any(|w| w == b"PCI0"));
     }
 
     #[test]

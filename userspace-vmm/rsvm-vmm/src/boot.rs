@@ -27,6 +27,8 @@ const PAGE: u64 = 0x1000;
 
 /// The command line defaults when --cmdline is not given.
 pub const DEFAULT_CMDLINE: &str = "console=ttyS0 reboot=k panic=1 pci=off";
+/// ... and with --passthrough (the guest must probe PCI).
+pub const DEFAULT_CMDLINE_PCI: &str = "console=ttyS0 reboot=k panic=1";
 
 /// The command line the guest gets: the user's (or the default), then what the VMM must add
 /// for its devices and the clock: the virtio-mmio device, and the TSC frequency.
@@ -69,6 +71,8 @@ pub struct LoadSpec<'a> {
     pub acpi: bool,
     /// Describe the virtio-mmio device in the DSDT (with --acpi and --disk).
     pub virtio_in_acpi: bool,
+    /// The PCI bus's populated slots and their interrupt pins (empty: no PCI bus).
+    pub pci: &'a [crate::pci::SlotIrq],
 }
 
 /// Loads everything into guest memory; returns the entry point.
@@ -155,10 +159,10 @@ pub fn load(mem: &GuestMemoryMmap, spec: &LoadSpec) -> Result<Entry, String> {
         .map_err(|e| format!("zero page: {e}"))?;
 
     // MP table, page tables, GDT.
-    mem.write_slice(&mptable::build(spec.ncpus, spec.cpu_signature), GuestAddress(EBDA_START))
+    mem.write_slice(&mptable::build(spec.ncpus, spec.cpu_signature, spec.pci), GuestAddress(EBDA_START))
         .map_err(|e| format!("MP table: {e}"))?;
     if spec.acpi {
-        for (addr, t) in crate::acpi::build(spec.ncpus, spec.virtio_in_acpi) {
+        for (addr, t) in crate::acpi::build(spec.ncpus, spec.virtio_in_acpi, spec.pci) {
             mem.write_slice(&t, GuestAddress(addr)).map_err(|e| format!("ACPI tables: {e}"))?;
         }
     }
@@ -341,14 +345,14 @@ mod tests {
         let m = mem(64 << 20);
         let (p, c1) = spec("rsvm-vmm-test-missing-kernel");
         let _ = std::fs::remove_file(&p);
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false, pci: &[] }).unwrap_err();
         assert!(e.contains("No such file"), "{e}");
         let (p, c1) = spec("rsvm-vmm-test-garbage-kernel");
         std::fs::write(&p, vec![0x42u8; 8192]).unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false, pci: &[] }).unwrap_err();
         assert!(e.contains("not a loadable bzImage"), "{e}");
         std::fs::write(&p, b"").unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false, pci: &[] }).unwrap_err();
         assert!(e.contains("cannot read"), "{e}");
         std::fs::remove_file(&p).unwrap();
     }

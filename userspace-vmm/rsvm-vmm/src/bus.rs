@@ -1,10 +1,12 @@
 //! Port-I/O and MMIO dispatch to the devices. Anything unclaimed reads as all-ones and
-//! ignores writes (no PIC, no PIT, no PCI); with --verbose the first access to each
-//! unclaimed port or page is logged.
+//! ignores writes (no PIC, no PIT; no PCI unless --passthrough); with --verbose the first
+//! access to each unclaimed port or page is logged. A passed-through device's BARs are in
+//! the guest's nested page table: their accesses never come here.
 
 use crate::acpi::{SleepControl, SLEEP_CONTROL_PORT, SLEEP_STATUS_PORT};
 use crate::i8042::{self, I8042};
 use crate::ioapic::Ioapic;
+use crate::pci::{PciBus, CONFIG_ADDRESS};
 use crate::layout::{IOAPIC_BASE, IOAPIC_SIZE, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
 use crate::serial::{Com1, COM1_BASE, COM1_LEN};
 use crate::virtio_mmio::VirtioMmioBlock;
@@ -17,6 +19,7 @@ pub struct Bus {
     pub ioapic: Arc<Mutex<Ioapic>>,
     pub blk: Option<Mutex<VirtioMmioBlock>>,
     pub sleep: Option<SleepControl>,
+    pub pci: Option<Mutex<PciBus>>,
     pub verbose: bool,
     seen: Mutex<HashSet<u64>>,
 }
@@ -28,9 +31,10 @@ impl Bus {
         ioapic: Arc<Mutex<Ioapic>>,
         blk: Option<VirtioMmioBlock>,
         sleep: Option<SleepControl>,
+        pci: Option<PciBus>,
         verbose: bool,
     ) -> Self {
-        Self { serial, i8042: Mutex::new(i8042), ioapic, blk: blk.map(Mutex::new), sleep, verbose, seen: Mutex::new(HashSet::new()) }
+        Self { serial, i8042: Mutex::new(i8042), ioapic, blk: blk.map(Mutex::new), sleep, pci: pci.map(Mutex::new), verbose, seen: Mutex::new(HashSet::new()) }
     }
 
     fn unclaimed(&self, what: &str, addr: u64, write: bool) {
@@ -59,6 +63,12 @@ impl Bus {
             SLEEP_CONTROL_PORT | SLEEP_STATUS_PORT if data.len() == 1 && self.sleep.is_some() => {
                 data[0] = self.sleep.as_ref().map_or(0xff, |s| s.read(port));
             }
+            CONFIG_ADDRESS..=0xcff if self.pci.is_some() => {
+                data.fill(0xff);
+                if let Some(Ok(mut p)) = self.pci.as_ref().map(|p| p.lock()) {
+                    p.pio_read(port, data);
+                }
+            }
             _ => {
                 data.fill(0xff);
                 self.unclaimed("port", u64::from(port), false);
@@ -82,6 +92,11 @@ impl Bus {
             SLEEP_CONTROL_PORT | SLEEP_STATUS_PORT if data.len() == 1 && self.sleep.is_some() => {
                 if let Some(s) = &self.sleep {
                     s.write(port, data[0]);
+                }
+            }
+            CONFIG_ADDRESS..=0xcff if self.pci.is_some() => {
+                if let Some(Ok(mut p)) = self.pci.as_ref().map(|p| p.lock()) {
+                    p.pio_write(port, data);
                 }
             }
             _ => self.unclaimed("port", u64::from(port), true),
@@ -154,7 +169,7 @@ mod tests {
         let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
         let out = Shared::default();
         let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(out.clone()), exit.clone()));
-        let bus = Bus::new(Arc::new(Mutex::new(com1)), I8042::new(exit.clone()), ioapic, None, None, false);
+        let bus = Bus::new(Arc::new(Mutex::new(com1)), I8042::new(exit.clone()), ioapic, None, None, None, false);
         // Unclaimed port and MMIO: all-ones, writes ignored (no PIC, no PIT, no PCI).
         for port in [0x21u16, 0x40, 0x61, 0xcfc] {
             let mut b = [0u8; 4];

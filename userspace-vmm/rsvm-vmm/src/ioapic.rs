@@ -27,6 +27,12 @@ const RTE_DEST_LOGICAL: u64 = 1 << 11;
 /// Bits the guest cannot write: delivery status and remote IRR.
 const RTE_RO: u64 = RTE_REMOTE_IRR | RTE_DELIVERY_STATUS;
 
+/// Told about every redirection-entry write (the PCI bus routes a passed-through device's
+/// INTx by the entry of its pin). Called with the IOAPIC locked.
+pub trait RteObserver: Send + Sync {
+    fn rte_written(&self, pin: usize, rte: u64, masked: bool);
+}
+
 /// Where assertions go: KVM_SIGNAL_MSI on the VM, or a recorder in tests.
 pub trait MsiSink: Send + Sync {
     fn signal_msi(&self, address: u64, data: u32) -> Result<(), String>;
@@ -62,6 +68,7 @@ pub struct Ioapic {
     regsel: u32,
     rte: [u64; NUM_PINS],
     sink: Arc<dyn MsiSink>,
+    observer: Option<Arc<dyn RteObserver>>,
     /// Errors from the sink, reported once.
     error_reported: bool,
 }
@@ -69,7 +76,11 @@ pub struct Ioapic {
 impl Ioapic {
     pub fn new(id: u8, sink: Arc<dyn MsiSink>) -> Self {
         // Every pin starts masked (82093AA reset state).
-        Self { id: u32::from(id) << 24, regsel: 0, rte: [RTE_MASKED; NUM_PINS], sink, error_reported: false }
+        Self { id: u32::from(id) << 24, regsel: 0, rte: [RTE_MASKED; NUM_PINS], sink, observer: None, error_reported: false }
+    }
+
+    pub fn set_observer(&mut self, o: Arc<dyn RteObserver>) {
+        self.observer = Some(o);
     }
 
     /// An edge on `pin`: delivered unless the pin is masked.
@@ -112,6 +123,9 @@ impl Ioapic {
                     (old & 0xffff_ffff) | (u64::from(val) << 32)
                 };
                 self.rte[i] = (new & !RTE_RO) | (old & RTE_RO);
+                if let Some(o) = &self.observer {
+                    o.rte_written(i, self.rte[i], self.rte[i] & RTE_MASKED != 0);
+                }
             }
             _ => {}
         }

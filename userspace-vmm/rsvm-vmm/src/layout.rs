@@ -11,6 +11,7 @@
 //! 0x0010_0000  kernel (bzImage protected-mode part or ELF vmlinux), then free RAM;
 //!              initrd at the top of low RAM
 //! 0xc000_0000  32-bit MMIO hole (RAM above it is moved to 4 GiB):
+//!   0xc000_0000  PCI MMIO window (256 MiB, with --passthrough): the devices' BARs
 //!   0xd000_0000  virtio-mmio block device (4 KiB, IRQ 5)
 //!   0xfec0_0000  IOAPIC (VMM)
 //!   0xfee0_0000  local APIC (in the kernel: split irqchip)
@@ -39,6 +40,14 @@ pub const HIGH_MEM: u64 = 0x10_0000;
 /// Start and end of the 32-bit MMIO hole.
 pub const MMIO_HOLE_START: u64 = 0xc000_0000;
 pub const FOUR_GIB: u64 = 0x1_0000_0000;
+/// The PCI host bridge's 32-bit memory window (BARs of passed-through devices), up to the
+/// virtio-mmio device; and its I/O window (above the legacy and ACPI ports).
+pub const PCI_MMIO_START: u64 = 0xc000_0000;
+pub const PCI_MMIO_END: u64 = 0xd000_0000;
+pub const PCI_IO_START: u16 = 0x1000;
+pub const PCI_IO_END: u16 = 0xffff;
+/// First IOAPIC input of the PCI INTx lines (GSIs 16-19; 0-15 are the ISA IRQs).
+pub const PCI_GSI_BASE: u32 = 16;
 pub const VIRTIO_MMIO_BASE: u64 = 0xd000_0000;
 pub const VIRTIO_MMIO_SIZE: u64 = 0x1000;
 pub const VIRTIO_BLK_IRQ: u32 = 5;
@@ -128,6 +137,10 @@ mod tests {
     fn devices_in_hole() {
         for a in [VIRTIO_MMIO_BASE, IOAPIC_BASE, LAPIC_BASE] {
             assert!((MMIO_HOLE_START..FOUR_GIB).contains(&a));
+            assert!(!(PCI_MMIO_START..PCI_MMIO_END).contains(&a), "{a:#x} outside the PCI window");
         }
+        const { assert!(MMIO_HOLE_START <= PCI_MMIO_START && PCI_MMIO_END <= VIRTIO_MMIO_BASE) };
+        // Below the hole is all the low RAM there is: the window never overlaps RAM.
+        assert_eq!(low_ram_end(8 << 30), PCI_MMIO_START);
     }
 }

@@ -11,6 +11,8 @@ mod ioapic;
 mod layout;
 mod memory;
 mod mptable;
+mod passthrough;
+mod pci;
 mod serial;
 mod terminal;
 mod vcpu;
@@ -110,6 +112,12 @@ struct Args {
     #[arg(long, value_name = "TEXT")]
     mark: Option<String>,
 
+    /// Give the guest the host PCI function SSSS:BB:DD.F (bound to rsvm; /dev/rsvm only) on
+    /// an emulated PCI bus, at 00:01.0 and up (repeatable, at most 4). All guest RAM is
+    /// pinned while a device is assigned.
+    #[arg(long, value_name = "SSSS:BB:DD.F", value_parser = passthrough::parse_bdf)]
+    passthrough: Vec<passthrough::Bdf>,
+
     /// Log the configuration and the first access to each unemulated port or MMIO page.
     #[arg(long, short)]
     verbose: bool,
@@ -140,11 +148,13 @@ fn main() {
             std::process::exit(if e.use_stderr() { exit::STATUS_ERROR } else { exit::STATUS_OK });
         }
     };
+    // The default command line has pci=off, which would hide a passed-through device.
+    let cmdline = if !args.passthrough.is_empty() && args.cmdline == boot::DEFAULT_CMDLINE { boot::DEFAULT_CMDLINE_PCI.to_string() } else { args.cmdline };
     let cfg = vm::Config {
         dev: args.dev,
         kernel: args.kernel,
         initrd: args.initrd,
-        cmdline: args.cmdline,
+        cmdline,
         mem: args.mem,
         cpus: args.cpus,
         disk: args.disk,
@@ -155,6 +165,7 @@ fn main() {
         timeout: args.timeout.map(Duration::from_secs),
         stats: args.stats,
         mark: args.mark,
+        passthrough: args.passthrough,
         verbose: args.verbose,
     };
     let result = vm::run(&cfg);
@@ -204,6 +215,7 @@ mod tests {
             timeout: None,
             stats: false,
             mark: None,
+            passthrough: Vec::new(),
             verbose: false,
         };
         let e = vm::run(&base(16 << 20, "/dev/null"));

@@ -12,7 +12,8 @@ use crate::serial::{self, ConsoleOut};
 use crate::vcpu::{self, Stats};
 use crate::virtio_blk::Block;
 use crate::virtio_mmio::VirtioMmioBlock;
-use crate::{cpuid, memory, mptable};
+use crate::pci::{self, DeviceBackend, Function, IntxRoute, IntxRouter, PciBus, SlotIrq};
+use crate::{cpuid, memory, mptable, passthrough};
 use kvm_bindings::{kvm_enable_cap, KVM_API_VERSION, KVM_CAP_SPLIT_IRQCHIP, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm};
 use std::ffi::CString;
@@ -41,6 +42,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     pub stats: bool,
     pub mark: Option<String>,
+    /// Host PCI functions to assign (--passthrough).
+    pub passthrough: Vec<crate::passthrough::Bdf>,
     pub verbose: bool,
 }
 
@@ -92,6 +95,8 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
 
     let mem = Arc::new(memory::create(cfg.mem, cfg.hugepages)?);
     memory::register(&vm, &mem)?;
+    let pci = passthrough_devices(cfg, &vm)?;
+    let slots: Vec<SlotIrq> = pci.iter().enumerate().map(|(i, (_, f))| SlotIrq { slot: i as u8 + 1, pin: f.interrupt_pin() }).collect();
 
     let supported = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
     let msr_list = kvm.get_msr_index_list().map_err(|e| format!("KVM_GET_MSR_INDEX_LIST: {e}"))?;
@@ -112,7 +117,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     let cpu_signature = cpuid::signature(&supported);
     let entry = boot::load(
         &mem,
-        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: cfg.acpi && cfg.disk.is_some() },
+        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: cfg.acpi && cfg.disk.is_some(), pci: &slots },
     )?;
     boot::setup_boot_vcpu(&vcpus[0], entry)?;
 
@@ -133,7 +138,20 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         None => None,
     };
     let sleep = cfg.acpi.then(|| SleepControl::new(exit.clone()));
-    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, sleep, cfg.verbose));
+    let pci_bus = if pci.is_empty() {
+        None
+    } else {
+        // INTx: the guest's redirection entry of each device's pin becomes its INTx route.
+        let routes = pci.iter().zip(&slots).filter(|(_, s)| (1..=4).contains(&s.pin)).map(|((b, f), s)| {
+            IntxRoute::new(&f.name, pci::intx_gsi(s.slot, s.pin), b.clone())
+        });
+        let router = Arc::new(IntxRouter::new(routes.collect()));
+        if let Ok(mut io) = ioapic.lock() {
+            io.set_observer(router);
+        }
+        Some(PciBus::new(pci.into_iter().map(|(_, f)| f).collect()))
+    };
+    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, sleep, pci_bus, cfg.verbose));
 
     let term = RawMode::enter()?;
     serial::spawn_stdin_reader(com1, exit.clone()).map_err(|e| format!("stdin thread: {e}"))?;
@@ -164,6 +182,36 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     std::mem::forget(vm);
     std::mem::forget(mem);
     Ok(result)
+}
+
+/// A passed-through device: its backend (shared with its INTx route) and its function.
+type PassedThrough = (Arc<dyn DeviceBackend>, Function);
+
+/// --passthrough: each device assigned to the VM (the module pins all guest RAM and maps it
+/// in the VM's I/O domain), its emulated function with BARs placed in the MMIO window.
+fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>) -> Result<Vec<PassedThrough>, String> {
+    if cfg.passthrough.len() > pci::MAX_DEVICES {
+        return Err(format!("--passthrough: at most {} devices", pci::MAX_DEVICES));
+    }
+    let mut out: Vec<PassedThrough> = Vec::new();
+    let mut next = layout::PCI_MMIO_START;
+    for (i, bdf) in cfg.passthrough.iter().enumerate() {
+        let bars = passthrough::host_bars(bdf)?;
+        let backend: Arc<dyn DeviceBackend> = Arc::new(passthrough::Assigned::assign(vm.clone(), bdf, &cfg.dev)?);
+        if i == 0 {
+            eprintln!(
+                "rsvm-vmm: note: a device is assigned: all {} MiB of guest RAM are pinned for its DMA for the whole run (no overcommit, no swap)",
+                cfg.mem >> 20
+            );
+        }
+        let slot = i as u8 + 1;
+        let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars)?;
+        let line = if (1..=4).contains(&f.interrupt_pin()) { pci::intx_gsi(slot, f.interrupt_pin()) as u8 } else { 0xff };
+        f.assign_resources(&mut next, line)?;
+        eprintln!("rsvm-vmm: {} is the guest's 0000:00:{slot:02x}.0", bdf.text);
+        out.push((backend, f));
+    }
+    Ok(out)
 }
 
 /// This process's resident memory and the part of it that is guest RAM (the Rss of the
