@@ -76,4 +76,6 @@ void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
 int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
 int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
 void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
+void rsvm_amdvi_irqs_moved(void);
+int rsvm_shim_pci_msi_msg(struct pci_dev *pdev, u32 *address_lo, u32 *address_hi, u32 *data);
 #endif

@@ -979,7 +979,8 @@ payloads! {
 // (~value), its id register, 5! from the factorial unit, 1 if a 2 KiB pattern DMA'd
 // RAM -> edu -> RAM arrived intact, 0x77 after a DMA to the address at [0x7000] (outside
 // the VM's memory), and, if [0x7008] != 0 (the VMM routed edu's MSI to vector 0x50), the
-// interrupt count after edu's raise-IRQ register and after a factorial with IRQ.
+// interrupt count after edu's raise-IRQ register and after a factorial with IRQ, and 4!;
+// last, if [0x7010] != 0, 0x79 after edu wrote that dword to 0xfee00000 (a forged MSI).
 global_asm!(
     ".pushsection .rodata.rsvm_payloads,\"a\"",
     ".globl rsvm_payload_edu64_start",
@@ -1090,7 +1091,33 @@ global_asm!(
     "out 0xe9, eax",
     "mov eax, dword ptr [rbx + 8]",
     "out 0xe9, eax",
-    "29: out 0xf4, al",
+    // A forged MSI if [0x7010] is not 0: its low dword (the message data: vector, delivery
+    // mode) goes RAM -> edu, then edu writes it to device address 0xfee00000, the interrupt
+    // range: without interrupt remapping that is an interrupt of the guest's choosing on the
+    // host's APIC 0; with it, the IOMMU aborts it (no remapping entry at that index).
+    "29: mov eax, dword ptr [0x7010]",
+    "test eax, eax",
+    "jz 31f",
+    "mov dword ptr [0x208000], eax",
+    "mov qword ptr [rbx + 0x80], 0x208000",
+    "mov qword ptr [rbx + 0x88], 0x40000",
+    "mov qword ptr [rbx + 0x90], 4",
+    "mov qword ptr [rbx + 0x98], 1",
+    "32: mov rax, qword ptr [rbx + 0x98]",
+    "test eax, 1",
+    "jnz 32b",
+    "mov qword ptr [rbx + 0x80], 0x40000",
+    // (32-bit immediates sign-extend: through a register, zero-extended.)
+    "mov eax, 0xfee00000",
+    "mov qword ptr [rbx + 0x88], rax",
+    "mov qword ptr [rbx + 0x90], 4",
+    "mov qword ptr [rbx + 0x98], 3",
+    "33: mov rax, qword ptr [rbx + 0x98]",
+    "test eax, 1",
+    "jnz 33b",
+    "mov eax, 0x79",
+    "out 0xe9, eax",
+    "31: out 0xf4, al",
     "hlt",
     // vector 0x50: count, ack edu (write its IRQ status back), EOI
     "70: push rax",
