@@ -77,6 +77,7 @@ extern "C" {
     pub(crate) fn rsvm_shim_intx_disable(x: *mut c_void);
     pub(crate) fn rsvm_shim_intx_eoi(x: *mut c_void) -> c_int;
     pub(crate) fn rsvm_shim_intx_cmd_write(pdev: *mut c_void, x: *mut c_void, cmd: u16) -> c_int;
+    pub(crate) fn rsvm_shim_pci_msi_msg(pdev: *mut c_void, address_lo: *mut u32, address_hi: *mut u32, data: *mut u32) -> c_int;
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.

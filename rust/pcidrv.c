@@ -10,8 +10,11 @@
  * The few lines here register the driver and wrap the static inline helpers; the logic
  * (what binding, assignment and release do) is in Rust.
  */
+#include <linux/cpuhotplug.h>
 #include <linux/interrupt.h>
+#include <linux/workqueue.h>
 #include <linux/module.h>
+#include <linux/msi.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -42,14 +45,50 @@ static struct pci_driver rsvm_pci_driver = {
 	.driver_managed_dma = true,
 };
 
+/*
+ * CPU hot-unplug moves an assigned device's host IRQ (vector and destination: fixup_irqs()
+ * on the dying CPU rewrites the device's MSI message) even with IRQF_NOBALANCING, and the
+ * device's interrupt remapping entry still holds the old message: its MSIs are aborted from
+ * then on. A CPUHP_BP_PREPARE_DYN state's teardown runs on a control CPU after the CPU is
+ * dead (kernel/cpu.c: BP states are torn down after takedown_cpu()), i.e. after the move;
+ * it only queues a work item, which re-reads every assigned device's message and rewrites
+ * its entry under the assignment mutex (assign.rs, rsvm_amdvi_irqs_moved) — outside the
+ * hotplug lock, so nothing under that mutex (IRQ setup, resets) can deadlock with hotplug.
+ */
+static void rsvm_irqs_moved_fn(struct work_struct *w)
+{
+	rsvm_amdvi_irqs_moved();
+}
+static DECLARE_WORK(rsvm_irqs_moved_work, rsvm_irqs_moved_fn);
+static int rsvm_cpuhp_state = -1;
+
+static int rsvm_cpu_dead(unsigned int cpu)
+{
+	schedule_work(&rsvm_irqs_moved_work);
+	return 0;
+}
+
 int rsvm_shim_pci_register(void)
 {
-	return pci_register_driver(&rsvm_pci_driver);
+	int r = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "rsvm/amdvi:irq-moved", NULL, rsvm_cpu_dead);
+
+	if (r < 0)
+		return r;
+	rsvm_cpuhp_state = r;
+	r = pci_register_driver(&rsvm_pci_driver);
+	if (r) {
+		cpuhp_remove_state_nocalls(rsvm_cpuhp_state);
+		cancel_work_sync(&rsvm_irqs_moved_work);
+	}
+	return r;
 }
 
 void rsvm_shim_pci_unregister(void)
 {
 	pci_unregister_driver(&rsvm_pci_driver);
+	cpuhp_remove_state_nocalls(rsvm_cpuhp_state);
+	/* No work runs after this (the unit is withdrawn next). */
+	cancel_work_sync(&rsvm_irqs_moved_work);
 }
 
 /* Segment and requester id (bus << 8 | devfn): pci_domain_nr() is static inline. */
@@ -83,6 +122,9 @@ static irqreturn_t rsvm_assigned_irq_thread(int irq, void *ctx)
 /*
  * One MSI vector for the device, handled in a thread: delivery to the guest's APICs takes
  * the VM's vCPU-list mutex. `ctx` stays valid until rsvm_shim_pci_msi_disable().
+ * IRQF_NOBALANCING: the message Linux programs (vector, destination) is copied into the
+ * device's interrupt remapping entry (assign.rs); user space (irqbalance, smp_affinity)
+ * must not move it behind rsvm's back. CPU hot-unplug still does (Documentation/amdvi.md).
  */
 int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx)
 {
@@ -90,7 +132,8 @@ int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx)
 
 	if (r < 0)
 		return r;
-	r = request_threaded_irq(pci_irq_vector(pdev, 0), NULL, rsvm_assigned_irq_thread, IRQF_ONESHOT,
+	r = request_threaded_irq(pci_irq_vector(pdev, 0), NULL, rsvm_assigned_irq_thread,
+				 IRQF_ONESHOT | IRQF_NOBALANCING,
 				 "rsvm-assigned", ctx);
 	if (r)
 		pci_free_irq_vectors(pdev);
@@ -307,4 +350,22 @@ int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd)
 	r = pci_write_config_word(pdev, PCI_COMMAND, cmd);
 	raw_spin_unlock_irqrestore(&x->lock, flags);
 	return pcibios_err_to_errno(r);
+}
+
+/*
+ * The MSI message Linux programmed into the device for its vector 0 (the cached copy, what
+ * the device sends), and that IRQ's number; -ENODEV if the device has no MSI vector.
+ */
+int rsvm_shim_pci_msi_msg(struct pci_dev *pdev, u32 *address_lo, u32 *address_hi, u32 *data)
+{
+	struct msi_msg msg = {};
+	int irq = pci_irq_vector(pdev, 0);
+
+	if (irq < 0)
+		return irq;
+	get_cached_msi_msg(irq, &msg);
+	*address_lo = msg.address_lo;
+	*address_hi = msg.address_hi;
+	*data = msg.data;
+	return irq;
 }

@@ -43,6 +43,10 @@ module! {
             default: 0,
             description: "1: drive the AMD-Vi IOMMU (needs amd_iommu=off or no AMD IOMMU driver)",
         },
+        amdvi_intremap: u8 {
+            default: 1,
+            description: "with amdvi=1: remap assigned devices' interrupts (0: off, for tests only: a device can then raise any host interrupt)",
+        },
     },
 }
 
@@ -207,7 +211,8 @@ impl kernel::InPlaceModule for Rsvm {
             _pinned_file <- unsafe { &(*this.as_ptr())._debugfs }.read_only_file(c"pinned_pages", PinnedPages),
             // SAFETY: `_debugfs` is initialised and is dropped after `_amdvi`.
             _amdvi: iommu::amdvi::probe(unsafe { &(*this.as_ptr())._debugfs },
-                                        *module_parameters::amdvi.value() != 0),
+                                        *module_parameters::amdvi.value() != 0,
+                                        *module_parameters::amdvi_intremap.value() != 0),
             _misc: MiscReg::new()?,
         })
     }

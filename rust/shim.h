@@ -90,4 +90,6 @@ int rsvm_shim_intx_enable(struct pci_dev *pdev, void *ctx, int guest_disabled, s
 void rsvm_shim_intx_disable(struct rsvm_intx *x);
 int rsvm_shim_intx_eoi(struct rsvm_intx *x);
 int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd);
+void rsvm_amdvi_irqs_moved(void);
+int rsvm_shim_pci_msi_msg(struct pci_dev *pdev, u32 *address_lo, u32 *address_hi, u32 *data);
 #endif

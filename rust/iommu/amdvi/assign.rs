@@ -8,8 +8,13 @@
 //! States of a device's DTE (§2.2.2.1):
 //! - not bound to rsvm: V=0 (as the host had it);
 //! - bound, not assigned: V=1, TV=1, Mode 0, IR=IW=0: DMA blocked (domain 0, which rsvm never
-//!   gives a page table, so nothing is ever cached under it);
-//! - assigned: V=1, TV=1, the VM's I/O page table, IR=IW=1 (the leaves decide).
+//!   gives a page table, so nothing is ever cached under it); IV=1, IntCtl=00b: interrupts
+//!   aborted too;
+//! - assigned: V=1, TV=1, the VM's I/O page table, IR=IW=1 (the leaves decide); IV=1,
+//!   IntCtl=10b through the device's own interrupt remapping table ([`super::irt`]), whose
+//!   only live entry is the message of rsvm's host IRQ for the device.
+//!
+//! (With `amdvi_intremap=0` the interrupt fields stay 0: IV=0, interrupts pass unchanged.)
 //!
 //! Locking, in this order: [`Unit::assign`] (every assignment operation, and a guest's EOI
 //! of an INTx vector), a VM's `mem`, its `vcpus` (NPT flushes, deliveries), the unit's `hw`.
@@ -17,6 +22,7 @@
 //! spinlock (`pcidrv.c`).
 
 use super::devtab::Dte;
+use super::irt::{self, Irt};
 use super::domain::Domain;
 use super::evtlog::EventCode;
 use super::ivrs::{self, AliasConflict, Holder, RidState};
@@ -60,8 +66,9 @@ fn unit<'a>() -> Result<&'a Unit> {
     }
     // Non-null only while the unit is alive: published after it was pinned in its box and
     // withdrawn before it is dropped (`AmdviFile`), after the PCI driver is gone.
-    // SAFETY: callers are PCI driver callbacks (driver registered) and VM ioctls/releases,
-    // whose fd holds a module reference, so the module and the unit outlive the borrow.
+    // SAFETY: callers are PCI driver callbacks (driver registered), the IRQ-moved work
+    // (cancelled before the unit is withdrawn, pcidrv.c) and VM ioctls/releases, whose fd
+    // holds a module reference, so the module and the unit outlive the borrow.
     Ok(unsafe { &*p })
 }
 
@@ -173,6 +180,13 @@ struct Assigned {
     /// `RSVM_DEVICE_EVENTFD`: signalled per event record filed; put when the assignment
     /// ends (release, VM close, unbind, rmmod all drop the `Assigned`).
     eventfd: Option<ffi::EventFd>,
+    /// The device's interrupt remapping table (with `amdvi_intremap=1`), freed with the
+    /// assignment after the DTE stopped pointing at it.
+    irt: Option<Irt>,
+    /// The live entry while the host MSI is enabled: its index and the host IRQ number.
+    irte: Option<(usize, i32)>,
+    /// How often a CPU going offline moved the host IRQ and the entry was rewritten.
+    irq_moves: u32,
 }
 
 /// A device bound to rsvm's PCI driver.
@@ -203,6 +217,16 @@ pub(crate) struct Registry {
 // SAFETY: the `pci_dev` pointers are refcounted device references, used only under the
 // registry's mutex; nothing in them is tied to a thread.
 unsafe impl Send for Registry {}
+
+/// The DTE of a device bound to rsvm but not assigned: DMA blocked and, with interrupt
+/// remapping, every interrupt aborted (IV=1, IntCtl=00b).
+fn blocked_dte(u: &Unit) -> Dte {
+    if u.intremap {
+        Dte::blocked(0).with_interrupts_blocked()
+    } else {
+        Dte::blocked(0)
+    }
+}
 
 fn devid_of(pdev: *mut bindings::pci_dev) -> (u16, u16) {
     let (mut seg, mut devid) = (0u16, 0u16);
@@ -375,9 +399,9 @@ impl Registry {
             let dte = devtab.get(d.devid).unwrap_or_default();
             write!(
                 f,
-                "bound {:04x}:{:02x}:{:02x}.{} vm {} dte {:#018x} {:#018x}",
+                "bound {:04x}:{:02x}:{:02x}.{} vm {} dte {:#018x} {:#018x} {:#018x}",
                 d.segment, d.devid >> 8, (d.devid >> 3) & 0x1f, d.devid & 7,
-                d.owner.as_ref().map_or(0, |a| a.vm.id), dte.0[0], dte.0[1]
+                d.owner.as_ref().map_or(0, |a| a.vm.id), dte.0[0], dte.0[1], dte.0[2]
             )?;
             match ivrs::ivrs_alias(aliases, d.devid) {
                 Some(a) => {
@@ -386,7 +410,15 @@ impl Registry {
                 }
                 None => write!(f, " alias -")?,
             }
-            writeln!(f, " events {} io_page_faults {} lost {}", d.total_events, d.io_page_faults, d.lost)?;
+            write!(f, " events {} io_page_faults {} lost {}", d.total_events, d.io_page_faults, d.lost)?;
+            // The live remapping entry: index, value, host IRQ.
+            match d.owner.as_ref().and_then(|a| Some((a.irte?, a.irt.as_ref()?))) {
+                Some(((i, irq), t)) => {
+                    let moves = d.owner.as_ref().map_or(0, |a| a.irq_moves);
+                    writeln!(f, " irte {:#x} {:#010x} irq {} moves {}", i, t.get(i), irq, moves)?
+                }
+                None => writeln!(f)?,
+            }
         }
         Ok(())
     }
@@ -440,7 +472,7 @@ fn sync_dtes(u: &Unit, reg: &Registry, devid: u16, skip: Option<u16>, domains: &
         let users = ivrs::rid_users(&u.aliases, rid).filter_map(|x| reg.holder(u, x, skip));
         let dte = match ivrs::rid_state(users) {
             RidState::Untranslated => Dte::untranslated(),
-            RidState::Blocked => Dte::blocked(0),
+            RidState::Blocked => blocked_dte(u),
             RidState::Translated(_) => continue,
         };
         // Every id is tried; the first error is returned.
@@ -468,10 +500,14 @@ fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: bool) {
     // Blocked (its alias's DTE too, unless another device of this VM still uses it).
     if let Err(e) = sync_dtes(u, reg, d.devid, None, &[dom_id, 0]) {
         pr_err!("amdvi: device {:#06x}: DTE not blocked: {:?}\n", d.devid, e);
+        // The unit may still read the table: never free it (the unload check reports it).
+        if let Some(t) = a.irt.take() {
+            core::mem::forget(t);
+        }
     }
     // SAFETY: the device is live (we hold a reference) and enabled by `assign`.
     unsafe { bindings::pci_clear_master(d.pdev) };
-    msi_disable(d.pdev, &mut a);
+    msi_disable(u, d.devid, d.pdev, &mut a);
     let VmMem { npt, io, .. } = &mut *mem;
     if let Some(io) = io.as_mut() {
         let mut removed = false;
@@ -527,7 +563,14 @@ fn intx_disable(a: &mut Assigned) {
     }
 }
 
-fn msi_disable(pdev: *mut bindings::pci_dev, a: &mut Assigned) {
+/// Frees the device's host MSI. Its remapping entry is cleared first: once free_irq returns,
+/// the host vector may go to another device, which the assigned device must not reach.
+fn msi_disable(u: &Unit, devid: u16, pdev: *mut bindings::pci_dev, a: &mut Assigned) {
+    if let (Some((index, _)), Some(t)) = (a.irte.take(), a.irt.as_mut()) {
+        if let Err(e) = u.hw.lock().set_irte(devid, t, index, 0) {
+            pr_err!("amdvi: device {:#06x}: remapping entry {:#x} not cleared: {:?}\n", devid, index, e);
+        }
+    }
     if let Some(ctx) = a.irq.take() {
         a.interrupts_before += ctx.count.load(Ordering::Relaxed);
         // SAFETY: `ctx` is what `msi_enable` registered for this device; free_irq waits for a
@@ -597,19 +640,35 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
     };
     let (id, root, levels) = (io.dom.id, io.dom.pt.root(), io.dom.pt.levels());
     // Its DTE and its IVRS alias's (the check above: every other user of the alias is this
-    // VM's or rsvm's unassigned device, which then shares the domain).
-    let dte = Dte::translated(id, root, levels as u8, true, true);
+    // VM's or rsvm's unassigned device, which then shares the domain), translated through the
+    // domain and, with interrupt remapping, its MSIs through the device's table (an MSI
+    // carries the requester id its DMA does).
+    let mut dte = Dte::translated(id, root, levels as u8, true, true);
+    let mut table = None;
     let mut r = Ok(());
-    for rid in ivrs::requester_ids(&u.aliases, devid) {
-        // (The guard is dropped before the error path locks `hw` again.)
-        r = u.hw.lock().set_dte(rid, dte, &[0, id]);
-        if r.is_err() {
-            break;
+    if u.intremap {
+        match Irt::new() {
+            Ok(t) => {
+                dte = dte.with_intremap(t.phys(), irt::LEN_LOG2);
+                table = Some(t);
+            }
+            Err(e) => r = Err(e),
+        }
+    }
+    if r.is_ok() {
+        for rid in ivrs::requester_ids(&u.aliases, devid) {
+            // (The guard is dropped before the error path locks `hw` again.)
+            r = u.hw.lock().set_dte(rid, dte, &[0, id]);
+            if r.is_err() {
+                break;
+            }
         }
     }
     if let Err(e) = r {
         // Back to what the ids were (blocked, or a sibling's of this VM: still translated).
         let _ = sync_dtes(u, &reg, devid, None, &[0, id]);
+        // No DTE points at the table any more: it can go.
+        drop(table);
         if io.devices == 0 {
             if let Some(io) = mem.io.take() {
                 io.dom.release(&mut u.hw.lock().domain_ids);
@@ -625,7 +684,16 @@ fn assign(u: &Unit, vm: &Arc<Vm>, sel: &RsvmPciDevice) -> Result {
     // SAFETY: live, enabled device.
     unsafe { bindings::pci_intx(d.pdev, 0) };
     d.guest_intx_disable = false;
-    d.owner = Some(Assigned { vm: vm.clone(), irq: None, intx: None, interrupts_before: 0, eventfd: None });
+    d.owner = Some(Assigned {
+        vm: vm.clone(),
+        irq: None,
+        intx: None,
+        interrupts_before: 0,
+        eventfd: None,
+        irt: table,
+        irte: None,
+        irq_moves: 0,
+    });
     d.events.clear();
     (d.io_page_faults, d.total_events, d.lost) = (0, 0, 0);
     pr_info!("amdvi: device {:#06x} assigned to VM {} (domain {})\n", d.devid, vm.id, id);
@@ -829,10 +897,10 @@ fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
     check_msi(vm, m)?;
     let mut reg = u.assign.lock();
     let d = reg.owned(vm, &m.dev)?;
-    let pdev = d.pdev;
+    let (pdev, devid) = (d.pdev, d.devid);
     let Some(a) = d.owner.as_mut() else { return Err(ENOENT) };
     if m.flags & 1 == 0 {
-        msi_disable(pdev, a);
+        msi_disable(u, devid, pdev, a);
         return Ok(());
     }
     if a.intx.is_some() {
@@ -849,6 +917,10 @@ fn set_msi(u: &Unit, vm: &Arc<Vm>, m: &RsvmDeviceMsi) -> Result {
     // only after `msi_disable`).
     kernel::error::to_result(unsafe { ffi::rsvm_shim_pci_msi_enable(pdev.cast(), &*ctx as *const IrqCtx as *mut c_void) })?;
     a.irq = Some(ctx);
+    if let Err(e) = remap_msi(u, devid, pdev, a).map(|_| ()) {
+        msi_disable(u, devid, pdev, a);
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -926,6 +998,63 @@ pub(crate) fn intx_eoi(vm: &Vm, vector: u8, route: &Route) {
         let m = i.ctx.message();
         if m.vector == vector && route.matches(&m, false) {
             intx_resample(i);
+        }
+    }
+}
+
+/// Copies the message Linux programmed for the device's host IRQ into its remapping entry
+/// (index = data[10:0], §2.2.5.1): only that vector at that destination gets through.
+/// Until this is done an MSI of the device is aborted (it only comes when the guest asks).
+/// Returns whether the entry changed (index or content).
+fn remap_msi(u: &Unit, devid: u16, pdev: *mut bindings::pci_dev, a: &mut Assigned) -> Result<bool> {
+    let Some(t) = a.irt.as_mut() else { return Ok(false) };
+    let (mut lo, mut hi, mut data) = (0u32, 0u32, 0u32);
+    // SAFETY: live device with its MSI vector allocated; out pointers are ours.
+    let irq = unsafe { ffi::rsvm_shim_pci_msi_msg(pdev.cast(), &mut lo, &mut hi, &mut data) };
+    kernel::error::to_result(irq)?;
+    let (index, e) = irt::entry_for(hi, lo, data)?;
+    if a.irte == Some((index, irq)) && t.get(index) == e {
+        return Ok(false);
+    }
+    // The new entry first, then the old one cleared: one of them matches what the device
+    // sends at every moment.
+    u.hw.lock().set_irte(devid, t, index, e)?;
+    if let Some((old, _)) = a.irte {
+        if old != index {
+            u.hw.lock().set_irte(devid, t, old, 0)?;
+        }
+    }
+    a.irte = Some((index, irq));
+    Ok(true)
+}
+
+/// A CPU went offline (the work queued by pcidrv.c's CPUHP_BP_PREPARE_DYN teardown, after
+/// Linux moved the IRQs off it and rewrote their MSI messages): every assigned device's
+/// remapping entry is rewritten from its current message. An MSI the device sent between
+/// the move and this rewrite was aborted, so the guest gets one interrupt for it: guests
+/// tolerate a spurious MSI (drivers read their status), a lost one can hang a driver.
+#[no_mangle]
+extern "C" fn rsvm_amdvi_irqs_moved() {
+    let Ok(u) = unit() else { return };
+    let mut reg = u.assign.lock();
+    for d in reg.devs.iter_mut() {
+        let (devid, pdev) = (d.devid, d.pdev);
+        let Some(a) = d.owner.as_mut() else { continue };
+        if a.irte.is_none() {
+            continue;
+        }
+        match remap_msi(u, devid, pdev, a) {
+            Ok(false) => {}
+            Ok(true) => {
+                a.irq_moves += 1;
+                pr_info!("amdvi: device {:#06x}: host IRQ moved by CPU hot-unplug, remapping entry rewritten\n", devid);
+                if let Some(c) = a.irq.as_ref() {
+                    let m = Message::from_msi(c.address_lo.load(Ordering::Acquire), c.data.load(Ordering::Acquire));
+                    c.vm.deliver(&m, None);
+                }
+            }
+            // The old entry stays: the device's MSIs are aborted until MSI is set again.
+            Err(e) => pr_err!("amdvi: device {:#06x}: remapping entry not updated after an IRQ move: {:?}\n", devid, e),
         }
     }
 }

@@ -26,6 +26,7 @@ pub(crate) enum Opcode {
     CompletionWait = 0x01,
     InvalidateDevtabEntry = 0x02,
     InvalidateIommuPages = 0x03,
+    InvalidateInterruptTable = 0x05,
     InvalidateIommuAll = 0x08,
 }
 
@@ -55,6 +56,12 @@ impl Command {
     /// S=1, PDE=1 so cached page directory entries go too, all-pages address).
     pub(crate) fn invalidate_domain(domain: u16) -> Self {
         Self::op(Opcode::InvalidateIommuPages, u64::from(domain) << 32, ALL_PAGES_ADDRESS | 0b11)
+    }
+
+    /// INVALIDATE_INTERRUPT_TABLE (§2.4.5): DeviceID in bits 15:0; the unit drops the
+    /// interrupt remapping entries it cached for the device.
+    pub(crate) fn invalidate_interrupt_table(devid: u16) -> Self {
+        Self::op(Opcode::InvalidateInterruptTable, u64::from(devid), 0)
     }
 
     /// INVALIDATE_IOMMU_ALL (§2.4.7), when the Extended Feature Register has IASup.

@@ -41,6 +41,26 @@ const DTE_PT_ROOT_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// DomainID: bits 79:64 (the low 16 bits of the second quadword).
 const DTE_DOMID_MASK: u64 = 0xffff;
 
+/// Interrupt fields, in the third quadword (bits 191:128, §2.2.2.1 table 7 and §2.2.5):
+/// IV (bit 128): the interrupt fields are valid; with IV=0 the unit passes the device's
+/// interrupts through unchanged.
+const DTE2_IV: u64 = 1 << 0;
+/// IntTabLen (bits 132:129): the table has 2^IntTabLen entries.
+const DTE2_INT_TAB_LEN_SHIFT: u32 = 1;
+/// IntTableRootPtr (bits 179:134): the table's physical address, 128-byte aligned (the low 6
+/// bits of the address are implied 0; Linux aligns to 128, DTE_INTTAB_ALIGNMENT).
+const DTE2_INT_TAB_ROOT_MASK: u64 = 0x000f_ffff_ffff_ffc0;
+/// IntCtl (bits 189:188): 00b abort fixed/arbitrated interrupts, 01b forward them unmapped,
+/// 10b remap them through the table.
+const DTE2_INT_CTL_SHIFT: u32 = 60;
+pub(crate) const INT_CTL_ABORT: u64 = 0b00;
+pub(crate) const INT_CTL_REMAP: u64 = 0b10;
+// InitPass (184), EIntPass (185), NMIPass (186), Lint0Pass (190), Lint1Pass (191) are left
+// 0: INIT, ExtINT, NMI and LINT0/1 messages from the device are aborted (§2.2.2.1, §2.2.5); SysMgt
+// (bits 169:168) 00b: SMIs are blocked too.
+static_assert!(DTE2_INT_TAB_ROOT_MASK & (0b11 << DTE2_INT_CTL_SHIFT) == 0);
+static_assert!(DTE2_INT_TAB_ROOT_MASK & (0xf << DTE2_INT_TAB_LEN_SHIFT | DTE2_IV) == 0);
+
 impl Dte {
     /// All zero: V=0, the device's DMA is not translated.
     pub(crate) const fn untranslated() -> Self {
@@ -66,6 +86,24 @@ impl Dte {
     pub(crate) fn blocked(domain: u16) -> Self {
         let f = DteFlag::Valid | DteFlag::TranslationValid;
         Self([u64::from(f), u64::from(domain) & DTE_DOMID_MASK, 0, 0])
+    }
+
+    /// Every interrupt of the device goes through the remapping table at `table_pa` (2^`len_log2`
+    /// entries) (§2.2.5): IV=1, IntCtl=10b; every pass bit 0, so the device can raise neither
+    /// NMI, INIT, ExtINT, SMI nor a LINT; a fixed or arbitrated interrupt whose entry has
+    /// RemapEn=0 is aborted.
+    pub(crate) fn with_intremap(mut self, table_pa: u64, len_log2: u8) -> Self {
+        self.0[2] = DTE2_IV
+            | u64::from(len_log2 & 0xf) << DTE2_INT_TAB_LEN_SHIFT
+            | (table_pa & DTE2_INT_TAB_ROOT_MASK)
+            | INT_CTL_REMAP << DTE2_INT_CTL_SHIFT;
+        self
+    }
+
+    /// Every interrupt of the device is aborted: IV=1, IntCtl=00b, no table, no pass bits.
+    pub(crate) fn with_interrupts_blocked(mut self) -> Self {
+        self.0[2] = DTE2_IV | INT_CTL_ABORT << DTE2_INT_CTL_SHIFT;
+        self
     }
 
     pub(crate) fn domain(&self) -> u16 {

@@ -19,6 +19,7 @@ pub(crate) mod devtab;
 pub(crate) mod dmatest;
 pub(crate) mod domain;
 pub(crate) mod evtlog;
+pub(crate) mod irt;
 pub(crate) mod ivrs;
 pub(crate) mod pgtable;
 pub(crate) mod regs;
@@ -194,12 +195,27 @@ impl Hw {
     /// Writes the DTE of `devid` and makes the unit forget what it cached for it:
     /// INVALIDATE_DEVTAB_ENTRY, then INVALIDATE_IOMMU_PAGES for `domain` (the domain the
     /// entry used or now uses: QEMU ignores the former), then COMPLETION_WAIT.
+    /// When the interrupt fields (third quadword) change, INVALIDATE_INTERRUPT_TABLE too
+    /// (§2.4.5): the unit may have cached entries of the old table.
     fn set_dte(&mut self, devid: u16, dte: Dte, domains: &[u16]) -> Result {
+        let old = self.devtab.get(devid)?;
         self.devtab.set(devid, dte)?;
         self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(devid))?;
+        if old.0[2] != dte.0[2] {
+            self.cmdbuf.submit(&self.regs, Command::invalidate_interrupt_table(devid))?;
+        }
         for &d in domains {
             self.cmdbuf.submit(&self.regs, Command::invalidate_domain(d))?;
         }
+        self.cmdbuf.wait(&self.regs)
+    }
+
+    /// Writes entry `index` of `devid`'s interrupt remapping table, then
+    /// INVALIDATE_INTERRUPT_TABLE (§2.4.5; QEMU 7.2 caches nothing and ignores it, hardware
+    /// may hold the old entry until then) and COMPLETION_WAIT.
+    fn set_irte(&mut self, devid: u16, table: &mut irt::Irt, index: usize, e: u32) -> Result {
+        table.set(index, e)?;
+        self.cmdbuf.submit(&self.regs, Command::invalidate_interrupt_table(devid))?;
         self.cmdbuf.wait(&self.regs)
     }
 
@@ -274,6 +290,9 @@ pub(crate) struct Unit {
     /// The unit's IVRS alias entries (42h, 43h): a device's DTE state applies to its alias's
     /// DTE too (`assign.rs`).
     aliases: KVec<ivrs::AliasMap>,
+    /// Whether assigned devices' interrupts are remapped (module parameter
+    /// `amdvi_intremap`, default 1; 0 only to show the attack it stops).
+    intremap: bool,
     /// Devices bound to rsvm's PCI driver and their assignments (taken before `hw`).
     #[pin]
     assign: Mutex<assign::Registry>,
@@ -316,11 +335,14 @@ impl Drop for AmdviFile {
 
 /// Probes and enables the unit if `enabled` (the module parameter); `None` when disabled
 /// or when the unit cannot be had (the reason is logged): rsvm works on without it.
-pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
+pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool, intremap: bool) -> Option<AmdviFile> {
     if !enabled {
         return None;
     }
-    match Unit::probe(dir) {
+    if !intremap {
+        pr_warn!("amdvi: interrupt remapping off (amdvi_intremap=0): assigned devices can raise any host interrupt\n");
+    }
+    match Unit::probe(dir, intremap) {
         Ok(f) => Some(AmdviFile::new(f)),
         Err(e) => {
             pr_warn!("amdvi: not using the IOMMU ({:?}); rsvm continues without AMD-Vi\n", e);
@@ -330,7 +352,7 @@ pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool) -> Option<AmdviFile> {
 }
 
 impl Unit {
-    fn probe(dir: &debugfs::Dir) -> Result<Pin<KBox<debugfs::File<Unit>>>> {
+    fn probe(dir: &debugfs::Dir, intremap: bool) -> Result<Pin<KBox<debugfs::File<Unit>>>> {
         let (info, aliases) = find_unit()?;
         if info.units_in_ivrs > 1 {
             pr_info!("amdvi: {} units in the IVRS; rsvm drives the first\n", info.units_in_ivrs);
@@ -372,7 +394,7 @@ impl Unit {
             info.segment, info.devid >> 8, (info.devid >> 3) & 0x1f, info.devid & 7,
             info.mmio_base, info.ivhd_type, efr, hw.devtab.entries()
         );
-        let init = try_pin_init!(Unit { info, aliases, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
+        let init = try_pin_init!(Unit { info, aliases, intremap, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
         KBox::pin_init(dir.read_write_callback_file(c"amdvi", init, &Unit::show, &Unit::write), GFP_KERNEL)
     }
 
@@ -403,6 +425,7 @@ impl Unit {
         writeln!(f, "events: {}", hw.evtlog.drained)?;
         writeln!(f, "event_overflows: {}", hw.evtlog.overflows)?;
         writeln!(f, "domains: {}", hw.domain_ids.in_use())?;
+        writeln!(f, "intremap: {}", u8::from(self.intremap))?;
         domain::IO_PT_STATS.show(f)?;
         if let Some(t) = hw.test.as_mut() {
             t.show(f)?;

@@ -986,6 +986,7 @@ payloads! {
 //   again) and the second acked, then EOIed; reports the count once it is 2, vector 0x51's
 //   TMR bit seen at the first delivery, the count after a delay with interrupts on (still
 //   2: no third delivery), the count after a factorial with IRQ (3), and the factorial.
+// Last, if [0x7010] != 0, 0x79 after edu wrote that dword to 0xfee00000 (a forged MSI).
 global_asm!(
     ".pushsection .rodata.rsvm_payloads,\"a\"",
     ".globl rsvm_payload_edu64_start",
@@ -1114,7 +1115,33 @@ global_asm!(
     "out 0xe9, eax",
     "mov eax, dword ptr [rbx + 8]",
     "out 0xe9, eax",
-    "29: out 0xf4, al",
+    // A forged MSI if [0x7010] is not 0: its low dword (the message data: vector, delivery
+    // mode) goes RAM -> edu, then edu writes it to device address 0xfee00000, the interrupt
+    // range: without interrupt remapping that is an interrupt of the guest's choosing on the
+    // host's APIC 0; with it, the IOMMU aborts it (no remapping entry at that index).
+    "29: mov eax, dword ptr [0x7010]",
+    "test eax, eax",
+    "jz 31f",
+    "mov dword ptr [0x208000], eax",
+    "mov qword ptr [rbx + 0x80], 0x208000",
+    "mov qword ptr [rbx + 0x88], 0x40000",
+    "mov qword ptr [rbx + 0x90], 4",
+    "mov qword ptr [rbx + 0x98], 1",
+    "32: mov rax, qword ptr [rbx + 0x98]",
+    "test eax, 1",
+    "jnz 32b",
+    "mov qword ptr [rbx + 0x80], 0x40000",
+    // (32-bit immediates sign-extend: through a register, zero-extended.)
+    "mov eax, 0xfee00000",
+    "mov qword ptr [rbx + 0x88], rax",
+    "mov qword ptr [rbx + 0x90], 4",
+    "mov qword ptr [rbx + 0x98], 3",
+    "33: mov rax, qword ptr [rbx + 0x98]",
+    "test eax, 1",
+    "jnz 33b",
+    "mov eax, 0x79",
+    "out 0xe9, eax",
+    "31: out 0xf4, al",
     "hlt",
     // INTx: raise, wait for two deliveries (the first is EOIed with edu still asserting)
     "40: mov dword ptr [rbx + 0x60], 1",

@@ -85,6 +85,14 @@ enum Cmd {
         /// With --hold-secs: route edu's INTx instead of its MSI.
         #[arg(long)]
         intx: bool,
+        /// Only the guest run, ending with edu writing this MSI data (hex, e.g. ee: fixed,
+        /// vector 0xee) to 0xfee00000: a forged MSI the IOMMU must abort.
+        #[arg(long, value_parser = parse_hex_u32)]
+        forge_msi: Option<u32>,
+        /// Only the guest run; once edu's MSI is set up print "# msi ready" and wait for
+        /// this file before running the guest (the script takes a CPU offline meanwhile).
+        #[arg(long)]
+        wait_file: Option<String>,
         /// Only assign the device (BAR mapped, MSI routed), print "assigned", hold it this
         /// many seconds and expect it to have been taken away (the script unbinds it).
         #[arg(long)]
@@ -237,6 +245,10 @@ fn selftest(dev: &str, expect_levels: u32) -> TestResult {
     })
 }
 
+fn parse_hex_u32(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("{s}: {e}"))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let r = match args.cmd {
@@ -260,9 +272,9 @@ fn main() -> ExitCode {
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
         Cmd::Lapic => apic::lapic(&args.dev),
-        Cmd::Passthrough { device, other, no_msi, intx, hold_secs } => match hold_secs {
+        Cmd::Passthrough { device, other, no_msi, intx, forge_msi, wait_file, hold_secs } => match hold_secs {
             Some(secs) => passthrough::hold(&device, secs, intx),
-            None => passthrough::passthrough(&device, &other, !no_msi),
+            None => passthrough::passthrough(&device, &other, !no_msi, forge_msi, wait_file.as_deref()),
         },
     };
     match r {
