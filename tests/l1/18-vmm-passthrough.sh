@@ -73,6 +73,7 @@ run_l2() {
 	assert "$name: DMA RAM -> edu -> RAM round trip in guest memory" grep -q 'RSVM-L2: edu dma ok' $log
 	assert "$name: DMA above guest RAM did not land in guest RAM" grep -q 'RSVM-L2: edu dma outside guest ram done' $log
 	assert "$name: edu's MSI reached the guest on the vector it programmed" grep -q 'RSVM-L2: edu msi ok' $log
+	assert "$name: edu's INTx reached the guest twice, level-triggered (uio_pci_generic)" grep -q 'RSVM-L2: edu intx ok' $log
 	if [ "$host_out0" != none ]; then
 		got=$(devmem $OUTSIDE 32)
 		assert "$name: L1 physical $OUTSIDE does not hold the guest's pattern ($got)" test "$got" != "$PAT0"
