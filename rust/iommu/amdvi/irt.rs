@@ -10,6 +10,7 @@
 //! Documentation/amdvi.md, "Interrupt remapping".
 
 use crate::hwpage::HwPages;
+use crate::lapic::Message;
 use core::mem::size_of;
 use kernel::{prelude::*, static_assert};
 
@@ -36,16 +37,12 @@ const IRTE_VECTOR_SHIFT: u32 = 16;
 // SupIOPF (bit 1), RqEoi (bit 5) and GuestMode (bit 7) stay 0: faults are logged, no EOI is
 // requested, and the entry is not a guest virtual APIC one.
 
-/// MSI address (x86, Intel SDM vol. 3 11.11.1, as AMD): bits 31:20 0xFEE, destination id in
-/// 19:12, extended destination id (bits 8..14, Linux's `virt_destid_8_14`) in 11:5, DM in 2.
+/// MSI address (x86, Intel SDM vol. 3 11.11.1, as AMD): bits 31:20 0xFEE, extended destination
+/// id (bits 8..14, Linux's `virt_destid_8_14`) in 11:5; the rest (destination, DM, vector,
+/// delivery mode) is decoded by `lapic::Message::from_msi`.
 const MSI_ADDR_BASE_MASK: u32 = 0xfff0_0000;
 const MSI_ADDR_BASE: u32 = 0xfee0_0000;
-const MSI_ADDR_DEST_SHIFT: u32 = 12;
 const MSI_ADDR_EXT_DEST_MASK: u32 = 0x7f << 5;
-const MSI_ADDR_DM: u32 = 1 << 2;
-/// MSI data: vector in 7:0, delivery mode in 10:8 (0 fixed, 1 lowest priority = the IOMMU's
-/// "arbitrated", IntType 1).
-const MSI_DATA_MODE_SHIFT: u32 = 8;
 
 /// EOPNOTSUPP (the kernel crate declares no constant for it).
 fn eopnotsupp() -> Error {
@@ -65,15 +62,17 @@ pub(crate) fn entry_for(address_hi: u32, address_lo: u32, data: u32) -> Result<(
         pr_err!("amdvi: MSI address {:#x}:{:#x} targets an APIC id above 255: not remappable without GA mode\n", address_hi, address_lo);
         return Err(eopnotsupp());
     }
-    let mode = (data >> MSI_DATA_MODE_SHIFT) & 7;
-    if mode > 1 {
-        pr_err!("amdvi: MSI data {:#x}: delivery mode {} is not fixed or lowest priority\n", data, mode);
+    let m = Message::from_msi(address_lo, data);
+    // Fixed (0) and lowest priority (1, the IOMMU's "arbitrated") are IntType 0 and 1.
+    if m.delivery > 1 {
+        pr_err!("amdvi: MSI data {:#x}: delivery mode {} is not fixed or lowest priority\n", data, m.delivery);
         return Err(eopnotsupp());
     }
-    let dest = (address_lo >> MSI_ADDR_DEST_SHIFT) & 0xff;
-    let vector = data & 0xff;
-    let mut e = IRTE_REMAP_EN | mode << IRTE_INT_TYPE_SHIFT | dest << IRTE_DEST_SHIFT | vector << IRTE_VECTOR_SHIFT;
-    if address_lo & MSI_ADDR_DM != 0 {
+    let mut e = IRTE_REMAP_EN
+        | u32::from(m.delivery) << IRTE_INT_TYPE_SHIFT
+        | m.dest << IRTE_DEST_SHIFT
+        | u32::from(m.vector) << IRTE_VECTOR_SHIFT;
+    if m.logical {
         e |= IRTE_DM;
     }
     Ok(((data & INDEX_MASK) as usize, e))
