@@ -197,6 +197,13 @@ unsafe extern "C" fn svm_cpu_online(cpu: c_uint) -> c_int {
         .and_then(|()| unsafe { ffi::wrmsr(MSR_EFER, efer | EFER_SVME) });
     match r {
         Ok(()) => {
+            // Whatever VMCB state this CPU cached before it went offline is not trusted:
+            // the first VMCB run here after this reloads everything (svm/clean.rs). The
+            // callback runs on `cpu` itself (the owner `with_asid` requires), and no vCPU
+            // enters here before `enabled` is set below.
+            let np = ffi::NoPreempt::new();
+            c.with_asid(&np, |a| a.last_vmcb = 0);
+            drop(np);
             c.enabled.store(true, Ordering::Relaxed);
             0
         }
