@@ -4,7 +4,7 @@
 //! timer's arithmetic, IPIs and MSI decoding (Intel SDM vol. 3 ch. 11 and APM vol. 2 ch. 16,
 //! which agree on everything modelled here; x2APIC as SDM 11.12).
 //!
-//! Pure logic, no kernel imports: the vCPU (`vcpu.rs`) owns a `Lapic`, turns xAPIC MMIO and
+//! Pure logic, no kernel imports: the vCPU (`vcpu/apic.rs`) owns a `Lapic`, turns xAPIC MMIO and
 //! x2APIC MSR exits into `read`/`write`, and carries out the `Effect`s (host timer, IPIs to
 //! other vCPUs). The host unit tests compile this file directly (rsvm-test, lapic_tests.rs).
 //! Behaviour follows KVM's lapic.c where the manuals leave a choice, so a guest sees the
