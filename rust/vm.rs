@@ -6,6 +6,7 @@ use crate::{
     cpu::SvmFeatures,
     ffi::{self, WaitQueue},
     hwpage::HwPages,
+    iommu::{passthrough, Guest, GuestMem, IoSpace},
     lapic::{Message, Route, DM_FIXED, DM_INIT, DM_LOWEST, DM_SIPI},
     memslot::{Memslot, Memslots, SlotChange, PAGE_SIZE},
     npt::Npt,
@@ -217,8 +218,8 @@ pub(crate) struct VmMem {
     pub(crate) slots: Memslots,
     pub(crate) npt: Npt,
     /// While devices are assigned: the VM's I/O domain, kept in step with the slots, and
-    /// the BARs mapped in the NPT (`iommu::amdvi::assign`).
-    pub(crate) io: Option<crate::iommu::amdvi::assign::IoSpace>,
+    /// the BARs mapped in the NPT (`iommu::IoSpace`).
+    pub(crate) io: Option<IoSpace>,
 }
 
 #[pin_data(PinnedDrop)]
@@ -352,7 +353,7 @@ impl Vm {
         let VmMem { slots, io, .. } = mem;
         let Some(io) = io.as_mut() else { return Ok(()) };
         let Some(s) = slots.last_mut() else { return Ok(()) };
-        if let Err(e) = crate::iommu::amdvi::assign::slot_added(io, s) {
+        if let Err(e) = io.slot_added(s) {
             let last = slots.len().saturating_sub(1);
             // Never mapped in the NPT (no vCPU touched it yet): dropping it unpins.
             drop(slots.remove(last));
@@ -368,7 +369,7 @@ impl Vm {
         let s = Self::unmap_slot(mem, index)?;
         self.flush_npt();
         if let Some(io) = mem.io.as_mut() {
-            if let Err(e) = crate::iommu::amdvi::assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
+            if let Err(e) = io.slot_removed(s.gpa, s.npages * PAGE_SIZE) {
                 pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
                 core::mem::forget(s);
                 return Err(e);
@@ -449,7 +450,7 @@ impl Vm {
     /// INTx is unmasked, or delivered again if it is still asserted).
     pub(crate) fn level_eoi(&self, vector: u8, v: &VcpuShared) {
         if self.intx_routes.load(Ordering::SeqCst) != 0 {
-            crate::iommu::amdvi::assign::intx_eoi(self, vector, &v.route());
+            passthrough::level_eoi(self, vector, &v.route());
         }
     }
 
@@ -501,8 +502,41 @@ impl Vm {
             }
             KVM_ENABLE_CAP => self.enable_cap(arg as usize),
             KVM_SIGNAL_MSI => self.signal_msi(arg as usize),
-            _ => crate::iommu::amdvi::assign::ioctl(self, cmd, arg as usize).unwrap_or(Err(ENOTTY)),
+            _ => {
+                let guest: Arc<dyn Guest> = self.clone();
+                passthrough::ioctl(&guest, cmd, arg as usize).unwrap_or(Err(ENOTTY))
+            }
         }
+    }
+}
+
+/// The VM as device assignment sees it (`iommu`): the vendor driver holds it as
+/// `Arc<dyn Guest>` and never names `Vm`.
+impl Guest for Vm {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn has_lapic(&self) -> bool {
+        self.split_irqchip.load(Ordering::SeqCst)
+    }
+
+    fn deliver(&self, m: &Message) {
+        Vm::deliver(self, m, None);
+    }
+
+    fn intx_routes(&self) -> &AtomicU32 {
+        &self.intx_routes
+    }
+
+    fn with_mem_dyn(&self, f: &mut dyn FnMut(GuestMem<'_>) -> Result) -> Result {
+        let mut mem = self.mem.lock();
+        let VmMem { slots, npt, io } = &mut *mem;
+        f(GuestMem { slots, npt, io })
+    }
+
+    fn flush_npt(&self) {
+        Vm::flush_npt(self);
     }
 }
 
@@ -543,7 +577,7 @@ unsafe extern "C" fn rsvm_vm_release(_inode: *mut bindings::inode, file: *mut bi
     let vm = unsafe { crate::anonfd::take::<Vm>(file) };
     // The VM fd is gone (closed, or its process died): its devices are released (blocked,
     // reset, out of the NPT; the domain freed), which also drops their references to it.
-    crate::iommu::amdvi::assign::release_vm(&vm);
+    passthrough::release_vm(&*vm);
     drop(vm);
     0
 }

@@ -327,7 +327,7 @@ impl Drop for AmdviFile {
             unsafe { crate::ffi::rsvm_shim_pci_unregister() };
         }
         // No device is bound any more and none can be: nothing starts the poll again.
-        assign::poll_stop();
+        assign::events::poll_stop();
         assign::publish(None);
         let _ = &self.file;
     }
