@@ -6,6 +6,9 @@
 
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
 
+pub(crate) mod irq;
+pub(crate) mod pci;
+
 extern "C" {
     pub(crate) fn rsvm_shim_misc_register() -> c_int;
     pub(crate) fn rsvm_shim_misc_deregister();
@@ -63,21 +66,16 @@ extern "C" {
     pub(crate) fn rsvm_shim_eventfd_signal(ctx: *mut c_void);
     pub(crate) fn rsvm_shim_eventfd_put(ctx: *mut c_void);
 
-    // pcidrv.c: rsvm's PCI driver for device assignment.
-    pub(crate) fn rsvm_shim_pci_register() -> c_int;
-    pub(crate) fn rsvm_shim_pci_unregister();
-    pub(crate) fn rsvm_shim_pci_ids(pdev: *mut c_void, segment: *mut u16, devid: *mut u16);
-    pub(crate) fn rsvm_shim_pci_bar(pdev: *mut c_void, bar: c_uint, start: *mut u64, len: *mut u64) -> c_int;
-    pub(crate) fn rsvm_shim_pci_msi_enable(pdev: *mut c_void, ctx: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_pci_msi_disable(pdev: *mut c_void, ctx: *mut c_void);
-    pub(crate) fn rsvm_shim_pci_holder(segment: u16, devid: u16) -> c_int;
-    pub(crate) fn rsvm_shim_pci_has_dma_alias(pdev: *mut c_void) -> c_int;
-    /// INTx (an opaque `struct rsvm_intx`, allocated by `intx_enable`, freed by `intx_disable`).
-    pub(crate) fn rsvm_shim_intx_enable(pdev: *mut c_void, ctx: *mut c_void, guest_disabled: c_int, out: *mut *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_intx_disable(x: *mut c_void);
-    pub(crate) fn rsvm_shim_intx_eoi(x: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_intx_cmd_write(pdev: *mut c_void, x: *mut c_void, cmd: u16) -> c_int;
-    pub(crate) fn rsvm_shim_pci_msi_msg(pdev: *mut c_void, address_lo: *mut u32, address_hi: *mut u32, data: *mut u32) -> c_int;
+    // pcidrv.c: rsvm's PCI driver for device assignment, and what `ffi::{pci, irq}` need.
+    fn rsvm_shim_pci_register() -> c_int;
+    fn rsvm_shim_pci_unregister();
+    fn rsvm_shim_pci_ids(pdev: *mut c_void, segment: *mut u16, devid: *mut u16);
+    fn rsvm_shim_pci_msi_msg(pdev: *mut c_void, address_lo: *mut u32, address_hi: *mut u32, data: *mut u32) -> c_int;
+    fn rsvm_shim_irqs_moved_schedule();
+    fn rsvm_shim_irqs_moved_cancel();
+    fn rsvm_shim_raw_spin_lock_init(lock: *mut kernel::bindings::raw_spinlock_t);
+    fn rsvm_shim_raw_spin_lock_irqsave(lock: *mut kernel::bindings::raw_spinlock_t) -> c_ulong;
+    fn rsvm_shim_raw_spin_unlock_irqrestore(lock: *mut kernel::bindings::raw_spinlock_t, flags: c_ulong);
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
@@ -240,6 +238,19 @@ impl Drop for WaitQueue {
 pub(crate) fn kick_cpu_async(cpu: u32) {
     // SAFETY: the shim checks the CPU is online and not this one.
     unsafe { rsvm_shim_kick_cpu_async(cpu) };
+}
+
+/// Starts the event-log poll (shim.c's delayed work, every 100 ms; idempotent).
+pub(crate) fn evt_poll_start() {
+    // SAFETY: queues the static poll work; `AmdviFile` stops it before the unit goes.
+    unsafe { rsvm_shim_evt_poll_start() };
+}
+
+/// Stops the event-log poll: neither pending nor running afterwards. Not from the poll
+/// itself.
+pub(crate) fn evt_poll_stop() {
+    // SAFETY: cancel_delayed_work_sync on the static work; callers are not the work.
+    unsafe { rsvm_shim_evt_poll_stop() };
 }
 
 /// Whether an event-log message may be printed now (one shared ratelimit: 10 per 5 s).

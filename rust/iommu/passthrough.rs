@@ -5,7 +5,7 @@
 //! that resamples an assigned device's INTx. Each goes to the vendor driver (AMD-Vi, the only
 //! one), which finds its unit itself (`ENODEV` without one). Documentation/ioctl.md.
 
-use super::amdvi::assign::{bar, config, events, intr, lifecycle};
+use super::amdvi::assign::{bar, config, events, intr, intx, lifecycle};
 use super::{sel_devid, Guest};
 use crate::lapic::Route;
 use crate::uapi::*;
@@ -48,7 +48,7 @@ pub(crate) fn ioctl(vm: &Arc<dyn Guest>, cmd: u32, arg: usize) -> Option<Result<
         })(),
         RSVM_DEVICE_INTX => (|| {
             let m: RsvmDeviceMsi = rd(size_of::<RsvmDeviceMsi>()).reader().read()?;
-            intr::set_intx(vm, &m)
+            intx::set_intx(vm, &m)
         })(),
         RSVM_DEVICE_EVENTS => (|| {
             let (mut r, mut w) = rd(size_of::<RsvmDeviceEvents>()).reader_writer();
@@ -72,5 +72,5 @@ pub(crate) fn release_vm(vm: &dyn Guest) {
 /// IOAPIC, the INTx of the VM's devices routed to that vector and addressing that vCPU are
 /// resampled (unmasked, or delivered again if still asserted).
 pub(crate) fn level_eoi(vm: &dyn Guest, vector: u8, route: &Route) {
-    intr::intx_eoi(vm, vector, route);
+    intx::intx_eoi(vm, vector, route);
 }

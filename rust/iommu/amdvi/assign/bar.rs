@@ -4,7 +4,6 @@
 //! executable. Documentation/amdvi.md, "BARs".
 
 use super::unit;
-use crate::ffi;
 use crate::iommu::{with_mem, BarMap, Guest};
 use crate::memslot::PAGE_SIZE;
 use crate::npt::{Access, Npt};
@@ -23,9 +22,7 @@ pub(crate) fn map_bar(vm: &dyn Guest, b: &RsvmDeviceBar) -> Result {
     }
     let mut reg = u.assign.lock();
     let d = reg.owned(vm, &b.dev)?;
-    let (mut start, mut len) = (0u64, 0u64);
-    // SAFETY: live device (reference held); out pointers are ours.
-    kernel::error::to_result(unsafe { ffi::rsvm_shim_pci_bar(d.pdev.cast(), b.bar, &mut start, &mut len) })?;
+    let (start, len) = d.pdev.mem_bar(b.bar)?;
     if start % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
         // A BAR smaller than a page would expose its neighbours.
         return Err(EINVAL);

@@ -4,10 +4,10 @@
 //! the command register's Interrupt Disable bit virtualised. Documentation/amdvi.md.
 
 use super::unit;
-use crate::ffi;
+use super::intx::write_command;
 use crate::iommu::Guest;
 use crate::uapi::*;
-use kernel::{bindings, ffi::c_int, prelude::*};
+use kernel::prelude::*;
 
 /// Bits of the type-0 header a guest may write (by config offset); everything else is
 /// dropped: BARs, the ROM BAR, the capability pointer, and every capability (MSI and MSI-X
@@ -35,7 +35,7 @@ pub(crate) fn config(vm: &dyn Guest, c: &mut RsvmDeviceConfig) -> Result {
     }
     let mut reg = u.assign.lock();
     let d = reg.owned(vm, &c.dev)?;
-    let cur = read_config(d.pdev, c.offset, c.size)?;
+    let cur = d.pdev.read_config(c.offset, c.size)?;
     // The access touches the command register's high byte (Interrupt Disable, bit 10, is
     // bit `intx_bit` of the access) if it covers config byte 5.
     let intx_bit = (c.offset <= 5 && 5 < c.offset + c.size).then(|| 8 * (5 - c.offset) + 2);
@@ -66,56 +66,14 @@ pub(crate) fn config(vm: &dyn Guest, c: &mut RsvmDeviceConfig) -> Result {
         // handler, which sets the bit, by the handler's lock (pcidrv.c).
         let sh = 8 * (c.offset - 4);
         let m = (mask << sh) & 0xffff;
-        let cmd = (read_config(d.pdev, 4, 2)? & !m) | ((c.value << sh) & m);
+        let cmd = (d.pdev.read_config(4, 2)? & !m) | ((c.value << sh) & m);
         if m & 0x400 != 0 {
             d.guest_intx_disable = cmd & 0x400 != 0;
         }
         let cmd = (cmd & !0x400) | if d.guest_intx_disable { 0x400 } else { 0 };
-        let x = d.owner.as_ref().and_then(|a| a.intx.as_ref()).map_or(core::ptr::null_mut(), |i| i.x);
-        // SAFETY: live device (reference held); `x` is null or this device's live INTx state
-        // (freed only under the registry lock, which we hold).
-        return kernel::error::to_result(unsafe { ffi::rsvm_shim_intx_cmd_write(d.pdev.cast(), x, cmd as u16) });
+        let intx = d.owner.as_ref().and_then(|a| a.intx.as_ref());
+        return write_command(&d.pdev, intx, cmd as u16);
     }
     let v = (cur & !mask) | (c.value & mask);
-    write_config(d.pdev, c.offset, c.size, v)
-}
-
-fn read_config(pdev: *mut bindings::pci_dev, off: u32, size: u32) -> Result<u32> {
-    let off = off as c_int;
-    // SAFETY (all three): live device (reference held); the out pointer is ours. The user_
-    // variants honour the kernel's config-access blocking (during a reset).
-    let r = unsafe {
-        match size {
-            1 => {
-                let mut v = 0u8;
-                let r = bindings::pci_user_read_config_byte(pdev, off, &mut v);
-                (r, u32::from(v))
-            }
-            2 => {
-                let mut v = 0u16;
-                let r = bindings::pci_user_read_config_word(pdev, off, &mut v);
-                (r, u32::from(v))
-            }
-            _ => {
-                let mut v = 0u32;
-                let r = bindings::pci_user_read_config_dword(pdev, off, &mut v);
-                (r, v)
-            }
-        }
-    };
-    kernel::error::to_result(r.0)?;
-    Ok(r.1)
-}
-
-fn write_config(pdev: *mut bindings::pci_dev, off: u32, size: u32, v: u32) -> Result {
-    let off = off as c_int;
-    // SAFETY: live device (reference held).
-    let r = unsafe {
-        match size {
-            1 => bindings::pci_user_write_config_byte(pdev, off, v as u8),
-            2 => bindings::pci_user_write_config_word(pdev, off, v as u16),
-            _ => bindings::pci_user_write_config_dword(pdev, off, v),
-        }
-    };
-    kernel::error::to_result(r)
+    d.pdev.write_config(c.offset, c.size, v)
 }

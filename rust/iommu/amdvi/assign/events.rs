@@ -38,8 +38,7 @@ extern "C" fn rsvm_amdvi_poll() -> bool {
 /// Stops the event-log poll: neither pending nor running afterwards. The caller makes sure
 /// nothing starts it again (the PCI driver is unregistered: no more probes).
 pub(crate) fn poll_stop() {
-    // SAFETY: cancel_delayed_work_sync on the static work; not called from the work itself.
-    unsafe { ffi::rsvm_shim_evt_poll_stop() };
+    ffi::evt_poll_stop();
 }
 
 /// Takes the unit's pending event records and files each with its device.
@@ -98,8 +97,8 @@ pub(crate) fn events(vm: &dyn Guest, ev: &mut RsvmDeviceEvents) -> Result {
     ev.lost = d.lost;
     ev.interrupts = d.owner.as_ref().map_or(0, |a| {
         a.interrupts_before
-            + a.irq.as_ref().map_or(0, |c| c.count.load(Ordering::Relaxed))
-            + a.intx.as_ref().map_or(0, |i| i.ctx.count.load(Ordering::Relaxed))
+            + a.irq.as_ref().and_then(|i| i.handler()).map_or(0, |c| c.count.load(Ordering::Relaxed))
+            + a.intx.as_ref().map_or(0, |i| i.line().ctx.count.load(Ordering::Relaxed))
     });
     Ok(())
 }

@@ -8,10 +8,11 @@ use super::super::devtab::Dte;
 use super::super::irt::{self, Irt};
 use super::super::ivrs::{self, AliasConflict};
 use super::super::Unit;
-use super::intr::{intx_disable, msi_disable};
+use super::intr::msi_disable;
+use super::intx::intx_disable;
 use super::iospace::new_io_space;
 use super::{sync_dtes, unit, Assigned, BoundRef, Registry};
-use crate::ffi;
+use crate::ffi::pci::{Bridge, PciDev};
 use crate::iommu::{same_guest, with_mem, Guest};
 use crate::uapi::*;
 use kernel::{bindings, prelude::*, sync::Arc};
@@ -27,7 +28,7 @@ pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
     if let Some(a) = &d.owner {
         return Err(if same_guest(&*a.vm, &**vm) { EEXIST } else { EBUSY });
     }
-    let (devid, pdev) = (d.devid, d.pdev);
+    let (devid, pdev) = (d.devid, d.pdev.clone());
     // VFIO's group rule for the devices sharing a DTE through an IVRS alias: each must be
     // rsvm's (or have no driver), and none another VM's.
     let me = &**vm as *const dyn Guest as *const ();
@@ -38,29 +39,21 @@ pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
         Err(AliasConflict::OtherVm) => return Err(EBUSY),
     }
     // PCI-side aliases (behind a PCIe-to-PCI bridge): DTEs rsvm does not program.
-    // SAFETY: live device (reference held).
-    if unsafe { ffi::rsvm_shim_pci_has_dma_alias(pdev.cast()) } != 0 {
+    if has_pci_dma_alias(&pdev) {
         // (The kernel crate names ENOTSUPP, which is not a userspace errno.)
         return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32)));
     }
-    let d = reg.find(sel)?;
-    // SAFETY: live device (reference held); balanced in `release` or below.
-    kernel::error::to_result(unsafe { bindings::pci_enable_device(d.pdev) })?;
-    // SAFETY: as above; the name is static.
-    let r = kernel::error::to_result(unsafe { bindings::pci_request_regions(d.pdev, c"rsvm".as_ptr().cast()) });
-    if let Err(e) = r {
-        // SAFETY: enabled just above.
-        unsafe { bindings::pci_disable_device(d.pdev) };
+    // Balanced in `release` or below.
+    pdev.enable()?;
+    if let Err(e) = pdev.request_regions(c"rsvm") {
+        pdev.disable();
         return Err(if e == EBUSY { EBUSY } else { e });
     }
     let mut table = None;
     let mut dom_id = 0;
     let undo = || {
-        // SAFETY: both taken above.
-        unsafe {
-            bindings::pci_release_regions(pdev);
-            bindings::pci_disable_device(pdev);
-        }
+        pdev.release_regions();
+        pdev.disable();
     };
     // The VM's domain (created with its first device), the device's DTE and its alias's
     // pointing at it, under the VM's memory lock (no slot comes or goes meanwhile).
@@ -110,8 +103,7 @@ pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
         dom_id = t.id;
         // INTx stays disabled at the device until the VMM routes it (`RSVM_DEVICE_INTX`):
         // an unrouted interrupt on a possibly shared line would have no handler.
-        // SAFETY: live, enabled device.
-        unsafe { bindings::pci_intx(pdev, 0) };
+        pdev.intx(false);
         Ok(())
     });
     if let Err(e) = r {
@@ -143,7 +135,7 @@ pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
 pub(super) fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: bool) {
     let Some(d) = reg.devs.get_mut(i) else { return };
     let Some(mut a) = d.owner.take() else { return };
-    let d = BoundRef { pdev: d.pdev, devid: d.devid };
+    let d = BoundRef { pdev: d.pdev.clone(), devid: d.devid };
     // INTx first: its hard handler writes the command register, which pci_clear_master
     // below rewrites unlocked (a lost mask bit would leave the shared line screaming).
     intx_disable(&mut a);
@@ -158,9 +150,8 @@ pub(super) fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: boo
                 core::mem::forget(t);
             }
         }
-        // SAFETY: the device is live (we hold a reference) and enabled by `assign`.
-        unsafe { bindings::pci_clear_master(d.pdev) };
-        msi_disable(u, d.devid, d.pdev, &mut a);
+        d.pdev.clear_master();
+        msi_disable(u, d.devid, &d.pdev, &mut a);
         if let Some(io) = m.io.as_mut() {
             if io.unmap_bars(m.npt, d.devid) {
                 vm.flush_npt();
@@ -174,24 +165,16 @@ pub(super) fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: boo
         }
         Ok(())
     });
-    // SAFETY: live device; with the device lock held (remove) the _locked variant, else the
-    // try variant (never waits for a lock the driver core may hold while calling us).
-    let r = unsafe {
-        if device_locked {
-            bindings::pci_reset_function_locked(d.pdev)
-        } else {
-            bindings::pci_try_reset_function(d.pdev)
-        }
-    };
+    // With the device lock held (remove) the _locked variant, else the try variant (never
+    // waits for a lock the driver core may hold while calling us).
+    let r = d.pdev.reset(device_locked);
     if r != 0 {
         // edu in QEMU has no FLR or PM reset; log and go on (DMA is blocked regardless).
         pr_info!("amdvi: device {:#06x}: no function reset ({})\n", d.devid, r);
     }
-    // SAFETY: balances `pci_request_regions` and `pci_enable_device` in `assign`.
-    unsafe {
-        bindings::pci_release_regions(d.pdev);
-        bindings::pci_disable_device(d.pdev);
-    }
+    // Balances `request_regions` and `enable` in `assign`.
+    d.pdev.release_regions();
+    d.pdev.disable();
     pr_info!("amdvi: device {:#06x} released from VM {}\n", d.devid, vm.id());
 }
 
@@ -215,4 +198,35 @@ pub(crate) fn release_device(vm: &dyn Guest, sel: &RsvmPciDevice) -> Result {
         release(u, &mut reg, i, false);
     }
     Ok(())
+}
+
+/// Whether the device's DMA can also arrive with a requester id other than its own on the
+/// PCI side (behind a PCIe-to-PCI or PCI-X bridge, or a DMA-alias quirk): rsvm does not
+/// program those DTEs, so it refuses to assign such a device (Documentation/amdvi.md,
+/// "Aliases"). `pci_for_each_dma_alias()` is not exported to modules; this is its walk,
+/// conservatively: any quirk alias, or any bridge up to the root bus other than a PCIe root,
+/// upstream or downstream port (which pass requester ids through), counts. (VMD-style
+/// `pci_real_dma_dev` redirection is x86-VMD only and not handled.)
+fn has_pci_dma_alias(pdev: &PciDev) -> bool {
+    if pdev.has_quirk_dma_alias() {
+        return true;
+    }
+    let verdict = |b: &Bridge| {
+        if b.flags & bindings::pci_dev_flags_PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT != 0 {
+            // Requester ids are translated here: nothing above matters.
+            return Some(false);
+        }
+        match b.pcie_type {
+            // A conventional PCI bridge takes over its devices' requests.
+            None => Some(true),
+            Some(bindings::PCI_EXP_TYPE_ROOT_PORT | bindings::PCI_EXP_TYPE_UPSTREAM | bindings::PCI_EXP_TYPE_DOWNSTREAM) => None,
+            Some(bindings::PCI_EXP_TYPE_PCI_BRIDGE)
+                if b.flags & bindings::pci_dev_flags_PCI_DEV_FLAGS_PCI_BRIDGE_NO_ALIAS != 0 =>
+            {
+                None
+            }
+            Some(_) => Some(true),
+        }
+    };
+    pdev.find_upstream_bridge(verdict).unwrap_or(false)
 }

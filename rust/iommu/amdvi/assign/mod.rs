@@ -35,16 +35,19 @@ use crate::ffi;
 use crate::iommu::{same_guest, Guest};
 use crate::uapi::*;
 use core::sync::atomic::{AtomicPtr, Ordering};
+use crate::ffi::pci::{pci_holder, MsiIrq, PciDev, PciHolder};
 use kernel::{bindings, ffi::c_int, prelude::*, sync::Arc};
 
 pub(crate) mod bar;
 pub(crate) mod config;
 pub(crate) mod events;
 pub(crate) mod intr;
+pub(crate) mod intx;
 pub(crate) mod iospace;
 pub(crate) mod lifecycle;
 
-use intr::{Intx, IrqCtx};
+use intr::IrqCtx;
+use intx::Intx;
 use lifecycle::release;
 
 /// The unit, published while the PCI driver is registered (see [`super::AmdviFile`]).
@@ -70,7 +73,8 @@ pub(super) fn unit<'a>() -> Result<&'a Unit> {
 
 struct Assigned {
     vm: Arc<dyn Guest>,
-    irq: Option<Pin<KBox<IrqCtx>>>,
+    /// The host MSI (`RSVM_DEVICE_MSI`) and its route to the guest.
+    irq: Option<MsiIrq<IrqCtx>>,
     intx: Option<Intx>,
     interrupts_before: u64,
     /// `RSVM_DEVICE_EVENTFD`: signalled per event record filed; put when the assignment
@@ -85,13 +89,9 @@ struct Assigned {
     irq_moves: u32,
 }
 
-/// A device bound to rsvm's PCI driver.
-///
-/// # Invariants
-///
-/// `pdev` holds a reference (pci_dev_get) dropped in `Registry::remove`.
+/// A device bound to rsvm's PCI driver (holding a reference to it until `remove`).
 struct BoundDev {
-    pdev: *mut bindings::pci_dev,
+    pdev: PciDev,
     segment: u16,
     devid: u16,
     owner: Option<Assigned>,
@@ -110,10 +110,6 @@ pub(crate) struct Registry {
     devs: KVec<BoundDev>,
 }
 
-// SAFETY: the `pci_dev` pointers are refcounted device references, used only under the
-// registry's mutex; nothing in them is tied to a thread.
-unsafe impl Send for Registry {}
-
 /// The DTE of a device bound to rsvm but not assigned: DMA blocked and, with interrupt
 /// remapping, every interrupt aborted (IV=1, IntCtl=00b).
 fn blocked_dte(u: &Unit) -> Dte {
@@ -124,33 +120,25 @@ fn blocked_dte(u: &Unit) -> Dte {
     }
 }
 
-fn devid_of(pdev: *mut bindings::pci_dev) -> (u16, u16) {
-    let (mut seg, mut devid) = (0u16, 0u16);
-    // SAFETY: `pdev` is a live device (callers hold a reference or are in its probe/remove).
-    unsafe { ffi::rsvm_shim_pci_ids(pdev.cast(), &mut seg, &mut devid) };
-    (seg, devid)
-}
-
 /// Probe: the device is now rsvm's; its DMA is blocked until it is assigned.
 #[no_mangle]
 unsafe extern "C" fn rsvm_pci_probe(pdev: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: the driver core calls probe with a live device.
+    let Some(pdev) = (unsafe { PciDev::get(pdev) }) else { return ENODEV.to_errno() };
     match probe(pdev) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-fn probe(pdev: *mut bindings::pci_dev) -> Result {
+fn probe(pdev: PciDev) -> Result {
     let u = unit()?;
-    let (segment, devid) = devid_of(pdev);
+    let (segment, devid) = pdev.ids();
     if segment != u.info.segment {
         return Err(ENODEV);
     }
     let mut reg = u.assign.lock();
     reg.devs.reserve(1, GFP_KERNEL)?;
-    // SAFETY: `pdev` is live during probe; the reference is dropped in `remove`.
-    unsafe { bindings::pci_dev_get(pdev) };
-    // INVARIANT: the reference was just taken.
     reg.devs.push(
         BoundDev {
             pdev,
@@ -167,10 +155,8 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
     )?;
     // Its DTE, and its IVRS alias's, now blocked (unless a host device shares the alias).
     if let Err(e) = sync_dtes(u, &reg, devid, None, &[0]) {
-        if let Some(d) = reg.devs.pop() {
-            // SAFETY: the reference taken above, dropped once.
-            unsafe { bindings::pci_dev_put(d.pdev) };
-        }
+        // (Its device reference goes with it.)
+        drop(reg.devs.pop());
         let _ = sync_dtes(u, &reg, devid, Some(devid), &[0]);
         return Err(e);
     }
@@ -180,9 +166,7 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
         segment, devid >> 8, (devid >> 3) & 0x1f, devid & 7, alias.map_or(-1, i32::from)
     );
     // The log is polled while a device is bound (see `rsvm_amdvi_poll`).
-    // SAFETY: queues the static poll work, idempotent; `AmdviFile` cancels it before the
-    // unit goes.
-    unsafe { ffi::rsvm_shim_evt_poll_start() };
+    ffi::evt_poll_start();
     Ok(())
 }
 
@@ -192,7 +176,7 @@ fn probe(pdev: *mut bindings::pci_dev) -> Result {
 unsafe extern "C" fn rsvm_pci_remove(pdev: *mut bindings::pci_dev) {
     let Ok(u) = unit() else { return };
     let mut reg = u.assign.lock();
-    let Some(i) = reg.devs.iter().position(|d| d.pdev == pdev) else { return };
+    let Some(i) = reg.devs.iter().position(|d| d.pdev.as_ptr() == pdev) else { return };
     let Some(devid) = reg.devs.get(i).map(|d| d.devid) else { return };
     if reg.devs.get(i).is_some_and(|d| d.owner.is_some()) {
         pr_warn!("amdvi: device {:#06x} unbound while assigned: released from its VM\n", devid);
@@ -204,10 +188,8 @@ unsafe extern "C" fn rsvm_pci_remove(pdev: *mut bindings::pci_dev) {
     if let Err(e) = sync_dtes(u, &reg, devid, Some(devid), &[0]) {
         pr_err!("amdvi: device {:#06x}: DTE not restored: {:?}\n", devid, e);
     }
-    if let Ok(d) = reg.devs.remove(i) {
-        // SAFETY: the reference taken in `probe` (type invariant), dropped once.
-        unsafe { bindings::pci_dev_put(d.pdev) };
-    }
+    // Its device reference goes with it.
+    drop(reg.devs.remove(i));
 }
 
 impl Registry {
@@ -258,10 +240,9 @@ impl Registry {
         if let Some(d) = self.devs.iter().find(|d| d.devid == x) {
             return Some(d.owner.as_ref().map_or(Holder::Unassigned, |a| Holder::Vm(&*a.vm as *const dyn Guest as *const ())));
         }
-        // SAFETY: looks the function up by id and drops the reference it took.
-        match unsafe { ffi::rsvm_shim_pci_holder(u.info.segment, x) } {
-            2 => Some(Holder::Host),
-            _ => None,
+        match pci_holder(u.info.segment, x) {
+            PciHolder::Driver => Some(Holder::Host),
+            PciHolder::Absent | PciHolder::NoDriver => None,
         }
     }
 
@@ -282,7 +263,7 @@ impl Registry {
 
 /// The device of a `BoundDev`, copied out so the registry can be read while it is used.
 struct BoundRef {
-    pdev: *mut bindings::pci_dev,
+    pdev: PciDev,
     devid: u16,
 }
 
