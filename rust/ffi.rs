@@ -234,6 +234,50 @@ impl Drop for WaitQueue {
     }
 }
 
+/// Makes `cpu` leave guest mode and waits until it did (an IPI whose handler runs only after
+/// the CPU left guest mode; `smp_call_function_single` waits for it).
+pub(crate) fn kick_cpu(cpu: u32) {
+    // SAFETY: the shim checks the CPU is online and not this one.
+    unsafe { rsvm_shim_kick_cpu(cpu) };
+}
+
+/// A reference to the current task's `mm_struct` (`mmgrab`, dropped with the value): the
+/// VM's owner, compared with the caller's mm on every ioctl.
+///
+/// # Invariants
+///
+/// `0` is an `mm_struct` grabbed by `current`, dropped once (in `drop`).
+pub(crate) struct OwnerMm(core::ptr::NonNull<c_void>);
+
+// SAFETY: the mm is only compared by address and dropped once; mmgrab/mmdrop are callable
+// from any thread.
+unsafe impl Send for OwnerMm {}
+// SAFETY: as above (`is_current` takes `&self` and only compares).
+unsafe impl Sync for OwnerMm {}
+
+impl OwnerMm {
+    /// The calling task's mm; `EINVAL` for a task without one (a kernel thread).
+    pub(crate) fn current() -> kernel::error::Result<Self> {
+        // SAFETY: grabs the current task's mm, if any.
+        let p = unsafe { rsvm_shim_current_mm_grab() };
+        // INVARIANT: grabbed just now.
+        core::ptr::NonNull::new(p).map(OwnerMm).ok_or(kernel::error::code::EINVAL)
+    }
+
+    /// Whether the calling task runs in this mm.
+    pub(crate) fn is_current(&self) -> bool {
+        // SAFETY: a pointer comparison with the current task's mm.
+        unsafe { rsvm_shim_is_current_mm(self.0.as_ptr()) != 0 }
+    }
+}
+
+impl Drop for OwnerMm {
+    fn drop(&mut self) {
+        // SAFETY: grabbed in `current` (type invariant), dropped once.
+        unsafe { rsvm_shim_mmdrop(self.0.as_ptr()) };
+    }
+}
+
 /// Makes `cpu` leave guest mode soon, without waiting (any context).
 pub(crate) fn kick_cpu_async(cpu: u32) {
     // SAFETY: the shim checks the CPU is online and not this one.

@@ -222,12 +222,14 @@ pub(crate) struct VmMem {
     pub(crate) io: Option<IoSpace>,
 }
 
-#[pin_data(PinnedDrop)]
+/// A VM. Dropped when its fd and every vCPU are gone: no vCPU runs on the NPT any more,
+/// and the memslots (with their pins) and the tables go with the fields.
+#[pin_data]
 pub(crate) struct Vm {
     pub(crate) id: u64,
     pub(crate) features: SvmFeatures,
     /// The creating process's mm (held with mmgrab). ioctls from another mm get EIO, as KVM.
-    mm: *mut core::ffi::c_void,
+    mm: ffi::OwnerMm,
     #[pin]
     pub(crate) mem: Mutex<VmMem>,
     /// Bumped whenever NPT entries are removed: vCPUs flush their ASID before re-entry.
@@ -248,12 +250,6 @@ pub(crate) struct Vm {
     pub(crate) tsc_offset: u64,
 }
 
-// SAFETY: `mm` is only compared with the current task's mm and dropped once; everything
-// else is Send + Sync or behind a mutex.
-unsafe impl Send for Vm {}
-// SAFETY: as above.
-unsafe impl Sync for Vm {}
-
 static NEXT_VM_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Vm {
@@ -263,12 +259,8 @@ impl Vm {
         let mut iopm = HwPages::new(2)?; // 12 KiB used: intercept every port
         iopm.fill(0xff);
         let msrpm = crate::msr::new_msrpm()?;
-        // SAFETY: the current task is in the ioctl; its mm (if any) is grabbed.
-        let mm = unsafe { ffi::rsvm_shim_current_mm_grab() };
-        if mm.is_null() {
-            return Err(EINVAL);
-        }
-        let r = Arc::pin_init(
+        let mm = ffi::OwnerMm::current()?;
+        Arc::pin_init(
             try_pin_init!(Self {
                 id: NEXT_VM_ID.fetch_add(1, Ordering::Relaxed),
                 features,
@@ -284,17 +276,11 @@ impl Vm {
                 tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
             GFP_KERNEL,
-        );
-        if r.is_err() {
-            // SAFETY: grabbed above, not stored anywhere.
-            unsafe { ffi::rsvm_shim_mmdrop(mm) };
-        }
-        r
+        )
     }
 
     pub(crate) fn is_owner(&self) -> bool {
-        // SAFETY: pointer comparison with the current task's mm.
-        unsafe { ffi::rsvm_shim_is_current_mm(self.mm) != 0 }
+        self.mm.is_current()
     }
 
     /// After NPT entries were removed: make every vCPU flush before it uses the NPT again,
@@ -305,9 +291,9 @@ impl Vm {
         for v in vcpus.iter() {
             let cpu = v.in_guest_cpu.load(Ordering::SeqCst);
             if cpu >= 0 {
-                // SAFETY: `cpu` is a valid CPU id (it ran a guest); the kick waits for the IPI
-                // handler, which runs only after that CPU left guest mode.
-                unsafe { ffi::rsvm_shim_kick_cpu(cpu as c_uint) };
+                // `cpu` is a valid CPU id (it ran a guest); the kick waits for the IPI handler,
+                // which runs only after that CPU left guest mode.
+                ffi::kick_cpu(cpu as u32);
             }
         }
     }
@@ -537,16 +523,6 @@ impl Guest for Vm {
 
     fn flush_npt(&self) {
         Vm::flush_npt(self);
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Vm {
-    fn drop(self: Pin<&mut Self>) {
-        // No vCPU is left (each holds a reference), so nothing runs on the NPT: the memslots
-        // (and their pins) and the tables are freed by the fields' own drops.
-        // SAFETY: grabbed in `new`, dropped once here.
-        unsafe { ffi::rsvm_shim_mmdrop(self.mm) };
     }
 }
 
