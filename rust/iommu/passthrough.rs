@@ -3,7 +3,7 @@
 //! Device passthrough as the VM sees it: rsvm's device-assignment ioctls on a VM fd (the
 //! rsvm-only number range, `uapi::RSVM_*`), the VM fd's release, and the level-triggered EOI
 //! that resamples an assigned device's INTx. Each goes to the vendor driver (AMD-Vi, the only
-//! one), which finds its unit itself (`ENODEV` without one). Documentation/ioctl.md.
+//! one), which finds its unit itself (`ENODEV` without one). Documentation/ioctl-abi.md.
 
 use super::amdvi::assign::{bar, config, events, intr, intx, lifecycle};
 use super::{sel_devid, Guest};

@@ -120,7 +120,7 @@ struct Hw {
     /// The debugfs-driven test domain and the device ids whose DTE points at it.
     test: Option<TestDomain>,
     test_devids: KVec<u16>,
-    /// Event records drained but not yet filed with their device (`assign::route_events`).
+    /// Event records drained but not yet filed with their device (`assign::events::route_events`).
     pending_events: KVec<evtlog::Event>,
     /// A device id whose DTE debugfs shows (`dte <devid>`), for the tests.
     peek: Option<u16>,

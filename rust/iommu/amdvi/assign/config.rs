@@ -63,7 +63,7 @@ pub(crate) fn config(vm: &dyn Guest, c: &mut RsvmDeviceConfig) -> Result {
         // Interrupt Disable is virtualised: the device gets the guest's bit ORed with
         // rsvm's mask (INTx not routed, or delivered and not yet EOIed), so the guest cannot
         // unmask INTx behind the module's back; the write is ordered against the INTx hard
-        // handler, which sets the bit, by the handler's lock (pcidrv.c).
+        // handler, which sets the bit, by the INTx line's lock (`intx.rs`).
         let sh = 8 * (c.offset - 4);
         let m = (mask << sh) & 0xffff;
         let cmd = (d.pdev.read_config(4, 2)? & !m) | ((c.value << sh) & m);

@@ -66,7 +66,7 @@ pub(super) fn unit<'a>() -> Result<&'a Unit> {
     // Non-null only while the unit is alive: published after it was pinned in its box and
     // withdrawn before it is dropped (`AmdviFile`), after the PCI driver is gone.
     // SAFETY: callers are PCI driver callbacks (driver registered), the IRQ-moved work
-    // (cancelled before the unit is withdrawn, pcidrv.c) and VM ioctls/releases, whose fd
+    // (cancelled before the unit is withdrawn, `intr::IrqMoveWatch`) and VM ioctls/releases, whose fd
     // holds a module reference, so the module and the unit outlive the borrow.
     Ok(unsafe { &*p })
 }
