@@ -343,3 +343,171 @@ impl Drop for EventFd {
         unsafe { rsvm_shim_eventfd_put(self.0) };
     }
 }
+
+/// CR4 of this CPU (read only: no side effects).
+pub(crate) fn read_cr4() -> u64 {
+    // SAFETY: reading CR4 has no side effects.
+    unsafe { rsvm_shim_read_cr4() as u64 }
+}
+
+/// `2^order` zeroed, physically contiguous pages (counted in `pages_held`): their direct-map
+/// address, or `None`.
+pub(crate) fn alloc_pages(order: u32) -> Option<usize> {
+    // SAFETY: plain page allocation; a zero return is failure.
+    let va = unsafe { rsvm_shim_alloc_pages(order) } as usize;
+    (va != 0).then_some(va)
+}
+
+/// Frees what `alloc_pages(order)` returned.
+///
+/// # Safety
+///
+/// `va` came from `alloc_pages(order)` with this `order` and is freed once, unused after.
+pub(crate) unsafe fn free_pages(va: usize, order: u32) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_free_pages(va as c_ulong, order) };
+}
+
+/// The physical address of a direct-map address (`__pa`).
+///
+/// # Safety
+///
+/// `va` is a direct-map address (of pages rsvm allocated or holds).
+pub(crate) unsafe fn virt_to_phys(va: usize) -> u64 {
+    // SAFETY: the caller's guarantee; __pa is arithmetic on the direct map.
+    unsafe { rsvm_shim_virt_to_phys(va as c_ulong) }
+}
+
+/// The direct-map address of RAM at `pa` (`__va`).
+///
+/// # Safety
+///
+/// `pa` is RAM rsvm allocated or holds (pinned).
+pub(crate) unsafe fn phys_to_virt(pa: u64) -> usize {
+    // SAFETY: the caller's guarantee; __va is arithmetic on the direct map.
+    unsafe { rsvm_shim_phys_to_virt(pa) as usize }
+}
+
+/// The physical address of a `struct page`.
+///
+/// # Safety
+///
+/// `page` is a page the caller holds (pinned).
+pub(crate) unsafe fn page_to_phys(page: *mut c_void) -> u64 {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_page_to_phys(page) }
+}
+
+/// The direct-map address of a `struct page`.
+///
+/// # Safety
+///
+/// `page` is a page the caller holds (pinned).
+pub(crate) unsafe fn page_address(page: *mut c_void) -> usize {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_page_address(page) as usize }
+}
+
+/// Whether `[addr, addr + size)` is a user address range (`access_ok`: only the numbers).
+pub(crate) fn access_ok(addr: u64, size: u64) -> bool {
+    // SAFETY: access_ok() only inspects the numbers.
+    unsafe { rsvm_shim_access_ok(addr as c_ulong, size as c_ulong) != 0 }
+}
+
+/// `pin_user_pages_fast(FOLL_LONGTERM [| FOLL_WRITE])` of `nr` pages of the current task from
+/// `start` into `pages` (counted in `pinned_pages`): how many were pinned, or an errno.
+///
+/// # Safety
+///
+/// `pages` has room for `nr` pointers; every page pinned is unpinned once with
+/// `unpin_user_pages`.
+pub(crate) unsafe fn pin_user_pages(start: usize, nr: usize, write: bool, pages: *mut *mut c_void) -> isize {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_pin_user_pages(start as c_ulong, nr as c_ulong, write as c_int, pages) as isize }
+}
+
+/// Unpins `n` pages (marked dirty if `dirty`), a folio's pages together.
+///
+/// # Safety
+///
+/// `pages` holds `n` pages pinned by `pin_user_pages`, none unpinned before.
+pub(crate) unsafe fn unpin_user_pages(pages: *mut *mut c_void, n: usize, dirty: bool) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_unpin_user_pages(pages, n as core::ffi::c_ulong, dirty as c_int) };
+}
+
+/// `kernel_fpu_begin()`: the task's FPU state saved, the FPU rsvm's until `fpu_end`.
+///
+/// # Safety
+///
+/// Process context, not nested; paired with `fpu_end` on this CPU.
+pub(crate) unsafe fn fpu_begin() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_fpu_begin() };
+}
+
+/// `kernel_fpu_end()`.
+///
+/// # Safety
+///
+/// Pairs with a `fpu_begin` on this CPU.
+pub(crate) unsafe fn fpu_end() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_fpu_end() };
+}
+
+/// Registers `/dev/rsvm` (shim.c's static miscdevice, with `.owner`): 0 or an errno.
+pub(crate) fn misc_register() -> c_int {
+    // SAFETY: registers a static miscdevice; the caller deregisters it once.
+    unsafe { rsvm_shim_misc_register() }
+}
+
+/// # Safety
+///
+/// `misc_register` succeeded and this is its one deregistration.
+pub(crate) unsafe fn misc_deregister() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_misc_deregister() };
+}
+
+/// `cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, ...)`: the state, or an errno (negative).
+///
+/// # Safety
+///
+/// Both callbacks are valid until `cpuhp_remove`, which the caller calls once on success.
+pub(crate) unsafe fn cpuhp_setup(
+    online: unsafe extern "C" fn(c_uint) -> c_int,
+    offline: unsafe extern "C" fn(c_uint) -> c_int,
+) -> c_int {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_cpuhp_setup(online, offline) }
+}
+
+/// # Safety
+///
+/// `state` came from a successful `cpuhp_setup` and is removed once.
+pub(crate) unsafe fn cpuhp_remove(state: c_int) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_cpuhp_remove(state) };
+}
+
+/// A new anon-inode fd (`rsvm-vcpu` or `rsvm-vm` fops) with `private` as its private data;
+/// the fd or an errno (negative).
+///
+/// # Safety
+///
+/// `private` is what the fops kind's ioctl/mmap/release handlers expect.
+pub(crate) unsafe fn anon_fd(vcpu: bool, private: *mut c_void) -> c_int {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_anon_fd(vcpu as c_int, private) }
+}
+
+/// A file's private data.
+///
+/// # Safety
+///
+/// `file` is a live file (in one of its fops calls).
+pub(crate) unsafe fn file_private(file: *mut c_void) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_file_private(file) }
+}
