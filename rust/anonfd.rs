@@ -16,7 +16,7 @@ pub(crate) fn install<T>(obj: Arc<T>, vcpu: bool) -> Result<isize> {
     let raw = Arc::into_raw(obj) as *mut core::ffi::c_void;
     // SAFETY: `raw` is a leaked `Arc<T>` reference; the fd's release takes it back with
     // `take::<T>`, and each fops kind (`vcpu`) is used with exactly one T.
-    let fd = unsafe { ffi::rsvm_shim_anon_fd(vcpu as _, raw) };
+    let fd = unsafe { ffi::anon_fd(vcpu, raw) };
     if fd < 0 {
         // SAFETY: the fd was not created, so the reference is still ours.
         drop(unsafe { Arc::from_raw(raw as *const T) });
@@ -34,7 +34,7 @@ pub(crate) fn install<T>(obj: Arc<T>, vcpu: bool) -> Result<isize> {
 pub(crate) unsafe fn borrow<'a, T>(file: *mut bindings::file) -> ArcBorrow<'a, T> {
     // SAFETY: private_data is the pointer from `Arc::into_raw` in `install`, and the fd's
     // reference keeps it alive for the call (caller's guarantee).
-    unsafe { ArcBorrow::from_raw(ffi::rsvm_shim_file_private(file.cast()) as *const T) }
+    unsafe { ArcBorrow::from_raw(ffi::file_private(file.cast()) as *const T) }
 }
 
 /// Takes back the reference an fd made by `install::<T>` owned.
@@ -44,5 +44,5 @@ pub(crate) unsafe fn borrow<'a, T>(file: *mut bindings::file) -> ArcBorrow<'a, T
 /// As `borrow`, and called once, from the fd's release.
 pub(crate) unsafe fn take<T>(file: *mut bindings::file) -> Arc<T> {
     // SAFETY: the caller guarantees this is the fd's one reference, given back once.
-    unsafe { Arc::from_raw(ffi::rsvm_shim_file_private(file.cast()) as *const T) }
+    unsafe { Arc::from_raw(ffi::file_private(file.cast()) as *const T) }
 }

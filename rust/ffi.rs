@@ -6,6 +6,9 @@
 
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
 
+pub(crate) mod irq;
+pub(crate) mod pci;
+
 extern "C" {
     pub(crate) fn rsvm_shim_misc_register() -> c_int;
     pub(crate) fn rsvm_shim_misc_deregister();
@@ -63,21 +66,16 @@ extern "C" {
     pub(crate) fn rsvm_shim_eventfd_signal(ctx: *mut c_void);
     pub(crate) fn rsvm_shim_eventfd_put(ctx: *mut c_void);
 
-    // pcidrv.c: rsvm's PCI driver for device assignment.
-    pub(crate) fn rsvm_shim_pci_register() -> c_int;
-    pub(crate) fn rsvm_shim_pci_unregister();
-    pub(crate) fn rsvm_shim_pci_ids(pdev: *mut c_void, segment: *mut u16, devid: *mut u16);
-    pub(crate) fn rsvm_shim_pci_bar(pdev: *mut c_void, bar: c_uint, start: *mut u64, len: *mut u64) -> c_int;
-    pub(crate) fn rsvm_shim_pci_msi_enable(pdev: *mut c_void, ctx: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_pci_msi_disable(pdev: *mut c_void, ctx: *mut c_void);
-    pub(crate) fn rsvm_shim_pci_holder(segment: u16, devid: u16) -> c_int;
-    pub(crate) fn rsvm_shim_pci_has_dma_alias(pdev: *mut c_void) -> c_int;
-    /// INTx (an opaque `struct rsvm_intx`, allocated by `intx_enable`, freed by `intx_disable`).
-    pub(crate) fn rsvm_shim_intx_enable(pdev: *mut c_void, ctx: *mut c_void, guest_disabled: c_int, out: *mut *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_intx_disable(x: *mut c_void);
-    pub(crate) fn rsvm_shim_intx_eoi(x: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_intx_cmd_write(pdev: *mut c_void, x: *mut c_void, cmd: u16) -> c_int;
-    pub(crate) fn rsvm_shim_pci_msi_msg(pdev: *mut c_void, address_lo: *mut u32, address_hi: *mut u32, data: *mut u32) -> c_int;
+    // pcidrv.c: rsvm's PCI driver for device assignment, and what `ffi::{pci, irq}` need.
+    fn rsvm_shim_pci_register() -> c_int;
+    fn rsvm_shim_pci_unregister();
+    fn rsvm_shim_pci_ids(pdev: *mut c_void, segment: *mut u16, devid: *mut u16);
+    fn rsvm_shim_pci_msi_msg(pdev: *mut c_void, address_lo: *mut u32, address_hi: *mut u32, data: *mut u32) -> c_int;
+    fn rsvm_shim_irqs_moved_schedule();
+    fn rsvm_shim_irqs_moved_cancel();
+    fn rsvm_shim_raw_spin_lock_init(lock: *mut kernel::bindings::raw_spinlock_t);
+    fn rsvm_shim_raw_spin_lock_irqsave(lock: *mut kernel::bindings::raw_spinlock_t) -> c_ulong;
+    fn rsvm_shim_raw_spin_unlock_irqrestore(lock: *mut kernel::bindings::raw_spinlock_t, flags: c_ulong);
 
     /// The world switch (svm/vmenter.S). Requires GIF=0, SVM enabled on this CPU, valid
     /// physical addresses of a VMCB and of this CPU's host save page, and 16 GPR slots.
@@ -236,10 +234,67 @@ impl Drop for WaitQueue {
     }
 }
 
+/// Makes `cpu` leave guest mode and waits until it did (an IPI whose handler runs only after
+/// the CPU left guest mode; `smp_call_function_single` waits for it).
+pub(crate) fn kick_cpu(cpu: u32) {
+    // SAFETY: the shim checks the CPU is online and not this one.
+    unsafe { rsvm_shim_kick_cpu(cpu) };
+}
+
+/// A reference to the current task's `mm_struct` (`mmgrab`, dropped with the value): the
+/// VM's owner, compared with the caller's mm on every ioctl.
+///
+/// # Invariants
+///
+/// `0` is an `mm_struct` grabbed by `current`, dropped once (in `drop`).
+pub(crate) struct OwnerMm(core::ptr::NonNull<c_void>);
+
+// SAFETY: the mm is only compared by address and dropped once; mmgrab/mmdrop are callable
+// from any thread.
+unsafe impl Send for OwnerMm {}
+// SAFETY: as above (`is_current` takes `&self` and only compares).
+unsafe impl Sync for OwnerMm {}
+
+impl OwnerMm {
+    /// The calling task's mm; `EINVAL` for a task without one (a kernel thread).
+    pub(crate) fn current() -> kernel::error::Result<Self> {
+        // SAFETY: grabs the current task's mm, if any.
+        let p = unsafe { rsvm_shim_current_mm_grab() };
+        // INVARIANT: grabbed just now.
+        core::ptr::NonNull::new(p).map(OwnerMm).ok_or(kernel::error::code::EINVAL)
+    }
+
+    /// Whether the calling task runs in this mm.
+    pub(crate) fn is_current(&self) -> bool {
+        // SAFETY: a pointer comparison with the current task's mm.
+        unsafe { rsvm_shim_is_current_mm(self.0.as_ptr()) != 0 }
+    }
+}
+
+impl Drop for OwnerMm {
+    fn drop(&mut self) {
+        // SAFETY: grabbed in `current` (type invariant), dropped once.
+        unsafe { rsvm_shim_mmdrop(self.0.as_ptr()) };
+    }
+}
+
 /// Makes `cpu` leave guest mode soon, without waiting (any context).
 pub(crate) fn kick_cpu_async(cpu: u32) {
     // SAFETY: the shim checks the CPU is online and not this one.
     unsafe { rsvm_shim_kick_cpu_async(cpu) };
+}
+
+/// Starts the event-log poll (shim.c's delayed work, every 100 ms; idempotent).
+pub(crate) fn evt_poll_start() {
+    // SAFETY: queues the static poll work; `AmdviFile` stops it before the unit goes.
+    unsafe { rsvm_shim_evt_poll_start() };
+}
+
+/// Stops the event-log poll: neither pending nor running afterwards. Not from the poll
+/// itself.
+pub(crate) fn evt_poll_stop() {
+    // SAFETY: cancel_delayed_work_sync on the static work; callers are not the work.
+    unsafe { rsvm_shim_evt_poll_stop() };
 }
 
 /// Whether an event-log message may be printed now (one shared ratelimit: 10 per 5 s).
@@ -287,4 +342,172 @@ impl Drop for EventFd {
         // SAFETY: the reference taken in `from_fd`, put once (type invariant).
         unsafe { rsvm_shim_eventfd_put(self.0) };
     }
+}
+
+/// CR4 of this CPU (read only: no side effects).
+pub(crate) fn read_cr4() -> u64 {
+    // SAFETY: reading CR4 has no side effects.
+    unsafe { rsvm_shim_read_cr4() as u64 }
+}
+
+/// `2^order` zeroed, physically contiguous pages (counted in `pages_held`): their direct-map
+/// address, or `None`.
+pub(crate) fn alloc_pages(order: u32) -> Option<usize> {
+    // SAFETY: plain page allocation; a zero return is failure.
+    let va = unsafe { rsvm_shim_alloc_pages(order) } as usize;
+    (va != 0).then_some(va)
+}
+
+/// Frees what `alloc_pages(order)` returned.
+///
+/// # Safety
+///
+/// `va` came from `alloc_pages(order)` with this `order` and is freed once, unused after.
+pub(crate) unsafe fn free_pages(va: usize, order: u32) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_free_pages(va as c_ulong, order) };
+}
+
+/// The physical address of a direct-map address (`__pa`).
+///
+/// # Safety
+///
+/// `va` is a direct-map address (of pages rsvm allocated or holds).
+pub(crate) unsafe fn virt_to_phys(va: usize) -> u64 {
+    // SAFETY: the caller's guarantee; __pa is arithmetic on the direct map.
+    unsafe { rsvm_shim_virt_to_phys(va as c_ulong) }
+}
+
+/// The direct-map address of RAM at `pa` (`__va`).
+///
+/// # Safety
+///
+/// `pa` is RAM rsvm allocated or holds (pinned).
+pub(crate) unsafe fn phys_to_virt(pa: u64) -> usize {
+    // SAFETY: the caller's guarantee; __va is arithmetic on the direct map.
+    unsafe { rsvm_shim_phys_to_virt(pa) as usize }
+}
+
+/// The physical address of a `struct page`.
+///
+/// # Safety
+///
+/// `page` is a page the caller holds (pinned).
+pub(crate) unsafe fn page_to_phys(page: *mut c_void) -> u64 {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_page_to_phys(page) }
+}
+
+/// The direct-map address of a `struct page`.
+///
+/// # Safety
+///
+/// `page` is a page the caller holds (pinned).
+pub(crate) unsafe fn page_address(page: *mut c_void) -> usize {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_page_address(page) as usize }
+}
+
+/// Whether `[addr, addr + size)` is a user address range (`access_ok`: only the numbers).
+pub(crate) fn access_ok(addr: u64, size: u64) -> bool {
+    // SAFETY: access_ok() only inspects the numbers.
+    unsafe { rsvm_shim_access_ok(addr as c_ulong, size as c_ulong) != 0 }
+}
+
+/// `pin_user_pages_fast(FOLL_LONGTERM [| FOLL_WRITE])` of `nr` pages of the current task from
+/// `start` into `pages` (counted in `pinned_pages`): how many were pinned, or an errno.
+///
+/// # Safety
+///
+/// `pages` has room for `nr` pointers; every page pinned is unpinned once with
+/// `unpin_user_pages`.
+pub(crate) unsafe fn pin_user_pages(start: usize, nr: usize, write: bool, pages: *mut *mut c_void) -> isize {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_pin_user_pages(start as c_ulong, nr as c_ulong, write as c_int, pages) as isize }
+}
+
+/// Unpins `n` pages (marked dirty if `dirty`), a folio's pages together.
+///
+/// # Safety
+///
+/// `pages` holds `n` pages pinned by `pin_user_pages`, none unpinned before.
+pub(crate) unsafe fn unpin_user_pages(pages: *mut *mut c_void, n: usize, dirty: bool) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_unpin_user_pages(pages, n as core::ffi::c_ulong, dirty as c_int) };
+}
+
+/// `kernel_fpu_begin()`: the task's FPU state saved, the FPU rsvm's until `fpu_end`.
+///
+/// # Safety
+///
+/// Process context, not nested; paired with `fpu_end` on this CPU.
+pub(crate) unsafe fn fpu_begin() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_fpu_begin() };
+}
+
+/// `kernel_fpu_end()`.
+///
+/// # Safety
+///
+/// Pairs with a `fpu_begin` on this CPU.
+pub(crate) unsafe fn fpu_end() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_fpu_end() };
+}
+
+/// Registers `/dev/rsvm` (shim.c's static miscdevice, with `.owner`): 0 or an errno.
+pub(crate) fn misc_register() -> c_int {
+    // SAFETY: registers a static miscdevice; the caller deregisters it once.
+    unsafe { rsvm_shim_misc_register() }
+}
+
+/// # Safety
+///
+/// `misc_register` succeeded and this is its one deregistration.
+pub(crate) unsafe fn misc_deregister() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_misc_deregister() };
+}
+
+/// `cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, ...)`: the state, or an errno (negative).
+///
+/// # Safety
+///
+/// Both callbacks are valid until `cpuhp_remove`, which the caller calls once on success.
+pub(crate) unsafe fn cpuhp_setup(
+    online: unsafe extern "C" fn(c_uint) -> c_int,
+    offline: unsafe extern "C" fn(c_uint) -> c_int,
+) -> c_int {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_cpuhp_setup(online, offline) }
+}
+
+/// # Safety
+///
+/// `state` came from a successful `cpuhp_setup` and is removed once.
+pub(crate) unsafe fn cpuhp_remove(state: c_int) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_cpuhp_remove(state) };
+}
+
+/// A new anon-inode fd (`rsvm-vcpu` or `rsvm-vm` fops) with `private` as its private data;
+/// the fd or an errno (negative).
+///
+/// # Safety
+///
+/// `private` is what the fops kind's ioctl/mmap/release handlers expect.
+pub(crate) unsafe fn anon_fd(vcpu: bool, private: *mut c_void) -> c_int {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_anon_fd(vcpu as c_int, private) }
+}
+
+/// A file's private data.
+///
+/// # Safety
+///
+/// `file` is a live file (in one of its fops calls).
+pub(crate) unsafe fn file_private(file: *mut c_void) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_file_private(file) }
 }

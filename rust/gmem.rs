@@ -22,7 +22,7 @@ fn for_each_phys_page(mem: &mut VmMem, gpa: u64, len: usize, write: bool, mut f:
         let page = slot.page((a - slot.gpa) / PAGE_SIZE)?;
         // SAFETY: `page` is pinned by the slot, so its direct-map address stays valid while
         // the caller holds the memory lock (`mem`); `off < PAGE_SIZE`.
-        let va = unsafe { (ffi::rsvm_shim_page_address(page) as *mut u8).add(off) };
+        let va = unsafe { (ffi::page_address(page) as *mut u8).add(off) };
         f(va, done..done + n);
         done += n;
     }

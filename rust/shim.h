@@ -3,12 +3,12 @@
 #ifndef RSVM_SHIM_H
 #define RSVM_SHIM_H
 #include <linux/types.h>
+#include <linux/spinlock_types.h>
 struct file;
 struct inode;
 struct mm_struct;
 struct page;
 struct pci_dev;
-struct rsvm_intx;
 struct vm_area_struct;
 
 /* Implemented in Rust. */
@@ -21,7 +21,6 @@ int rsvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma);
 u64 __rsvm_vmrun(u64 vmcb_pa, u64 host_save_pa, u64 *gprs);
 int rsvm_pci_probe(struct pci_dev *pdev);
 void rsvm_pci_remove(struct pci_dev *pdev);
-void rsvm_assigned_irq(void *ctx);
 bool rsvm_amdvi_poll(void);
 
 /* shim.c */
@@ -81,15 +80,11 @@ void rsvm_shim_eventfd_put(void *ctx);
 int rsvm_shim_pci_register(void);
 void rsvm_shim_pci_unregister(void);
 void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
-int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
-int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
-void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
-int rsvm_shim_pci_holder(u16 segment, u16 devid);
-int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev);
-int rsvm_shim_intx_enable(struct pci_dev *pdev, void *ctx, int guest_disabled, struct rsvm_intx **out);
-void rsvm_shim_intx_disable(struct rsvm_intx *x);
-int rsvm_shim_intx_eoi(struct rsvm_intx *x);
-int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd);
-void rsvm_amdvi_irqs_moved(void);
 int rsvm_shim_pci_msi_msg(struct pci_dev *pdev, u32 *address_lo, u32 *address_hi, u32 *data);
+void rsvm_amdvi_irqs_moved(void);
+void rsvm_shim_irqs_moved_schedule(void);
+void rsvm_shim_irqs_moved_cancel(void);
+void rsvm_shim_raw_spin_lock_init(raw_spinlock_t *lock);
+unsigned long rsvm_shim_raw_spin_lock_irqsave(raw_spinlock_t *lock);
+void rsvm_shim_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags);
 #endif

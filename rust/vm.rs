@@ -6,6 +6,7 @@ use crate::{
     cpu::SvmFeatures,
     ffi::{self, WaitQueue},
     hwpage::HwPages,
+    iommu::{passthrough, Guest, GuestMem, IoSpace},
     lapic::{Message, Route, DM_FIXED, DM_INIT, DM_LOWEST, DM_SIPI},
     memslot::{Memslot, Memslots, SlotChange, PAGE_SIZE},
     npt::Npt,
@@ -217,16 +218,18 @@ pub(crate) struct VmMem {
     pub(crate) slots: Memslots,
     pub(crate) npt: Npt,
     /// While devices are assigned: the VM's I/O domain, kept in step with the slots, and
-    /// the BARs mapped in the NPT (`iommu::amdvi::assign`).
-    pub(crate) io: Option<crate::iommu::amdvi::assign::IoSpace>,
+    /// the BARs mapped in the NPT (`iommu::IoSpace`).
+    pub(crate) io: Option<IoSpace>,
 }
 
-#[pin_data(PinnedDrop)]
+/// A VM. Dropped when its fd and every vCPU are gone: no vCPU runs on the NPT any more,
+/// and the memslots (with their pins) and the tables go with the fields.
+#[pin_data]
 pub(crate) struct Vm {
     pub(crate) id: u64,
     pub(crate) features: SvmFeatures,
     /// The creating process's mm (held with mmgrab). ioctls from another mm get EIO, as KVM.
-    mm: *mut core::ffi::c_void,
+    mm: ffi::OwnerMm,
     #[pin]
     pub(crate) mem: Mutex<VmMem>,
     /// Bumped whenever NPT entries are removed: vCPUs flush their ASID before re-entry.
@@ -247,12 +250,6 @@ pub(crate) struct Vm {
     pub(crate) tsc_offset: u64,
 }
 
-// SAFETY: `mm` is only compared with the current task's mm and dropped once; everything
-// else is Send + Sync or behind a mutex.
-unsafe impl Send for Vm {}
-// SAFETY: as above.
-unsafe impl Sync for Vm {}
-
 static NEXT_VM_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Vm {
@@ -262,12 +259,8 @@ impl Vm {
         let mut iopm = HwPages::new(2)?; // 12 KiB used: intercept every port
         iopm.fill(0xff);
         let msrpm = crate::msr::new_msrpm()?;
-        // SAFETY: the current task is in the ioctl; its mm (if any) is grabbed.
-        let mm = unsafe { ffi::rsvm_shim_current_mm_grab() };
-        if mm.is_null() {
-            return Err(EINVAL);
-        }
-        let r = Arc::pin_init(
+        let mm = ffi::OwnerMm::current()?;
+        Arc::pin_init(
             try_pin_init!(Self {
                 id: NEXT_VM_ID.fetch_add(1, Ordering::Relaxed),
                 features,
@@ -283,17 +276,11 @@ impl Vm {
                 tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
             GFP_KERNEL,
-        );
-        if r.is_err() {
-            // SAFETY: grabbed above, not stored anywhere.
-            unsafe { ffi::rsvm_shim_mmdrop(mm) };
-        }
-        r
+        )
     }
 
     pub(crate) fn is_owner(&self) -> bool {
-        // SAFETY: pointer comparison with the current task's mm.
-        unsafe { ffi::rsvm_shim_is_current_mm(self.mm) != 0 }
+        self.mm.is_current()
     }
 
     /// After NPT entries were removed: make every vCPU flush before it uses the NPT again,
@@ -304,9 +291,9 @@ impl Vm {
         for v in vcpus.iter() {
             let cpu = v.in_guest_cpu.load(Ordering::SeqCst);
             if cpu >= 0 {
-                // SAFETY: `cpu` is a valid CPU id (it ran a guest); the kick waits for the IPI
-                // handler, which runs only after that CPU left guest mode.
-                unsafe { ffi::rsvm_shim_kick_cpu(cpu as c_uint) };
+                // `cpu` is a valid CPU id (it ran a guest); the kick waits for the IPI handler,
+                // which runs only after that CPU left guest mode.
+                ffi::kick_cpu(cpu as u32);
             }
         }
     }
@@ -352,7 +339,7 @@ impl Vm {
         let VmMem { slots, io, .. } = mem;
         let Some(io) = io.as_mut() else { return Ok(()) };
         let Some(s) = slots.last_mut() else { return Ok(()) };
-        if let Err(e) = crate::iommu::amdvi::assign::slot_added(io, s) {
+        if let Err(e) = io.slot_added(s) {
             let last = slots.len().saturating_sub(1);
             // Never mapped in the NPT (no vCPU touched it yet): dropping it unpins.
             drop(slots.remove(last));
@@ -368,7 +355,7 @@ impl Vm {
         let s = Self::unmap_slot(mem, index)?;
         self.flush_npt();
         if let Some(io) = mem.io.as_mut() {
-            if let Err(e) = crate::iommu::amdvi::assign::slot_removed(io, s.gpa, s.npages * PAGE_SIZE) {
+            if let Err(e) = io.slot_removed(s.gpa, s.npages * PAGE_SIZE) {
                 pr_err!("rsvm: I/O domain flush failed ({:?}): slot pages kept pinned\n", e);
                 core::mem::forget(s);
                 return Err(e);
@@ -449,7 +436,7 @@ impl Vm {
     /// INTx is unmasked, or delivered again if it is still asserted).
     pub(crate) fn level_eoi(&self, vector: u8, v: &VcpuShared) {
         if self.intx_routes.load(Ordering::SeqCst) != 0 {
-            crate::iommu::amdvi::assign::intx_eoi(self, vector, &v.route());
+            passthrough::level_eoi(self, vector, &v.route());
         }
     }
 
@@ -501,18 +488,41 @@ impl Vm {
             }
             KVM_ENABLE_CAP => self.enable_cap(arg as usize),
             KVM_SIGNAL_MSI => self.signal_msi(arg as usize),
-            _ => crate::iommu::amdvi::assign::ioctl(self, cmd, arg as usize).unwrap_or(Err(ENOTTY)),
+            _ => {
+                let guest: Arc<dyn Guest> = self.clone();
+                passthrough::ioctl(&guest, cmd, arg as usize).unwrap_or(Err(ENOTTY))
+            }
         }
     }
 }
 
-#[pinned_drop]
-impl PinnedDrop for Vm {
-    fn drop(self: Pin<&mut Self>) {
-        // No vCPU is left (each holds a reference), so nothing runs on the NPT: the memslots
-        // (and their pins) and the tables are freed by the fields' own drops.
-        // SAFETY: grabbed in `new`, dropped once here.
-        unsafe { ffi::rsvm_shim_mmdrop(self.mm) };
+/// The VM as device assignment sees it (`iommu`): the vendor driver holds it as
+/// `Arc<dyn Guest>` and never names `Vm`.
+impl Guest for Vm {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn has_lapic(&self) -> bool {
+        self.split_irqchip.load(Ordering::SeqCst)
+    }
+
+    fn deliver(&self, m: &Message) {
+        Vm::deliver(self, m, None);
+    }
+
+    fn intx_routes(&self) -> &AtomicU32 {
+        &self.intx_routes
+    }
+
+    fn with_mem_dyn(&self, f: &mut dyn FnMut(GuestMem<'_>) -> Result) -> Result {
+        let mut mem = self.mem.lock();
+        let VmMem { slots, npt, io } = &mut *mem;
+        f(GuestMem { slots, npt, io })
+    }
+
+    fn flush_npt(&self) {
+        Vm::flush_npt(self);
     }
 }
 
@@ -543,7 +553,7 @@ unsafe extern "C" fn rsvm_vm_release(_inode: *mut bindings::inode, file: *mut bi
     let vm = unsafe { crate::anonfd::take::<Vm>(file) };
     // The VM fd is gone (closed, or its process died): its devices are released (blocked,
     // reset, out of the NPT; the domain freed), which also drops their references to it.
-    crate::iommu::amdvi::assign::release_vm(&vm);
+    passthrough::release_vm(&*vm);
     drop(vm);
     0
 }

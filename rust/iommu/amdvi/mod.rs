@@ -32,6 +32,7 @@ use domain::Domain;
 use evtlog::EvtLog;
 use pgtable::DomainIds;
 use kernel::{bindings, debugfs, new_mutex, prelude::*, sync::Mutex, uaccess::UserSliceReader};
+use crate::ffi::pci::PciDriver;
 use regs::{Control, ControlBit, Regs, SavedRegs};
 
 /// What the IVRS says about the unit rsvm drives.
@@ -119,7 +120,7 @@ struct Hw {
     /// The debugfs-driven test domain and the device ids whose DTE points at it.
     test: Option<TestDomain>,
     test_devids: KVec<u16>,
-    /// Event records drained but not yet filed with their device (`assign::route_events`).
+    /// Event records drained but not yet filed with their device (`assign::events::route_events`).
     pending_events: KVec<evtlog::Event>,
     /// A device id whose DTE debugfs shows (`dte <devid>`), for the tests.
     peek: Option<u16>,
@@ -301,33 +302,36 @@ pub(crate) struct Unit {
 }
 
 /// The unit (owned by its debugfs file: dropping that turns the unit off) and rsvm's PCI
-/// driver, registered while the unit is up (binding needs its device table).
+/// driver, registered while the unit is up (binding needs its device table), with the watch
+/// for host IRQs moved by CPU hot-unplug.
 pub(crate) struct AmdviFile {
     file: Pin<KBox<debugfs::File<Unit>>>,
-    pci_registered: bool,
+    pci: Option<(PciDriver, assign::intr::IrqMoveWatch)>,
 }
 
 impl AmdviFile {
     fn new(file: Pin<KBox<debugfs::File<Unit>>>) -> Self {
         assign::publish(Some(&**file));
-        // SAFETY: registers rsvm's static pci_driver; unregistered in Drop.
-        let r = unsafe { crate::ffi::rsvm_shim_pci_register() };
-        if r != 0 {
+        // The watch first: a device assigned as soon as the driver is up is covered.
+        let pci = assign::intr::IrqMoveWatch::start().and_then(|w| PciDriver::register().map(|d| (d, w)));
+        if let Err(r) = &pci {
             pr_warn!("amdvi: PCI driver not registered ({}): no device assignment\n", r);
         }
-        Self { file, pci_registered: r == 0 }
+        Self { file, pci: pci.ok() }
     }
 }
 
 impl Drop for AmdviFile {
     fn drop(&mut self) {
-        if self.pci_registered {
-            // SAFETY: registered in `new`. Unbinds every device (DTEs back to V=0); no VM
-            // holds one (each VM fd holds a module reference).
-            unsafe { crate::ffi::rsvm_shim_pci_unregister() };
+        if let Some((driver, watch)) = self.pci.take() {
+            // Unbinds every device (DTEs back to V=0); no VM holds one (each VM fd holds a
+            // module reference).
+            drop(driver);
+            // Then the hotplug state goes and the IRQ-moved work is cancelled.
+            drop(watch);
         }
         // No device is bound any more and none can be: nothing starts the poll again.
-        assign::poll_stop();
+        assign::events::poll_stop();
         assign::publish(None);
         let _ = &self.file;
     }
