@@ -14,6 +14,7 @@ mod mptable;
 mod passthrough;
 mod pci;
 mod serial;
+mod stats;
 mod terminal;
 mod vcpu;
 mod virtio_blk;

@@ -54,11 +54,11 @@ const POWER_DOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct Mark {
     text: Vec<u8>,
     start: std::time::Instant,
-    stats: Arc<crate::vcpu::Stats>,
+    stats: Arc<crate::stats::Stats>,
 }
 
 impl Mark {
-    pub fn new(text: &str, start: std::time::Instant, stats: Arc<crate::vcpu::Stats>) -> Self {
+    pub fn new(text: &str, start: std::time::Instant, stats: Arc<crate::stats::Stats>) -> Self {
         Self { text: text.as_bytes().to_vec(), start, stats }
     }
 
@@ -207,12 +207,12 @@ mod tests {
 
     #[test]
     fn mark_reports_the_first_matching_line() {
-        let stats = Arc::new(crate::vcpu::Stats::new(false));
+        let stats = Arc::new(crate::stats::Stats::new(false));
         let m = Mark::new("init started", std::time::Instant::now(), stats);
         assert_eq!(m.check(b"[ 1.0] Run /init as init process"), None);
         let r = m.check(b"RSVM-L2: init started").expect("the line has the text");
         assert!(r.starts_with("rsvm-vmm: mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
-        assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::vcpu::Stats::new(false))).check(b"x"), None);
+        assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::stats::Stats::new(false))).check(b"x"), None);
     }
 
     #[test]
