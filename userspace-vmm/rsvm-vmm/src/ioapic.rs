@@ -7,6 +7,7 @@
 //! EOI broadcast (KVM_EXIT_IOAPIC_EOI) are not emulated: they would need KVM_SET_GSI_ROUTING,
 //! which rsvm does not provide, for the kernel to report the EOI of a level-triggered vector.
 
+use crate::bus::BusDevice;
 use std::sync::{Arc, Mutex};
 
 pub const NUM_PINS: usize = 24;
@@ -163,6 +164,19 @@ impl Ioapic {
     #[cfg(test)]
     pub fn rte(&self, pin: usize) -> u64 {
         self.rte[pin]
+    }
+}
+
+/// On the MMIO bus at IOAPIC_BASE (layout.rs), IOAPIC_SIZE bytes: any access size.
+impl BusDevice for Ioapic {
+    fn read(&mut self, _base: u64, offset: u64, data: &mut [u8]) -> bool {
+        self.mmio_read(offset, data);
+        true
+    }
+
+    fn write(&mut self, _base: u64, offset: u64, data: &[u8]) -> bool {
+        self.mmio_write(offset, data);
+        true
     }
 }
 

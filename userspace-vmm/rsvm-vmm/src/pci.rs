@@ -19,6 +19,7 @@
 //!
 //! Unit-tested against a fake backend (tests below): no /dev/rsvm needed.
 
+use crate::bus::BusDevice;
 use crate::ioapic::{rte_to_msi, RteObserver};
 use crate::layout::{PCI_GSI_BASE, PCI_MMIO_END, PCI_MMIO_START};
 use std::collections::HashSet;
@@ -26,6 +27,8 @@ use std::sync::Mutex;
 
 pub const CONFIG_ADDRESS: u16 = 0xcf8;
 pub const CONFIG_DATA: u16 = 0xcfc;
+/// Ports of mechanism #1 from CONFIG_ADDRESS: 0xCF8-0xCFF.
+pub const CONFIG_PORTS: u64 = 8;
 /// Passed-through functions the bus takes (slots 1..=MAX_DEVICES).
 pub const MAX_DEVICES: usize = 4;
 
@@ -588,6 +591,19 @@ impl PciBus {
             _ => return false,
         }
         true
+    }
+}
+
+/// On the port bus at [`CONFIG_ADDRESS`], [`CONFIG_PORTS`] ports: any access size (what
+/// mechanism #1 does not decode reads all-ones here, not as unclaimed).
+impl BusDevice for PciBus {
+    fn read(&mut self, base: u64, offset: u64, data: &mut [u8]) -> bool {
+        data.fill(0xff);
+        PciBus::pio_read(self, (base + offset) as u16, data)
+    }
+
+    fn write(&mut self, base: u64, offset: u64, data: &[u8]) -> bool {
+        PciBus::pio_write(self, (base + offset) as u16, data)
     }
 }
 

@@ -4,6 +4,7 @@
 //! own messages that end a run ([`ConsoleWatch`]). Input comes from a reader thread;
 //! Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A.
 
+use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
 use crate::ioapic::IrqLine;
 use std::io::{Read, Write};
@@ -15,6 +16,22 @@ pub const COM1_BASE: u16 = 0x3f8;
 pub const COM1_LEN: u16 = 8;
 
 pub type Com1 = Serial<IrqLine, NoEvents, ConsoleOut>;
+
+/// COM1 on the port bus at [`COM1_BASE`], [`COM1_LEN`] ports: byte accesses only.
+impl BusDevice for Com1 {
+    fn read(&mut self, _base: u64, offset: u64, data: &mut [u8]) -> bool {
+        let [b] = data else { return false };
+        *b = Serial::read(self, offset as u8);
+        true
+    }
+
+    fn write(&mut self, _base: u64, offset: u64, data: &[u8]) -> bool {
+        let [b] = data else { return false };
+        // The trigger cannot fail; an output error is already swallowed.
+        let _ = Serial::write(self, offset as u8, *b);
+        true
+    }
+}
 
 /// What a console line means for the run (a heuristic on the guest kernel's messages).
 #[derive(Debug, PartialEq, Eq)]

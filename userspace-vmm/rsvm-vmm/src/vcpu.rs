@@ -1,7 +1,7 @@
 //! The vCPU threads: KVM_RUN until the run ends, each exit dispatched to the bus and
 //! counted by reason (stats.rs) for --stats.
 
-use crate::bus::Bus;
+use crate::bus::{Bus, Buses};
 use crate::exit::{ExitSignal, VmExit};
 use crate::stats::Stats;
 use kvm_ioctls::{VcpuExit, VcpuFd};
@@ -59,17 +59,18 @@ fn internal_error_detail(vcpu: &mut VcpuFd) -> String {
 /// Port I/O of 1, 2 or 4 bytes is one access; anything longer (string I/O with a count) is
 /// done byte by byte, which is exact for the 8-bit devices here.
 fn pio(bus: &Bus, port: u16, data: &mut [u8], write: bool) {
+    let port = u64::from(port);
     let single = matches!(data.len(), 1 | 2 | 4);
     if single {
-        if write { bus.pio_write(port, data) } else { bus.pio_read(port, data) }
+        if write { bus.write(port, data) } else { bus.read(port, data) }
     } else {
         for b in data.chunks_mut(1) {
-            if write { bus.pio_write(port, b) } else { bus.pio_read(port, b) }
+            if write { bus.write(port, b) } else { bus.read(port, b) }
         }
     }
 }
 
-pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats: Arc<Stats>) {
+pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>) {
     loop {
         if exit.is_set() {
             return;
@@ -78,7 +79,7 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
             Ok(e) => match e {
                 VcpuExit::IoIn(port, data) => {
                     stats.bump_at(0, u64::from(port));
-                    pio(&bus, port, data, false);
+                    pio(&bus.pio, port, data, false);
                     Next::Continue
                 }
                 VcpuExit::IoOut(port, data) => {
@@ -86,22 +87,22 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                     let mut d = [0u8; 16];
                     if data.len() <= d.len() {
                         d[..data.len()].copy_from_slice(data);
-                        pio(&bus, port, &mut d[..data.len()], true);
+                        pio(&bus.pio, port, &mut d[..data.len()], true);
                     } else {
                         for b in data.iter() {
-                            bus.pio_write(port, &[*b]);
+                            bus.pio.write(u64::from(port), &[*b]);
                         }
                     }
                     Next::Continue
                 }
                 VcpuExit::MmioRead(addr, data) => {
                     stats.bump_at(2, addr);
-                    bus.mmio_read(addr, data);
+                    bus.mmio.read(addr, data);
                     Next::Continue
                 }
                 VcpuExit::MmioWrite(addr, data) => {
                     stats.bump_at(3, addr);
-                    bus.mmio_write(addr, data);
+                    bus.mmio.write(addr, data);
                     Next::Continue
                 }
                 VcpuExit::Hlt => {

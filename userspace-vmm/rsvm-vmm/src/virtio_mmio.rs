@@ -5,6 +5,7 @@
 //! There is no ioeventfd on rsvm: a QueueNotify write is an MMIO exit, and the requests are
 //! served on that vCPU thread before it re-enters the guest.
 
+use crate::bus::BusDevice;
 use crate::ioapic::IrqLine;
 use crate::virtio_blk::{Block, QUEUE_SIZE};
 use std::sync::Arc;
@@ -204,6 +205,19 @@ impl VirtioMmioBlock {
         self.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
         self.interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
         self.irq.pulse();
+    }
+}
+
+/// On the MMIO bus at VIRTIO_MMIO_BASE (layout.rs), VIRTIO_MMIO_SIZE bytes: any access size.
+impl BusDevice for VirtioMmioBlock {
+    fn read(&mut self, _base: u64, offset: u64, data: &mut [u8]) -> bool {
+        VirtioMmioBlock::read(self, offset, data);
+        true
+    }
+
+    fn write(&mut self, _base: u64, offset: u64, data: &[u8]) -> bool {
+        VirtioMmioBlock::write(self, offset, data);
+        true
     }
 }
 

@@ -1,14 +1,14 @@
 //! Putting a VM together: open and check the device, create the VM with a split irqchip,
 //! guest RAM, vCPUs, the kernel, the devices; run the vCPU threads; wait for the end.
 
-use crate::acpi::SleepControl;
+use crate::acpi::{SleepControl, SLEEP_CONTROL_PORT, SLEEP_STATUS_PORT};
 use crate::boot::{self, LoadSpec};
-use crate::bus::Bus;
+use crate::bus::{Bus, BusError, BusKind, Buses};
 use crate::exit::{ExitSignal, VmExit};
-use crate::i8042::I8042;
+use crate::i8042::{self, I8042};
 use crate::ioapic::{Ioapic, IrqLine, MsiSink};
-use crate::layout::{self, SERIAL_IRQ, VIRTIO_BLK_IRQ};
-use crate::serial::{self, ConsoleOut};
+use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::serial::{self, Com1, ConsoleOut, COM1_BASE, COM1_LEN};
 use crate::stats::Stats;
 use crate::vcpu;
 use crate::virtio_blk::Block;
@@ -152,7 +152,9 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         }
         Some(PciBus::new(pci.into_iter().map(|(_, f)| f).collect()))
     };
-    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, sleep, pci_bus, cfg.verbose));
+    let bus = Arc::new(Buses { pio: Bus::new(BusKind::Pio, cfg.verbose), mmio: Arc::new(Bus::new(BusKind::Mmio, cfg.verbose)) });
+    let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), blk, sleep, pci: pci_bus };
+    attach(devices, &bus).map_err(|e| format!("device ranges: {e}"))?;
 
     let term = RawMode::enter()?;
     serial::spawn_stdin_reader(com1, exit.clone()).map_err(|e| format!("stdin thread: {e}"))?;
@@ -183,6 +185,38 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     std::mem::forget(vm);
     std::mem::forget(mem);
     Ok(result)
+}
+
+/// The emulated devices, before they go on the buses.
+pub struct Devices {
+    pub com1: Arc<Mutex<Com1>>,
+    pub i8042: I8042,
+    pub ioapic: Arc<Mutex<Ioapic>>,
+    pub blk: Option<VirtioMmioBlock>,
+    pub sleep: Option<SleepControl>,
+    pub pci: Option<PciBus>,
+}
+
+/// Puts each device on its bus at its ranges (Documentation/vmm.md, "Devices").
+pub fn attach(d: Devices, bus: &Buses) -> Result<(), BusError> {
+    let (pio, mmio) = (&bus.pio, &bus.mmio);
+    pio.insert(d.com1, COM1_BASE.into(), COM1_LEN.into())?;
+    let i8042 = Arc::new(Mutex::new(d.i8042));
+    pio.insert(i8042.clone(), i8042::DATA_PORT.into(), 1)?;
+    pio.insert(i8042, i8042::COMMAND_PORT.into(), 1)?;
+    if let Some(s) = d.sleep {
+        let s = Arc::new(Mutex::new(s));
+        pio.insert(s.clone(), SLEEP_CONTROL_PORT.into(), 1)?;
+        pio.insert(s, SLEEP_STATUS_PORT.into(), 1)?;
+    }
+    if let Some(p) = d.pci {
+        pio.insert(Arc::new(Mutex::new(p)), pci::CONFIG_ADDRESS.into(), pci::CONFIG_PORTS)?;
+    }
+    mmio.insert(d.ioapic, IOAPIC_BASE, IOAPIC_SIZE)?;
+    if let Some(b) = d.blk {
+        mmio.insert(Arc::new(Mutex::new(b)), VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE)?;
+    }
+    Ok(())
 }
 
 /// A passed-through device: its backend (shared with its INTx route) and its function.
@@ -242,4 +276,88 @@ fn anon_huge_kb() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
     let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioapic::tests::Recorder;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn dispatch() {
+        let exit = Arc::new(ExitSignal::default());
+        let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
+        let out = Shared::default();
+        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(out.clone()), exit.clone()));
+        let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
+        let devices = Devices { com1: Arc::new(Mutex::new(com1)), i8042: I8042::new(exit.clone()), ioapic, blk: None, sleep: None, pci: None };
+        attach(devices, &bus).unwrap();
+        // Unclaimed port and MMIO: all-ones, writes ignored (no PIC, no PIT, no PCI).
+        for port in [0x21u64, 0x40, 0x61, 0xcfc, 0x600] {
+            let mut b = [0u8; 4];
+            bus.pio.read(port, &mut b[..1]);
+            assert_eq!(b[0], 0xff);
+            bus.pio.read(port, &mut b);
+            assert_eq!(b, [0xff; 4]);
+            bus.pio.write(port, &[0]);
+        }
+        let mut m = [0u8; 4];
+        bus.mmio.read(0xd000_0000, &mut m); // no disk configured
+        assert_eq!(m, [0xff; 4]);
+        // COM1: a byte out; LSR says the transmitter is empty; a word access is not decoded.
+        bus.pio.write(0x3f8, b"A");
+        bus.pio.write(0x3f8, b"BC");
+        assert_eq!(*out.0.lock().unwrap(), b"A");
+        let mut lsr = [0u8];
+        bus.pio.read(0x3fd, &mut lsr);
+        assert_ne!(lsr[0] & 0x20, 0);
+        let mut w = [0u8; 2];
+        bus.pio.read(0x3fd, &mut w);
+        assert_eq!(w, [0xff; 2]);
+        // IOAPIC version through the bus.
+        bus.mmio.write(0xfec0_0000, &1u32.to_le_bytes());
+        bus.mmio.read(0xfec0_0010, &mut m);
+        assert_eq!(u32::from_le_bytes(m), 0x0017_0011);
+        // i8042: 0x61 between its ports is not its; reset.
+        bus.pio.write(0x61, &[0xfe]);
+        assert!(!exit.is_set());
+        bus.pio.write(0x64, &[0xfe]);
+        assert_eq!(exit.wait(None), VmExit::Reset);
+    }
+
+    #[test]
+    fn device_ranges() {
+        let exit = Arc::new(ExitSignal::default());
+        let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
+        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(Shared::default()), exit.clone()));
+        let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
+        let devices = Devices {
+            com1: Arc::new(Mutex::new(com1)),
+            i8042: I8042::new(exit.clone()),
+            ioapic,
+            blk: None,
+            sleep: Some(SleepControl::new(exit.clone())),
+            pci: Some(PciBus::new(Vec::new())),
+        };
+        attach(devices, &bus).unwrap();
+        let pio: Vec<String> = bus.pio.ranges().iter().map(ToString::to_string).collect();
+        assert_eq!(pio, ["0x60-0x60", "0x64-0x64", "0x3f8-0x3ff", "0x600-0x600", "0x601-0x601", "0xcf8-0xcff"]);
+        assert_eq!(bus.mmio.ranges().iter().map(ToString::to_string).collect::<Vec<_>>(), ["0xfec00000-0xfec00fff"]);
+        // The ACPI sleep control register through the bus: S5 with SLP_EN.
+        bus.pio.write(0x600, &[(5 << 2) | (1 << 5)]);
+        assert_eq!(exit.wait(None), VmExit::PowerOff);
+    }
 }
