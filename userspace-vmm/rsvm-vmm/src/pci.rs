@@ -8,7 +8,9 @@
 //! - the Base Address Registers: sizes and types from the host (sysfs `resource`), the
 //!   addresses the guest's (sizing with all-ones works); a memory BAR is mapped into the guest
 //!   (`map_bar`) at the address the guest programmed once Memory Space is on, and moved when
-//!   reprogrammed. I/O BARs and memory BARs smaller than a page are hidden (read 0);
+//!   reprogrammed; its range on the MMIO bus ([`BarRange`]) follows, so a BAR cannot be put
+//!   over another device's range. I/O BARs and memory BARs smaller than a page are hidden
+//!   (read 0);
 //! - the Expansion ROM BAR: 0 (no ROM);
 //! - Interrupt Line (a scratch register) and Interrupt Pin (the device's, read once);
 //! - the Multi-Function bit of Header Type (each device is function 0 of its own slot);
@@ -19,11 +21,11 @@
 //!
 //! Unit-tested against a fake backend (tests below): no /dev/rsvm needed.
 
-use crate::bus::BusDevice;
+use crate::bus::{Bus, BusDevice};
 use crate::ioapic::{rte_to_msi, RteObserver};
 use crate::layout::{PCI_GSI_BASE, PCI_MMIO_END, PCI_MMIO_START};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub const CONFIG_ADDRESS: u16 = 0xcf8;
 pub const CONFIG_DATA: u16 = 0xcfc;
@@ -144,8 +146,23 @@ struct Bar {
     size: u64,
     mem64: bool,
     prefetch: bool,
-    /// Where it is mapped in the guest now.
+    /// Where it is mapped in the guest now (and registered on the MMIO bus).
     mapped: Option<u64>,
+}
+
+/// A mapped memory BAR's range on the MMIO bus. The BAR is in the guest's nested page table
+/// there, so the guest's accesses reach the device without an exit; the range reserves the
+/// addresses. An access that exits anyway is answered as unclaimed (all-ones).
+struct BarRange;
+
+impl BusDevice for BarRange {
+    fn read(&mut self, _base: u64, _offset: u64, _data: &mut [u8]) -> bool {
+        false
+    }
+
+    fn write(&mut self, _base: u64, _offset: u64, _data: &[u8]) -> bool {
+        false
+    }
 }
 
 /// The shadowed MSI capability.
@@ -211,7 +228,9 @@ impl Msi {
 /// laid over it.
 pub struct Function {
     pub name: String,
-    backend: std::sync::Arc<dyn DeviceBackend>,
+    backend: Arc<dyn DeviceBackend>,
+    /// Where the mapped BARs' ranges are registered.
+    mmio: Arc<Bus>,
     /// BAR register values as the guest wrote them (masked on read).
     bar_regs: [u32; 6],
     bars: [Option<Bar>; 6],
@@ -226,8 +245,8 @@ pub struct Function {
 
 impl Function {
     /// Reads what the emulation needs from the device: Interrupt Pin, Header Type, the MSI
-    /// capability. `host` are its BARs from the host.
-    pub fn new(name: &str, backend: std::sync::Arc<dyn DeviceBackend>, host: &[Option<HostBar>; 6]) -> Result<Self, String> {
+    /// capability. `host` are its BARs from the host; `mmio` is the bus their ranges go on.
+    pub fn new(name: &str, backend: Arc<dyn DeviceBackend>, host: &[Option<HostBar>; 6], mmio: Arc<Bus>) -> Result<Self, String> {
         let rd = |off: u32, size: u32| backend.config_read(off, size).map_err(|e| format!("{name}: config read at {off:#x}: {e}"));
         let mut bars = [None; 6];
         let mut notes = Vec::new();
@@ -272,7 +291,7 @@ impl Function {
         let interrupt_pin = rd(PCI_INTERRUPT_PIN, 1)? as u8;
         let header_type = rd(PCI_HEADER_TYPE, 1)? as u8;
         let memory_on = rd(PCI_COMMAND, 2)? & PCI_COMMAND_MEMORY != 0;
-        Ok(Self { name: name.into(), backend, bar_regs: [0; 6], bars, interrupt_line: 0, interrupt_pin, header_type, msi, memory_on, reported: HashSet::new() })
+        Ok(Self { name: name.into(), backend, mmio, bar_regs: [0; 6], bars, interrupt_line: 0, interrupt_pin, header_type, msi, memory_on, reported: HashSet::new() })
     }
 
     pub fn interrupt_pin(&self) -> u8 {
@@ -329,7 +348,8 @@ impl Function {
     }
 
     /// Maps (or moves) every memory BAR whose address the guest changed, while Memory Space
-    /// is on. A BAR outside the MMIO window (e.g. mid-sizing, all-ones) is left where it was.
+    /// is on. A BAR outside the MMIO window (e.g. mid-sizing, all-ones), or over another
+    /// BAR's range, is left where it was.
     fn update_bars(&mut self) {
         if !self.memory_on {
             // The module cannot unmap a BAR: it stays at its last address (harmless: only
@@ -345,13 +365,29 @@ impl Function {
                 self.report(format!("BAR{i} programmed at {addr:#x}, outside the PCI MMIO window {PCI_MMIO_START:#x}-{PCI_MMIO_END:#x}: not mapped there"));
                 continue;
             }
+            // The range first: the module would refuse an overlap with another BAR (EEXIST).
+            let placed = match b.mapped {
+                None => self.mmio.insert(Arc::new(Mutex::new(BarRange)), addr, b.size),
+                Some(old) => self.mmio.move_range(old, addr),
+            };
+            if let Err(e) = placed {
+                self.report(format!("BAR{i} programmed at {addr:#x}: {e}: not mapped there"));
+                continue;
+            }
             match self.backend.map_bar(i as u32, addr) {
                 Ok(()) => {
                     if let Some(bb) = self.bars[i].as_mut() {
                         bb.mapped = Some(addr);
                     }
                 }
-                Err(e) => self.report(format!("mapping BAR{i} at {addr:#x}: {e}")),
+                Err(e) => {
+                    // Back to where the NPT still has it (the place was just vacated).
+                    let _ = match b.mapped {
+                        None => self.mmio.remove(addr).map(|_| ()),
+                        Some(old) => self.mmio.move_range(addr, old),
+                    };
+                    self.report(format!("mapping BAR{i} at {addr:#x}: {e}"))
+                }
             }
         }
     }
@@ -611,13 +647,13 @@ impl BusDevice for PciBus {
 pub struct IntxRoute {
     pub name: String,
     pub gsi: u32,
-    pub backend: std::sync::Arc<dyn DeviceBackend>,
+    pub backend: Arc<dyn DeviceBackend>,
     /// The message routed now (None: off).
     routed: Mutex<Option<(u64, u32)>>,
 }
 
 impl IntxRoute {
-    pub fn new(name: &str, gsi: u32, backend: std::sync::Arc<dyn DeviceBackend>) -> Self {
+    pub fn new(name: &str, gsi: u32, backend: Arc<dyn DeviceBackend>) -> Self {
         Self { name: name.into(), gsi, backend, routed: Mutex::new(None) }
     }
 }
@@ -667,7 +703,7 @@ impl RteObserver for IntxRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::bus::BusKind;
 
     /// A device: 256 bytes of config space (command register filtered to bits 1-2, BARs
     /// reading 0 as the module does), and a log of the routing calls.
@@ -748,13 +784,28 @@ mod tests {
 0x0000000000000000 0x0000000000000000 0x0000000000000000
 ";
 
+    fn mmio_bus() -> Arc<Bus> {
+        Arc::new(Bus::new(BusKind::Mmio, false))
+    }
+
+    /// The ranges on the MMIO bus, as text.
+    fn ranges(mmio: &Bus) -> Vec<String> {
+        mmio.ranges().iter().map(ToString::to_string).collect()
+    }
+
     fn edu_bus() -> (Arc<Fake>, PciBus) {
+        let (fake, bus, _) = edu_bus_mmio();
+        (fake, bus)
+    }
+
+    fn edu_bus_mmio() -> (Arc<Fake>, PciBus, Arc<Bus>) {
         let fake = Fake::edu();
         let bars = parse_resource(EDU_RESOURCE).unwrap();
-        let mut f = Function::new("edu", fake.clone(), &bars).unwrap();
+        let mmio = mmio_bus();
+        let mut f = Function::new("edu", fake.clone(), &bars, mmio.clone()).unwrap();
         let mut next = PCI_MMIO_START;
         f.assign_resources(&mut next, 17).unwrap();
-        (fake, PciBus::new(vec![f]))
+        (fake, PciBus::new(vec![f]), mmio)
     }
 
     fn cfg_addr(dev: u32, reg: u32) -> [u8; 4] {
@@ -846,9 +897,10 @@ mod tests {
 
     #[test]
     fn bar_sizing_and_mapping() {
-        let (fake, mut bus) = edu_bus();
+        let (fake, mut bus, mmio) = edu_bus_mmio();
         assert_eq!(rd(&mut bus, 1, 0x10, 4), 0xc000_0000, "initial assignment at the window's start");
         assert!(fake.log().is_empty(), "nothing mapped while Memory Space is off: {:?}", fake.log());
+        assert!(ranges(&mmio).is_empty(), "no range while not mapped");
         // Sizing: all-ones, read the mask, restore.
         wr(&mut bus, 1, 0x10, 4, 0xffff_ffff);
         assert_eq!(rd(&mut bus, 1, 0x10, 4), 0xfff0_0000, "1 MiB, 32-bit, not prefetchable");
@@ -866,11 +918,13 @@ mod tests {
         wr(&mut bus, 1, 0x04, 2, 0x0006);
         assert_eq!(rd(&mut bus, 1, 0x04, 2) & 6, 6);
         assert_eq!(fake.log(), ["cfg 0x4/2 0x6", "map 0 0xc0100000"]);
+        assert_eq!(ranges(&mmio), ["0xc0100000-0xc01fffff"], "the BAR's range follows its mapping");
         // Moved while on; not remapped for the same address.
         wr(&mut bus, 1, 0x10, 4, 0xc020_0000);
         wr(&mut bus, 1, 0x10, 4, 0xc020_0000);
         assert_eq!(fake.log().last().map(String::as_str), Some("map 0 0xc0200000"));
         assert_eq!(fake.log().iter().filter(|c| c.starts_with("map")).count(), 2);
+        assert_eq!(ranges(&mmio), ["0xc0200000-0xc02fffff"], "moved, not added");
         // Sizing with Memory Space on (all-ones is outside the window): not mapped there.
         wr(&mut bus, 1, 0x10, 4, 0xffff_ffff);
         assert_eq!(fake.log().iter().filter(|c| c.starts_with("map")).count(), 2);
@@ -878,8 +932,36 @@ mod tests {
         wr(&mut bus, 1, 0x04, 2, 0x0004);
         wr(&mut bus, 1, 0x10, 4, 0xc030_0000);
         assert_eq!(fake.log().iter().filter(|c| c.starts_with("map")).count(), 2);
+        assert_eq!(ranges(&mmio), ["0xc0200000-0xc02fffff"], "still mapped at its last address while off");
         wr(&mut bus, 1, 0x04, 1, 0x06);
         assert_eq!(fake.log().last().map(String::as_str), Some("map 0 0xc0300000"));
+        assert_eq!(ranges(&mmio), ["0xc0300000-0xc03fffff"]);
+    }
+
+    #[test]
+    fn bar_over_another_bar() {
+        let mmio = mmio_bus();
+        let (a, b) = (Fake::edu(), Fake::edu());
+        let bars = parse_resource(EDU_RESOURCE).unwrap();
+        let mut next = PCI_MMIO_START;
+        let mut fa = Function::new("a", a.clone(), &bars, mmio.clone()).unwrap();
+        fa.assign_resources(&mut next, 17).unwrap();
+        let mut fb = Function::new("b", b.clone(), &bars, mmio.clone()).unwrap();
+        fb.assign_resources(&mut next, 18).unwrap();
+        let mut bus = PciBus::new(vec![fa, fb]);
+        wr(&mut bus, 1, 0x04, 2, 0x0006);
+        wr(&mut bus, 2, 0x04, 2, 0x0006);
+        assert_eq!(ranges(&mmio), ["0xc0000000-0xc00fffff", "0xc0100000-0xc01fffff"]);
+        // b's BAR moved onto a's: refused before the module is asked; b stays where it was.
+        wr(&mut bus, 2, 0x10, 4, 0xc000_0000);
+        assert_eq!(b.log(), ["cfg 0x4/2 0x6", "map 0 0xc0100000"]);
+        assert_eq!(ranges(&mmio), ["0xc0000000-0xc00fffff", "0xc0100000-0xc01fffff"]);
+        // Moved elsewhere: fine. Then a can take b's old place.
+        wr(&mut bus, 2, 0x10, 4, 0xc080_0000);
+        wr(&mut bus, 1, 0x10, 4, 0xc010_0000);
+        assert_eq!(b.log().last().map(String::as_str), Some("map 0 0xc0800000"));
+        assert_eq!(a.log().last().map(String::as_str), Some("map 0 0xc0100000"));
+        assert_eq!(ranges(&mmio), ["0xc0100000-0xc01fffff", "0xc0800000-0xc08fffff"]);
     }
 
     #[test]
@@ -889,7 +971,7 @@ mod tests {
         bars[2] = Some(HostBar { size: 0x4000, io: false, mem64: true, prefetch: true });
         bars[0] = Some(HostBar { size: 0x100, io: true, mem64: false, prefetch: false });
         bars[4] = Some(HostBar { size: 0x100, io: false, mem64: false, prefetch: false });
-        let mut f = Function::new("dev", fake.clone(), &bars).unwrap();
+        let mut f = Function::new("dev", fake.clone(), &bars, mmio_bus()).unwrap();
         let mut next = PCI_MMIO_START + 0x1000;
         f.assign_resources(&mut next, 16).unwrap();
         assert_eq!(next, PCI_MMIO_START + 0x8000, "naturally aligned");
@@ -916,7 +998,7 @@ mod tests {
         let fake = Fake::edu();
         let mut bars = [None; 6];
         bars[0] = Some(HostBar { size: 1 << 30, io: false, mem64: false, prefetch: false });
-        let mut f = Function::new("big", fake, &bars).unwrap();
+        let mut f = Function::new("big", fake, &bars, mmio_bus()).unwrap();
         let mut next = PCI_MMIO_START;
         let e = f.assign_resources(&mut next, 16).unwrap_err();
         assert!(e.contains("does not fit"), "{e}");
@@ -962,7 +1044,7 @@ mod tests {
             c[0x42] = 0x00;
             c[0x43] = 0x01; // per-vector masking, 32-bit
         }
-        let f = Function::new("d", fake.clone(), &[None; 6]).unwrap();
+        let f = Function::new("d", fake.clone(), &[None; 6], mmio_bus()).unwrap();
         let mut bus = PciBus::new(vec![f]);
         wr(&mut bus, 1, 0x44, 4, 0xfee0_0003);
         assert_eq!(rd(&mut bus, 1, 0x44, 4), 0xfee0_0000, "address DWORD aligned");

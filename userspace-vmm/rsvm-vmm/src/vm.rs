@@ -96,7 +96,8 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
 
     let mem = Arc::new(memory::create(cfg.mem, cfg.hugepages)?);
     memory::register(&vm, &mem)?;
-    let pci = passthrough_devices(cfg, &vm)?;
+    let bus = Arc::new(Buses { pio: Bus::new(BusKind::Pio, cfg.verbose), mmio: Arc::new(Bus::new(BusKind::Mmio, cfg.verbose)) });
+    let pci = passthrough_devices(cfg, &vm, &bus.mmio)?;
     let slots: Vec<SlotIrq> = pci.iter().enumerate().map(|(i, (_, f))| SlotIrq { slot: i as u8 + 1, pin: f.interrupt_pin() }).collect();
 
     let supported = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
@@ -152,7 +153,6 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         }
         Some(PciBus::new(pci.into_iter().map(|(_, f)| f).collect()))
     };
-    let bus = Arc::new(Buses { pio: Bus::new(BusKind::Pio, cfg.verbose), mmio: Arc::new(Bus::new(BusKind::Mmio, cfg.verbose)) });
     let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), blk, sleep, pci: pci_bus };
     attach(devices, &bus).map_err(|e| format!("device ranges: {e}"))?;
 
@@ -223,8 +223,9 @@ pub fn attach(d: Devices, bus: &Buses) -> Result<(), BusError> {
 type PassedThrough = (Arc<dyn DeviceBackend>, Function);
 
 /// --passthrough: each device assigned to the VM (the module pins all guest RAM and maps it
-/// in the VM's I/O domain), its emulated function with BARs placed in the MMIO window.
-fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>) -> Result<Vec<PassedThrough>, String> {
+/// in the VM's I/O domain), its emulated function with BARs placed in the MMIO window (their
+/// ranges go on `mmio` when they are mapped).
+fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>, mmio: &Arc<Bus>) -> Result<Vec<PassedThrough>, String> {
     if cfg.passthrough.len() > pci::MAX_DEVICES {
         return Err(format!("--passthrough: at most {} devices", pci::MAX_DEVICES));
     }
@@ -240,7 +241,7 @@ fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>) -> Result<Vec<P
             );
         }
         let slot = i as u8 + 1;
-        let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars)?;
+        let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars, mmio.clone())?;
         let line = if (1..=4).contains(&f.interrupt_pin()) { pci::intx_gsi(slot, f.interrupt_pin()) as u8 } else { 0xff };
         f.assign_resources(&mut next, line)?;
         eprintln!("rsvm-vmm: {} is the guest's 0000:00:{slot:02x}.0", bdf.text);
