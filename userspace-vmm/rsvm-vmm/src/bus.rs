@@ -168,6 +168,7 @@ impl Bus {
     }
 
     /// Every registered range, in address order.
+    #[cfg(test)]
     pub fn ranges(&self) -> Vec<Range> {
         let map = self.devices.read().unwrap_or_else(|e| e.into_inner());
         map.values().map(|(r, _)| *r).collect()

@@ -34,16 +34,22 @@ pub trait RteObserver: Send + Sync {
     fn rte_written(&self, pin: usize, rte: u64, masked: bool);
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum IoapicError {
+    #[error("KVM_SIGNAL_MSI: {0}")]
+    SignalMsi(kvm_ioctls::Error),
+}
+
 /// Where assertions go: KVM_SIGNAL_MSI on the VM, or a recorder in tests.
 pub trait MsiSink: Send + Sync {
-    fn signal_msi(&self, address: u64, data: u32) -> Result<(), String>;
+    fn signal_msi(&self, address: u64, data: u32) -> Result<(), IoapicError>;
 }
 
 impl MsiSink for kvm_ioctls::VmFd {
-    fn signal_msi(&self, address: u64, data: u32) -> Result<(), String> {
+    fn signal_msi(&self, address: u64, data: u32) -> Result<(), IoapicError> {
         let msi = kvm_bindings::kvm_msi { address_lo: address as u32, address_hi: (address >> 32) as u32, data, ..Default::default() };
         // KVM returns 0 when the interrupt was blocked or coalesced: not an error.
-        kvm_ioctls::VmFd::signal_msi(self, msi).map(|_| ()).map_err(|e| format!("KVM_SIGNAL_MSI: {e}"))
+        kvm_ioctls::VmFd::signal_msi(self, msi).map(|_| ()).map_err(IoapicError::SignalMsi)
     }
 }
 
@@ -211,7 +217,7 @@ pub mod tests {
     #[derive(Default)]
     pub struct Recorder(pub Mutex<Vec<(u64, u32)>>);
     impl MsiSink for Recorder {
-        fn signal_msi(&self, address: u64, data: u32) -> Result<(), String> {
+        fn signal_msi(&self, address: u64, data: u32) -> Result<(), IoapicError> {
             self.0.lock().unwrap().push((address, data));
             Ok(())
         }

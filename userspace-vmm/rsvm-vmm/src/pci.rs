@@ -55,17 +55,29 @@ const PCI_MSI_FLAGS_64BIT: u16 = 1 << 7;
 const PCI_MSI_FLAGS_MASKBIT: u16 = 1 << 8;
 const PAGE: u64 = 4096;
 
-/// An error of the device backend: the errno (ENOTTY tells "ioctl not there") and a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error of the device backend: the operation (the module's ioctl) and the errno
+/// (ENOTTY tells "ioctl not there").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{op}: {}", std::io::Error::from_raw_os_error(*.errno))]
 pub struct BackendError {
+    pub op: &'static str,
     pub errno: i32,
-    pub what: String,
 }
 
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.what)
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum PciError {
+    #[error("resource line {line_no}: '{line}' is not three hex numbers")]
+    ResourceSyntax { line_no: usize, line: String },
+    #[error("resource line {0}: end before start")]
+    ResourceEndBeforeStart(usize),
+    #[error("BAR{bar}: size {size:#x} is not a power of two")]
+    BarSize { bar: usize, size: u64 },
+    #[error("{name}: config read at {offset:#x}: {source}")]
+    ConfigRead { name: String, offset: u32, source: BackendError },
+    #[error("BAR does not fit")]
+    BarOverflow,
+    #[error("{name}: BAR{bar} ({} KiB) does not fit in the PCI MMIO window {start:#x}-{end:#x}", .size >> 10, start = PCI_MMIO_START, end = PCI_MMIO_END)]
+    WindowFull { name: String, bar: usize, size: u64 },
 }
 
 /// What a passed-through function's emulation needs from the device: the module's
@@ -100,21 +112,22 @@ const IORESOURCE_MEM_64: u64 = 0x10_0000;
 
 /// Parses `/sys/bus/pci/devices/BDF/resource`: one "start end flags" line per resource, the
 /// first six the BARs (a 64-bit BAR's upper half is an empty line).
-pub fn parse_resource(text: &str) -> Result<[Option<HostBar>; 6], String> {
+pub fn parse_resource(text: &str) -> Result<[Option<HostBar>; 6], PciError> {
     let mut bars = [None; 6];
     for (i, line) in text.lines().take(6).enumerate() {
+        let syntax = || PciError::ResourceSyntax { line_no: i, line: line.into() };
         let f: Vec<u64> = line
             .split_whitespace()
             .map(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16))
             .collect::<Result<_, _>>()
-            .map_err(|_| format!("resource line {i}: '{line}' is not three hex numbers"))?;
-        let [start, end, flags] = f[..] else { return Err(format!("resource line {i}: '{line}' is not three hex numbers")) };
+            .map_err(|_| syntax())?;
+        let [start, end, flags] = f[..] else { return Err(syntax()) };
         if end == 0 && start == 0 || flags & (IORESOURCE_IO | IORESOURCE_MEM) == 0 {
             continue;
         }
-        let size = end.checked_sub(start).and_then(|s| s.checked_add(1)).ok_or_else(|| format!("resource line {i}: end before start"))?;
+        let size = end.checked_sub(start).and_then(|s| s.checked_add(1)).ok_or(PciError::ResourceEndBeforeStart(i))?;
         if !size.is_power_of_two() {
-            return Err(format!("BAR{i}: size {size:#x} is not a power of two"));
+            return Err(PciError::BarSize { bar: i, size });
         }
         bars[i] = Some(HostBar {
             size,
@@ -246,8 +259,8 @@ pub struct Function {
 impl Function {
     /// Reads what the emulation needs from the device: Interrupt Pin, Header Type, the MSI
     /// capability. `host` are its BARs from the host; `mmio` is the bus their ranges go on.
-    pub fn new(name: &str, backend: Arc<dyn DeviceBackend>, host: &[Option<HostBar>; 6], mmio: Arc<Bus>) -> Result<Self, String> {
-        let rd = |off: u32, size: u32| backend.config_read(off, size).map_err(|e| format!("{name}: config read at {off:#x}: {e}"));
+    pub fn new(name: &str, backend: Arc<dyn DeviceBackend>, host: &[Option<HostBar>; 6], mmio: Arc<Bus>) -> Result<Self, PciError> {
+        let rd = |offset: u32, size: u32| backend.config_read(offset, size).map_err(|source| PciError::ConfigRead { name: name.into(), offset, source });
         let mut bars = [None; 6];
         let mut notes = Vec::new();
         let mut i = 0;
@@ -300,13 +313,14 @@ impl Function {
 
     /// The firmware's part: every memory BAR at a naturally aligned address from `*next` in
     /// the MMIO window (the guest may move them), and Interrupt Line set to `line`.
-    pub fn assign_resources(&mut self, next: &mut u64, line: u8) -> Result<(), String> {
+    pub fn assign_resources(&mut self, next: &mut u64, line: u8) -> Result<(), PciError> {
         for i in 0..6 {
             let Some(b) = self.bars[i] else { continue };
-            let at = next.checked_next_multiple_of(b.size).ok_or("BAR does not fit")?;
-            let end = at.checked_add(b.size).filter(|&e| e <= PCI_MMIO_END).ok_or_else(|| {
-                format!("{}: BAR{i} ({} KiB) does not fit in the PCI MMIO window {PCI_MMIO_START:#x}-{PCI_MMIO_END:#x}", self.name, b.size >> 10)
-            })?;
+            let at = next.checked_next_multiple_of(b.size).ok_or(PciError::BarOverflow)?;
+            let end = at
+                .checked_add(b.size)
+                .filter(|&e| e <= PCI_MMIO_END)
+                .ok_or_else(|| PciError::WindowFull { name: self.name.clone(), bar: i, size: b.size })?;
             self.bar_regs[i] = at as u32;
             if b.mem64 {
                 self.bar_regs[i + 1] = (at >> 32) as u32;
@@ -768,7 +782,7 @@ mod tests {
         fn set_intx(&self, address: u64, data: u32, on: bool) -> Result<(), BackendError> {
             if let Some(errno) = self.intx_errno {
                 self.calls.lock().unwrap().push("intx-failed".into());
-                return Err(BackendError { errno, what: "nope".into() });
+                return Err(BackendError { op: "nope", errno });
             }
             self.calls.lock().unwrap().push(format!("intx {address:#x} {data:#x} {on}"));
             Ok(())
@@ -1000,8 +1014,8 @@ mod tests {
         bars[0] = Some(HostBar { size: 1 << 30, io: false, mem64: false, prefetch: false });
         let mut f = Function::new("big", fake, &bars, mmio_bus()).unwrap();
         let mut next = PCI_MMIO_START;
-        let e = f.assign_resources(&mut next, 16).unwrap_err();
-        assert!(e.contains("does not fit"), "{e}");
+        let e = f.assign_resources(&mut next, 16).unwrap_err().to_string();
+        assert_eq!(e, "big: BAR0 (1048576 KiB) does not fit in the PCI MMIO window 0xc0000000-0xd0000000");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! counted by reason (stats.rs) for --stats.
 
 use crate::bus::{Bus, Buses};
-use crate::exit::{ExitSignal, VmExit};
+use crate::exit::{ExitSignal, RunError, VmExit};
 use crate::stats::Stats;
 use kvm_ioctls::{VcpuExit, VcpuFd};
 use std::sync::Arc;
@@ -156,7 +156,7 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, sta
                 stats.bump(5);
                 Next::Continue
             }
-            Err(e) => Next::Stop(VmExit::Error(format!("vCPU {id}: KVM_RUN: {e}"))),
+            Err(source) => Next::Stop(VmExit::Error(RunError::KvmRun { vcpu: id, source })),
         };
         match next {
             Next::Continue => {}

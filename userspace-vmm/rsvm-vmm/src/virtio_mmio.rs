@@ -15,6 +15,12 @@ use virtio_bindings::virtio_mmio::*;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
 
+#[derive(Debug, thiserror::Error)]
+pub enum VirtioMmioError {
+    #[error("virtio queue: {0}")]
+    Queue(virtio_queue::Error),
+}
+
 const MAGIC: u32 = 0x7472_6976; // "virt"
 const VENDOR: u32 = 0x4d56_5352; // "RSVM"
 
@@ -42,8 +48,8 @@ fn le32(data: &[u8]) -> u32 {
 }
 
 impl VirtioMmioBlock {
-    pub fn new(blk: Block, mem: Arc<GuestMemoryMmap>, irq: IrqLine) -> Result<Self, String> {
-        let queue = Queue::new(QUEUE_SIZE).map_err(|e| format!("virtio queue: {e}"))?;
+    pub fn new(blk: Block, mem: Arc<GuestMemoryMmap>, irq: IrqLine) -> Result<Self, VirtioMmioError> {
+        let queue = Queue::new(QUEUE_SIZE).map_err(VirtioMmioError::Queue)?;
         Ok(Self {
             blk,
             queue,
