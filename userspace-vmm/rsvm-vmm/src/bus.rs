@@ -10,7 +10,7 @@
 //! range still goes to that range's device.
 //!
 //! The map can change while the guest runs: a passed-through device's memory BARs follow
-//! the addresses the guest programs (pci.rs). Lock order: a device's lock, then the map's;
+//! the addresses the guest programs (pci/function.rs). Lock order: a device's lock, then the map's;
 //! the map's lock is never held while a device runs, so a device may move its own ranges.
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,5 +1,5 @@
 //! --passthrough: assigning a host PCI function (bound to rsvm) to the VM with the module's
-//! assignment ioctls, and the [`DeviceBackend`] the emulated bus (pci.rs) drives it through.
+//! assignment ioctls, and the [`DeviceBackend`] the emulated bus (pci/) drives it through.
 //! Documentation/amdvi.md has the module's side.
 
 use crate::pci::{BackendError, DeviceBackend, HostBar, PciError};
