@@ -34,7 +34,7 @@ pub(crate) fn install<T>(obj: Arc<T>, vcpu: bool) -> Result<isize> {
 pub(crate) unsafe fn borrow<'a, T>(file: *mut bindings::file) -> ArcBorrow<'a, T> {
     // SAFETY: private_data is the pointer from `Arc::into_raw` in `install`, and the fd's
     // reference keeps it alive for the call (caller's guarantee).
-    unsafe { ArcBorrow::from_raw(ffi::file_private(file.cast()) as *const T) }
+    unsafe { ArcBorrow::from_raw(ffi::file_private(file) as *const T) }
 }
 
 /// Takes back the reference an fd made by `install::<T>` owned.
@@ -44,5 +44,5 @@ pub(crate) unsafe fn borrow<'a, T>(file: *mut bindings::file) -> ArcBorrow<'a, T
 /// As `borrow`, and called once, from the fd's release.
 pub(crate) unsafe fn take<T>(file: *mut bindings::file) -> Arc<T> {
     // SAFETY: the caller guarantees this is the fd's one reference, given back once.
-    unsafe { Arc::from_raw(ffi::file_private(file.cast()) as *const T) }
+    unsafe { Arc::from_raw(ffi::file_private(file) as *const T) }
 }

@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Declarations of the C shim (`shim.c`) and the VMRUN trampoline (`svm/vmenter.S`).
-//! Each exists because Linux 7.2's `kernel` crate lacks the corresponding abstraction;
-//! `shim.c` says why for each one.
+//! Every call from Rust into C goes through this file and `ffi/`: the C shim (`shim.c`,
+//! `pcidrv.c`; each C function says why it is C), the VMRUN trampoline (`svm/vmenter.S`),
+//! and the exported kernel functions the `kernel` crate has no abstraction for, called
+//! through `kernel::bindings` (GUP, cross-CPU calls, cpuhp states, rcuwait, eventfd).
 
-use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
+use core::sync::atomic::{AtomicI64, Ordering};
+use kernel::{
+    alloc::KBox,
+    bindings,
+    ffi::{c_int, c_uint, c_ulong, c_void},
+    mm::Mm,
+    sync::aref::ARef,
+};
 
 pub(crate) mod irq;
 pub(crate) mod pci;
@@ -12,13 +20,6 @@ pub(crate) mod pci;
 extern "C" {
     pub(crate) fn rsvm_shim_misc_register() -> c_int;
     pub(crate) fn rsvm_shim_misc_deregister();
-    pub(crate) fn rsvm_shim_cpuhp_setup(
-        online: unsafe extern "C" fn(c_uint) -> c_int,
-        offline: unsafe extern "C" fn(c_uint) -> c_int,
-    ) -> c_int;
-    pub(crate) fn rsvm_shim_cpuhp_remove(state: c_int);
-    pub(crate) fn rsvm_shim_cpu() -> c_uint;
-    pub(crate) fn rsvm_shim_nr_cpu_ids() -> c_uint;
     pub(crate) fn rsvm_shim_preempt_disable();
     pub(crate) fn rsvm_shim_preempt_enable();
     pub(crate) fn rsvm_shim_irq_save() -> c_ulong;
@@ -28,43 +29,24 @@ extern "C" {
     pub(crate) fn rsvm_shim_cpuid(leaf: u32, subleaf: u32, out: *mut u32);
     pub(crate) fn rsvm_shim_read_cr4() -> c_ulong;
     pub(crate) fn rsvm_shim_alloc_pages(order: c_uint) -> c_ulong;
-    pub(crate) fn rsvm_shim_free_pages(va: c_ulong, order: c_uint);
-    pub(crate) fn rsvm_shim_pages_held() -> c_long;
     pub(crate) fn rsvm_shim_virt_to_phys(va: c_ulong) -> u64;
     pub(crate) fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;
 
     pub(crate) fn rsvm_shim_anon_fd(vcpu: c_int, private: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_file_private(file: *mut c_void) -> *mut c_void;
     pub(crate) fn rsvm_shim_mmap_pages(vma: *mut c_void, vas: *const c_ulong, n: c_uint) -> c_int;
-    pub(crate) fn rsvm_shim_current_mm_grab() -> *mut c_void;
-    pub(crate) fn rsvm_shim_is_current_mm(mm: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_mmdrop(mm: *mut c_void);
-    pub(crate) fn rsvm_shim_pin_user_pages(start: c_ulong, nr: c_ulong, write: c_int, pages: *mut *mut c_void) -> c_long;
-    pub(crate) fn rsvm_shim_unpin_user_pages(pages: *mut *mut c_void, n: core::ffi::c_ulong, dirty: c_int);
-    pub(crate) fn rsvm_shim_pinned_pages() -> c_long;
     pub(crate) fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
     pub(crate) fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;
     pub(crate) fn rsvm_shim_access_ok(addr: c_ulong, size: c_ulong) -> c_int;
-    pub(crate) fn rsvm_shim_signal_pending() -> c_int;
     pub(crate) fn rsvm_shim_cond_resched();
     pub(crate) fn rsvm_shim_sigset_activate(mask: *const u64);
     pub(crate) fn rsvm_shim_sigset_deactivate();
-    pub(crate) fn rsvm_shim_kick_cpu(cpu: c_uint);
     pub(crate) fn rsvm_shim_fpu_begin();
-    pub(crate) fn rsvm_shim_fpu_end();
-    pub(crate) fn rsvm_shim_rdtsc() -> u64;
-    pub(crate) fn rsvm_shim_waitq_new() -> *mut c_void;
-    pub(crate) fn rsvm_shim_waitq_free(wq: *mut c_void);
-    pub(crate) fn rsvm_shim_waitq_wait(wq: *mut c_void, flag: *mut i32) -> c_int;
-    pub(crate) fn rsvm_shim_waitq_wake(wq: *mut c_void);
+    // The rcuwait as `void *`: `struct task_struct` behind it is opaque to `improper_ctypes`.
+    fn rsvm_shim_waitq_wait(w: *mut c_void, flag: *mut i32) -> c_int;
     pub(crate) fn rsvm_shim_kick_cpu_async(cpu: c_uint);
-    pub(crate) fn rsvm_shim_tsc_khz() -> c_uint;
     pub(crate) fn rsvm_shim_evt_poll_start();
     pub(crate) fn rsvm_shim_evt_poll_stop();
     pub(crate) fn rsvm_shim_evt_ratelimit() -> c_int;
-    pub(crate) fn rsvm_shim_eventfd_get(fd: c_int, ctx: *mut *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_eventfd_signal(ctx: *mut c_void);
-    pub(crate) fn rsvm_shim_eventfd_put(ctx: *mut c_void);
 
     // pcidrv.c: rsvm's PCI driver for device assignment, and what `ffi::{pci, irq}` need.
     fn rsvm_shim_pci_register() -> c_int;
@@ -114,22 +96,25 @@ pub(crate) unsafe fn wrmsr(msr: u32, val: u64) -> kernel::error::Result {
     }
 }
 
-/// The current CPU. Only meaningful while preemption is off (or in a CPU-bound context).
+/// The current CPU (`raw_smp_processor_id`). Only meaningful while preemption is off (or in
+/// a CPU-bound context).
 pub(crate) fn this_cpu() -> usize {
-    // SAFETY: raw_smp_processor_id() has no preconditions.
-    unsafe { rsvm_shim_cpu() as usize }
+    kernel::cpu::CpuId::current().as_u32() as usize
 }
 
 /// Number of possible CPU ids.
 pub(crate) fn nr_cpu_ids() -> usize {
-    // SAFETY: reads a boot-time constant.
-    unsafe { rsvm_shim_nr_cpu_ids() as usize }
+    kernel::cpu::nr_cpu_ids() as usize
 }
+
+/// Pages rsvm holds for hardware structures (`alloc_pages`, less `free_pages`).
+static PAGES_HELD: AtomicI64 = AtomicI64::new(0);
+/// Guest pages rsvm holds pinned (`pin_user_pages`, less `unpin_user_pages`).
+static PINNED_PAGES: AtomicI64 = AtomicI64::new(0);
 
 /// Pages currently held by rsvm (all hardware structures), for leak tests.
 pub(crate) fn pages_held() -> i64 {
-    // SAFETY: reads an atomic counter.
-    unsafe { rsvm_shim_pages_held() as i64 }
+    PAGES_HELD.load(Ordering::Relaxed)
 }
 
 /// Preemption off for the guard's lifetime.
@@ -169,13 +154,12 @@ impl Drop for IrqSave {
 
 /// Pages of guest memory pinned by rsvm right now, for leak tests.
 pub(crate) fn pinned_pages() -> i64 {
-    // SAFETY: reads an atomic counter.
-    unsafe { rsvm_shim_pinned_pages() as i64 }
+    PINNED_PAGES.load(Ordering::Relaxed)
 }
 
+/// Whether the current task has a signal pending.
 pub(crate) fn signal_pending() -> bool {
-    // SAFETY: reads the current task's flags.
-    unsafe { rsvm_shim_signal_pending() != 0 }
+    kernel::current!().signal_pending()
 }
 
 pub(crate) fn cond_resched() {
@@ -183,98 +167,82 @@ pub(crate) fn cond_resched() {
     unsafe { rsvm_shim_cond_resched() };
 }
 
+/// The time-stamp counter (`rdtsc()`: the bare RDTSC instruction, unordered, as the C one).
 pub(crate) fn rdtsc() -> u64 {
-    // SAFETY: RDTSC has no side effects.
-    unsafe { rsvm_shim_rdtsc() }
+    // SAFETY: RDTSC only reads the counter (CR4.TSD does not fault at CPL 0).
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 /// The host TSC frequency in kHz.
 pub(crate) fn tsc_khz() -> u32 {
-    // SAFETY: reads a variable the kernel set at boot.
-    unsafe { rsvm_shim_tsc_khz() }
+    // SAFETY: `tsc_khz` is set during boot (and recalibrated at most once, by the kernel,
+    // with a plain store): a racy u32 read, as C's readers do.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::tsc_khz)) }
 }
 
-/// What a halted vCPU sleeps on (an rcuwait, see shim.c); wakers set the flag first.
-pub(crate) struct WaitQueue(*mut c_void);
+/// What a halted vCPU sleeps on: an rcuwait (see `rsvm_shim_waitq_wait` in shim.c for why
+/// not a wait queue or `CondVar`); wakers set the flag first.
+pub(crate) struct WaitQueue(KBox<kernel::types::Opaque<bindings::rcuwait>>);
 
 // SAFETY: rcuwait is safe to wake from any context and has one waiter (the vCPU thread);
-// the pointer is owned and freed once.
+// the box is owned by this value.
 unsafe impl Send for WaitQueue {}
-// SAFETY: as above.
+// SAFETY: as above (`wait` and `wake` take `&self`; the rcuwait serialises them itself).
 unsafe impl Sync for WaitQueue {}
 
 impl WaitQueue {
     pub(crate) fn new() -> kernel::error::Result<Self> {
-        // SAFETY: allocates and initialises an rcuwait, or returns NULL.
-        let p = unsafe { rsvm_shim_waitq_new() };
-        if p.is_null() {
-            return Err(kernel::error::code::ENOMEM);
-        }
-        Ok(WaitQueue(p))
+        // `rcuwait_init()` is `task = NULL`; allocated as shim.c's kzalloc did (accounted).
+        let w = KBox::new(
+            kernel::types::Opaque::new(bindings::rcuwait { task: core::ptr::null_mut() }),
+            kernel::alloc::flags::GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(WaitQueue(w))
     }
 
     /// Sleeps until `flag` is non-zero. `Err(())`: a signal is pending.
     pub(crate) fn wait(&self, flag: &core::sync::atomic::AtomicI32) -> Result<(), ()> {
-        // SAFETY: the queue is live (owned by self); `flag` is an AtomicI32, which has the
-        // layout of the C atomic_t the shim reads.
-        let r = unsafe { rsvm_shim_waitq_wait(self.0, flag.as_ptr()) };
+        // SAFETY: the rcuwait is live and initialised (owned by self); `flag` is an
+        // AtomicI32, which has the layout of the C atomic_t the shim reads.
+        let r = unsafe { rsvm_shim_waitq_wait(self.0.get().cast(), flag.as_ptr()) };
         if r == 0 { Ok(()) } else { Err(()) }
     }
 
     pub(crate) fn wake(&self) {
-        // SAFETY: the rcuwait is live; rcuwait_wake_up() is callable from any context.
-        unsafe { rsvm_shim_waitq_wake(self.0) };
+        // SAFETY: the rcuwait is live; rcuwait_wake_up() takes no lock and is callable from
+        // any context (the APIC timer's hard-irq callback included).
+        unsafe { bindings::rcuwait_wake_up(self.0.get()) };
     }
 }
 
-impl Drop for WaitQueue {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new`, freed once; nobody waits any more (the owner is going).
-        unsafe { rsvm_shim_waitq_free(self.0) };
-    }
-}
+/// The IPI handler of `kick_cpu`: the work is done by the interrupt itself (the guest's
+/// slice ends through the INTR intercept before the handler runs).
+unsafe extern "C" fn kick_fn(_info: *mut c_void) {}
 
 /// Makes `cpu` leave guest mode and waits until it did (an IPI whose handler runs only after
-/// the CPU left guest mode; `smp_call_function_single` waits for it).
+/// the CPU left guest mode; `smp_call_function_single` with `wait = 1` waits for it).
 pub(crate) fn kick_cpu(cpu: u32) {
-    // SAFETY: the shim checks the CPU is online and not this one.
-    unsafe { rsvm_shim_kick_cpu(cpu) };
+    // SAFETY: `kick_fn` is a valid handler that ignores its argument; an offline or
+    // out-of-range `cpu` makes smp_call_function_single return -ENXIO (ignored: a CPU that
+    // is not online runs no guest), and on this CPU it just calls `kick_fn` with IRQs off.
+    unsafe { bindings::smp_call_function_single(cpu as c_int, Some(kick_fn), core::ptr::null_mut(), 1) };
 }
 
-/// A reference to the current task's `mm_struct` (`mmgrab`, dropped with the value): the
+/// A reference to the current task's `mm_struct` (`mmgrab`, `mmdrop` when dropped): the
 /// VM's owner, compared with the caller's mm on every ioctl.
-///
-/// # Invariants
-///
-/// `0` is an `mm_struct` grabbed by `current`, dropped once (in `drop`).
-pub(crate) struct OwnerMm(core::ptr::NonNull<c_void>);
-
-// SAFETY: the mm is only compared by address and dropped once; mmgrab/mmdrop are callable
-// from any thread.
-unsafe impl Send for OwnerMm {}
-// SAFETY: as above (`is_current` takes `&self` and only compares).
-unsafe impl Sync for OwnerMm {}
+pub(crate) struct OwnerMm(ARef<Mm>);
 
 impl OwnerMm {
     /// The calling task's mm; `EINVAL` for a task without one (a kernel thread).
     pub(crate) fn current() -> kernel::error::Result<Self> {
-        // SAFETY: grabs the current task's mm, if any.
-        let p = unsafe { rsvm_shim_current_mm_grab() };
-        // INVARIANT: grabbed just now.
-        core::ptr::NonNull::new(p).map(OwnerMm).ok_or(kernel::error::code::EINVAL)
+        let task = kernel::current!();
+        let mm: &Mm = task.mm().ok_or(kernel::error::code::EINVAL)?;
+        Ok(OwnerMm(mm.into()))
     }
 
-    /// Whether the calling task runs in this mm.
+    /// Whether the calling task runs in this mm (an address comparison, as `current->mm ==`).
     pub(crate) fn is_current(&self) -> bool {
-        // SAFETY: a pointer comparison with the current task's mm.
-        unsafe { rsvm_shim_is_current_mm(self.0.as_ptr()) != 0 }
-    }
-}
-
-impl Drop for OwnerMm {
-    fn drop(&mut self) {
-        // SAFETY: grabbed in `current` (type invariant), dropped once.
-        unsafe { rsvm_shim_mmdrop(self.0.as_ptr()) };
+        kernel::current!().mm().is_some_and(|m| core::ptr::eq(m.as_raw(), self.0.as_raw()))
     }
 }
 
@@ -308,7 +276,7 @@ pub(crate) fn evt_ratelimit() -> bool {
 /// # Invariants
 ///
 /// `0` is a context reference from `eventfd_ctx_fdget`, put exactly once (in `drop`).
-pub(crate) struct EventFd(*mut c_void);
+pub(crate) struct EventFd(core::ptr::NonNull<bindings::eventfd_ctx>);
 
 // SAFETY: an eventfd context is refcounted and signalled under its own lock, from any
 // thread; the reference is owned by this value alone.
@@ -320,27 +288,27 @@ impl EventFd {
     /// The eventfd behind file descriptor `fd` of the calling process: `EBADF` if `fd` is
     /// not open or not an eventfd.
     pub(crate) fn from_fd(fd: i32) -> kernel::error::Result<Self> {
-        let mut p = core::ptr::null_mut();
-        // SAFETY: `p` is a valid out pointer; the shim takes a reference on success only.
-        let r = unsafe { rsvm_shim_eventfd_get(fd, &mut p) };
-        if r != 0 || p.is_null() {
-            return Err(kernel::error::code::EBADF);
-        }
+        // SAFETY: eventfd_ctx_fdget takes any fd number; it returns a referenced context or
+        // an ERR_PTR (-EBADF no such file, -EINVAL not an eventfd), never NULL.
+        let p = kernel::error::from_err_ptr(unsafe { bindings::eventfd_ctx_fdget(fd) })
+            .map_err(|_| kernel::error::code::EBADF)?;
+        let p = core::ptr::NonNull::new(p).ok_or(kernel::error::code::EBADF)?;
         // INVARIANT: a reference was just taken.
         Ok(EventFd(p))
     }
 
     /// Adds 1 to the eventfd's counter and wakes its readers (process context).
     pub(crate) fn signal(&self) {
-        // SAFETY: the context is live (type invariant).
-        unsafe { rsvm_shim_eventfd_signal(self.0) };
+        // SAFETY: the context is live (type invariant). `eventfd_signal(ctx)` is the static
+        // inline `eventfd_signal_mask(ctx, 0)`.
+        unsafe { bindings::eventfd_signal_mask(self.0.as_ptr(), 0) };
     }
 }
 
 impl Drop for EventFd {
     fn drop(&mut self) {
         // SAFETY: the reference taken in `from_fd`, put once (type invariant).
-        unsafe { rsvm_shim_eventfd_put(self.0) };
+        unsafe { bindings::eventfd_ctx_put(self.0.as_ptr()) };
     }
 }
 
@@ -355,6 +323,9 @@ pub(crate) fn read_cr4() -> u64 {
 pub(crate) fn alloc_pages(order: u32) -> Option<usize> {
     // SAFETY: plain page allocation; a zero return is failure.
     let va = unsafe { rsvm_shim_alloc_pages(order) } as usize;
+    if va != 0 {
+        PAGES_HELD.fetch_add(1 << order, Ordering::Relaxed);
+    }
     (va != 0).then_some(va)
 }
 
@@ -364,8 +335,10 @@ pub(crate) fn alloc_pages(order: u32) -> Option<usize> {
 ///
 /// `va` came from `alloc_pages(order)` with this `order` and is freed once, unused after.
 pub(crate) unsafe fn free_pages(va: usize, order: u32) {
-    // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_free_pages(va as c_ulong, order) };
+    // SAFETY: the caller's guarantee: `va` is the address `__get_free_pages(.., order)`
+    // returned, which free_pages() takes back.
+    unsafe { bindings::free_pages(va as c_ulong, order) };
+    PAGES_HELD.fetch_sub(1 << order, Ordering::Relaxed);
 }
 
 /// The physical address of a direct-map address (`__pa`).
@@ -422,8 +395,18 @@ pub(crate) fn access_ok(addr: u64, size: u64) -> bool {
 /// `pages` has room for `nr` pointers; every page pinned is unpinned once with
 /// `unpin_user_pages`.
 pub(crate) unsafe fn pin_user_pages(start: usize, nr: usize, write: bool, pages: *mut *mut c_void) -> isize {
-    // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_pin_user_pages(start as c_ulong, nr as c_ulong, write as c_int, pages) as isize }
+    // pin_user_pages_fast takes an int count (rsvm pins at most a 2 MiB block at a time).
+    let Ok(nr) = c_int::try_from(nr) else {
+        return -(bindings::EINVAL as isize);
+    };
+    let flags = bindings::FOLL_LONGTERM | if write { bindings::FOLL_WRITE } else { 0 };
+    // SAFETY: the caller's guarantee: `pages` has room for `nr` page pointers; the pins are
+    // the current task's user pages, released by `unpin_user_pages`.
+    let r = unsafe { bindings::pin_user_pages_fast(start as c_ulong, nr, flags as c_uint, pages.cast()) };
+    if r > 0 {
+        PINNED_PAGES.fetch_add(i64::from(r), Ordering::Relaxed);
+    }
+    r as isize
 }
 
 /// Unpins `n` pages (marked dirty if `dirty`), a folio's pages together.
@@ -432,8 +415,11 @@ pub(crate) unsafe fn pin_user_pages(start: usize, nr: usize, write: bool, pages:
 ///
 /// `pages` holds `n` pages pinned by `pin_user_pages`, none unpinned before.
 pub(crate) unsafe fn unpin_user_pages(pages: *mut *mut c_void, n: usize, dirty: bool) {
-    // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_unpin_user_pages(pages, n as core::ffi::c_ulong, dirty as c_int) };
+    // SAFETY: the caller's guarantee: `n` pages pinned here, each unpinned once.
+    // unpin_user_pages_dirty_lock() drops the pins of one folio's pages together (a THP's
+    // 512 in one atomic operation, where page by page costs 512).
+    unsafe { bindings::unpin_user_pages_dirty_lock(pages.cast(), n as c_ulong, dirty) };
+    PINNED_PAGES.fetch_sub(n as i64, Ordering::Relaxed);
 }
 
 /// `kernel_fpu_begin()`: the task's FPU state saved, the FPU rsvm's until `fpu_end`.
@@ -453,7 +439,7 @@ pub(crate) unsafe fn fpu_begin() {
 /// Pairs with a `fpu_begin` on this CPU.
 pub(crate) unsafe fn fpu_end() {
     // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_fpu_end() };
+    unsafe { bindings::kernel_fpu_end() };
 }
 
 /// Registers `/dev/rsvm` (shim.c's static miscdevice, with `.owner`): 0 or an errno.
@@ -479,16 +465,28 @@ pub(crate) unsafe fn cpuhp_setup(
     online: unsafe extern "C" fn(c_uint) -> c_int,
     offline: unsafe extern "C" fn(c_uint) -> c_int,
 ) -> c_int {
-    // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_cpuhp_setup(online, offline) }
+    // SAFETY: the caller's guarantee; the name is static. This is the static inline
+    // `cpuhp_setup_state()`: invoke the startup callback on every online CPU, cpus_read_lock
+    // not held by the caller.
+    unsafe {
+        bindings::__cpuhp_setup_state(
+            bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
+            kernel::str::CStrExt::as_char_ptr(c"x86/rsvm:online"),
+            true,
+            Some(online),
+            Some(offline),
+            false,
+        )
+    }
 }
 
 /// # Safety
 ///
 /// `state` came from a successful `cpuhp_setup` and is removed once.
 pub(crate) unsafe fn cpuhp_remove(state: c_int) {
-    // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_cpuhp_remove(state) };
+    // SAFETY: the caller's guarantee. `cpuhp_remove_state()` (static inline) invokes the
+    // teardown callback on every online CPU.
+    unsafe { bindings::__cpuhp_remove_state(state as bindings::cpuhp_state, true) };
 }
 
 /// A new anon-inode fd (`rsvm-vcpu` or `rsvm-vm` fops) with `private` as its private data;
@@ -507,7 +505,7 @@ pub(crate) unsafe fn anon_fd(vcpu: bool, private: *mut c_void) -> c_int {
 /// # Safety
 ///
 /// `file` is a live file (in one of its fops calls).
-pub(crate) unsafe fn file_private(file: *mut c_void) -> *mut c_void {
-    // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_file_private(file) }
+pub(crate) unsafe fn file_private(file: *mut bindings::file) -> *mut c_void {
+    // SAFETY: the caller's guarantee; `private_data` is set once, before the fd is installed.
+    unsafe { (*file).private_data }
 }
