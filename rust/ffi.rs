@@ -33,13 +33,13 @@ extern "C" {
     pub(crate) fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;
 
     pub(crate) fn rsvm_shim_anon_fd(vcpu: c_int, private: *mut c_void) -> c_int;
-    pub(crate) fn rsvm_shim_mmap_pages(vma: *mut c_void, vas: *const c_ulong, n: c_uint) -> c_int;
+    fn rsvm_shim_mmap_pages(vma: *mut c_void, vas: *const c_ulong, n: c_uint) -> c_int;
     pub(crate) fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
     pub(crate) fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;
     pub(crate) fn rsvm_shim_access_ok(addr: c_ulong, size: c_ulong) -> c_int;
     pub(crate) fn rsvm_shim_cond_resched();
-    pub(crate) fn rsvm_shim_sigset_activate(mask: *const u64);
-    pub(crate) fn rsvm_shim_sigset_deactivate();
+    fn rsvm_shim_sigset_activate(mask: *const u64);
+    fn rsvm_shim_sigset_deactivate();
     pub(crate) fn rsvm_shim_fpu_begin();
     // The rcuwait as `void *`: `struct task_struct` behind it is opaque to `improper_ctypes`.
     fn rsvm_shim_waitq_wait(w: *mut c_void, flag: *mut i32) -> c_int;
@@ -508,4 +508,41 @@ pub(crate) unsafe fn anon_fd(vcpu: bool, private: *mut c_void) -> c_int {
 pub(crate) unsafe fn file_private(file: *mut bindings::file) -> *mut c_void {
     // SAFETY: the caller's guarantee; `private_data` is set once, before the fd is installed.
     unsafe { (*file).private_data }
+}
+
+/// `KVM_SET_SIGNAL_MASK` in effect for the guard's lifetime: the task's blocked signals are
+/// the vCPU's mask, the old ones saved in `current->real_blocked` (as KVM's
+/// `kvm_sigset_activate`/`kvm_sigset_deactivate`). Not `Send`: it is the current task's.
+pub(crate) struct SigmaskGuard(core::marker::PhantomData<*mut ()>);
+
+impl SigmaskGuard {
+    pub(crate) fn activate(mask: u64) -> Self {
+        // SAFETY: `mask` is a live u64 the shim reads once; the saved mask is restored by
+        // `drop`, on this task (the guard cannot leave it).
+        unsafe { rsvm_shim_sigset_activate(&mask) };
+        SigmaskGuard(core::marker::PhantomData)
+    }
+}
+
+impl Drop for SigmaskGuard {
+    fn drop(&mut self) {
+        // SAFETY: pairs with the activation in `activate`, on the same task.
+        unsafe { rsvm_shim_sigset_deactivate() };
+    }
+}
+
+/// The vCPU mmap: maps `pages[vma->vm_pgoff..]` (direct-map addresses of order-0 pages)
+/// over the whole of `vma`, `VM_DONTEXPAND | VM_DONTDUMP`; `EINVAL` if the range does not
+/// fit. 0 or an errno (negative).
+///
+/// # Safety
+///
+/// `vma` is a mapping being set up in this file's `mmap` handler; every address in `pages`
+/// is an order-0 page rsvm holds (`vm_insert_page` takes its own references on them).
+pub(crate) unsafe fn mmap_pages(vma: *mut bindings::vm_area_struct, pages: &[c_ulong]) -> c_int {
+    let Ok(n) = c_uint::try_from(pages.len()) else {
+        return -(bindings::EINVAL as c_int);
+    };
+    // SAFETY: the caller's guarantee; `pages` holds `n` addresses.
+    unsafe { rsvm_shim_mmap_pages(vma.cast(), pages.as_ptr(), n) }
 }

@@ -401,7 +401,7 @@ unsafe extern "C" fn rsvm_vcpu_mmap(file: *mut bindings::file, vma: *mut binding
     // SAFETY: as in `rsvm_vcpu_ioctl`.
     let v = unsafe { crate::anonfd::borrow::<Vcpu>(file) };
     let pages = [v.run.as_mut_ptr::<u8>() as c_ulong, v.pio.as_mut_ptr::<u8>() as c_ulong];
-    // SAFETY: `vma` is the mapping being set up; both pages are order-0 direct-map pages
-    // that vm_insert_page() takes references on.
-    unsafe { ffi::rsvm_shim_mmap_pages(vma.cast(), pages.as_ptr(), pages.len() as c_uint) }
+    // SAFETY: `vma` is the mapping being set up (this is the fd's mmap handler); both pages
+    // are order-0 direct-map pages the vCPU holds.
+    unsafe { ffi::mmap_pages(vma, &pages) }
 }

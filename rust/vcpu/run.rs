@@ -36,15 +36,10 @@ impl Vcpu {
             run.set_reason(KVM_EXIT_INTR);
             return Err(EINTR);
         }
-        if let Some(m) = st.sigmask {
-            // SAFETY: `m` is a sigset value; deactivated below on every path.
-            unsafe { ffi::rsvm_shim_sigset_activate(&m) };
-        }
+        let sigmask = st.sigmask.map(ffi::SigmaskGuard::activate);
         let r = self.run_loop(&mut st, run);
-        if st.sigmask.is_some() {
-            // SAFETY: pairs with the activation above.
-            unsafe { ffi::rsvm_shim_sigset_deactivate() };
-        }
+        // The task's own mask back before the run page is updated, as before.
+        drop(sigmask);
         let if_flag = st.vmcb().save.rflags & RFLAGS_IF != 0;
         let ready = st.ready_for_injection();
         let cr8 = st.vmcb().control.int_ctl.v_tpr() as u64;
