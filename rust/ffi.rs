@@ -495,7 +495,8 @@ pub(crate) unsafe fn cpuhp_remove(state: c_int) {
 /// # Safety
 ///
 /// `private` is what the fops kind's ioctl/mmap/release handlers expect.
-pub(crate) unsafe fn anon_fd(vcpu: bool, private: *mut c_void) -> c_int {
+pub(crate) unsafe fn anon_fd(kind: crate::anonfd::FdKind, private: *mut c_void) -> c_int {
+    let vcpu = kind == crate::anonfd::FdKind::Vcpu;
     // SAFETY: the caller's guarantee.
     unsafe { rsvm_shim_anon_fd(vcpu as c_int, private) }
 }

@@ -386,7 +386,7 @@ impl Vm {
             vcpus.push(shared.clone(), GFP_KERNEL)?;
             shared
         };
-        let r = Vcpu::new(self.clone(), shared.clone()).and_then(|v| crate::anonfd::install(v, true));
+        let r = Vcpu::new(self.clone(), shared.clone()).and_then(|v| crate::anonfd::install(v));
         if r.is_err() {
             self.vcpus.lock().retain(|v| !Arc::ptr_eq(v, &shared));
         }
@@ -533,7 +533,13 @@ pub(crate) fn create_vm(features: SvmFeatures, machine_type: c_ulong) -> Result<
         return Err(EINVAL);
     }
     let vm = Vm::new(features)?;
-    crate::anonfd::install(vm, false)
+    crate::anonfd::install(vm)
+}
+
+// SAFETY: `rsvm_vm_ioctl` and `rsvm_vm_release`, the callbacks of the `rsvm-vm` fops table,
+// read the private data as `Arc<Vm>`; `Vcpu` has the other kind.
+unsafe impl crate::anonfd::AnonFd for Vm {
+    const KIND: crate::anonfd::FdKind = crate::anonfd::FdKind::Vm;
 }
 
 #[no_mangle]

@@ -378,6 +378,12 @@ impl Vcpu {
     }
 }
 
+// SAFETY: `rsvm_vcpu_ioctl`, `rsvm_vcpu_mmap` and `rsvm_vcpu_release`, the callbacks of the
+// `rsvm-vcpu` fops table, read the private data as `Arc<Vcpu>`; `Vm` has the other kind.
+unsafe impl crate::anonfd::AnonFd for Vcpu {
+    const KIND: crate::anonfd::FdKind = crate::anonfd::FdKind::Vcpu;
+}
+
 #[no_mangle]
 unsafe extern "C" fn rsvm_vcpu_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: a vCPU fd's private data is its `Arc<Vcpu>` (anonfd::install), alive during
