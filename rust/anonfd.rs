@@ -15,14 +15,8 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 
-/// The kinds of anon-inode fd rsvm hands out; each has one fops table in shim.c.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FdKind {
-    /// `rsvm-vm`: `rsvm_vm_ioctl`, `rsvm_vm_release`.
-    Vm,
-    /// `rsvm-vcpu`: `rsvm_vcpu_ioctl`, `rsvm_vcpu_mmap`, `rsvm_vcpu_release`.
-    Vcpu,
-}
+/// The kinds of anon-inode fd rsvm hands out (one fops table each, in shim.c).
+pub(crate) use crate::ffi::FdKind;
 
 /// An object that lives behind an fd of kind [`AnonFd::KIND`].
 ///

@@ -489,14 +489,23 @@ pub(crate) unsafe fn cpuhp_remove(state: c_int) {
     unsafe { bindings::__cpuhp_remove_state(state as bindings::cpuhp_state, true) };
 }
 
+/// The anon-inode fd kinds of shim.c, one fops table each (`anonfd::AnonFd::KIND`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// `rsvm-vm`: `rsvm_vm_ioctl`, `rsvm_vm_release`.
+    Vm,
+    /// `rsvm-vcpu`: `rsvm_vcpu_ioctl`, `rsvm_vcpu_mmap`, `rsvm_vcpu_release`.
+    Vcpu,
+}
+
 /// A new anon-inode fd (`rsvm-vcpu` or `rsvm-vm` fops) with `private` as its private data;
 /// the fd or an errno (negative).
 ///
 /// # Safety
 ///
 /// `private` is what the fops kind's ioctl/mmap/release handlers expect.
-pub(crate) unsafe fn anon_fd(kind: crate::anonfd::FdKind, private: *mut c_void) -> c_int {
-    let vcpu = kind == crate::anonfd::FdKind::Vcpu;
+pub(crate) unsafe fn anon_fd(kind: FdKind, private: *mut c_void) -> c_int {
+    let vcpu = kind == FdKind::Vcpu;
     // SAFETY: the caller's guarantee.
     unsafe { rsvm_shim_anon_fd(vcpu as c_int, private) }
 }

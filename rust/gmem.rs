@@ -3,7 +3,7 @@
 //! Guest memory as the module sees it: guest-physical reads and writes through the
 //! memslots, and the guest's own page-table walk (for instruction fetch and string I/O).
 
-use crate::{ffi, memslot::PAGE_SIZE, vm::VmMem, x86::*};
+use crate::{ffi, memslot::PAGE_SIZE, vmmem::VmMem, x86::*};
 use kernel::prelude::*;
 
 /// Calls `f(direct-map address, range of buf)` for each page-bounded piece of guest-physical

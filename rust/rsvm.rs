@@ -30,6 +30,8 @@ mod svm;
 mod uapi;
 mod vcpu;
 mod vm;
+mod vmmem;
+mod vmshared;
 mod x86;
 
 module! {

@@ -24,7 +24,7 @@ use kernel::prelude::*;
 pub(crate) mod amdvi;
 pub(crate) mod passthrough;
 
-/// The VM that devices are assigned to, as the I/O side sees it (implemented by `vm::Vm`).
+/// The VM that devices are assigned to, as the I/O side sees it (implemented by `vmshared::VmShared`).
 /// Held as `Arc<dyn Guest>` by every assignment and interrupt route, so the VM outlives them.
 pub(crate) trait Guest: Send + Sync {
     /// The VM's id, for messages and debugfs.

@@ -13,7 +13,7 @@ use crate::{
     gmem::WalkError,
     svm::exit::{NpfInfo, Stat},
     uapi::kvm::*,
-    vm::VmMem,
+    vmmem::VmMem,
 };
 use kernel::prelude::*;
 

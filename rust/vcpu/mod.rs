@@ -26,7 +26,7 @@ mod state;
 use crate::{
     hwpage::HwPages,
     uapi::kvm::*,
-    vm::{VcpuShared, Vm},
+    vmshared::{VcpuShared, VmShared},
 };
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -86,7 +86,7 @@ impl RunPage {
 
 #[pin_data(PinnedDrop)]
 pub(crate) struct Vcpu {
-    vm: Arc<Vm>,
+    vm: Arc<VmShared>,
     shared: Arc<VcpuShared>,
     /// kvm_run (mmap page 0) and the PIO data page (mmap page 1).
     run: HwPages,
@@ -106,7 +106,7 @@ unsafe impl Send for Vcpu {}
 unsafe impl Sync for Vcpu {}
 
 impl Vcpu {
-    pub(crate) fn new(vm: Arc<Vm>, shared: Arc<VcpuShared>) -> Result<Arc<Self>> {
+    pub(crate) fn new(vm: Arc<VmShared>, shared: Arc<VcpuShared>) -> Result<Arc<Self>> {
         let st = VcpuState::new(&vm, shared.id)?;
         let stats_file = crate::debugfs_dir().and_then(|dir| {
             let name = CString::try_from_fmt(fmt!("vm{}-vcpu{}", vm.id, shared.id)).ok()?;

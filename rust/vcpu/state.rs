@@ -14,7 +14,8 @@ use crate::{
     lapic::Lapic,
     svm::{assist, event::EventInj, vmcb::*},
     uapi::kvm::KvmCpuidEntry2,
-    vm::{VcpuShared, Vm, VmMem},
+    vmmem::VmMem,
+    vmshared::{VcpuShared, VmShared},
     x86::*,
 };
 use core::sync::atomic::Ordering;
@@ -85,7 +86,7 @@ pub(super) struct VcpuState {
 
 impl VcpuState {
     /// A vCPU `id` of `vm` in its reset state.
-    pub(super) fn new(vm: &Vm, id: u32) -> Result<Self> {
+    pub(super) fn new(vm: &VmShared, id: u32) -> Result<Self> {
         let mut st = VcpuState {
             vmcb: HwPages::page()?,
             gprs: [0; 16],
@@ -121,7 +122,7 @@ impl VcpuState {
 
     /// The architectural reset state, as KVM's `kvm_vcpu_reset()` + `init_vmcb()` leave it.
     /// `init`: an INIT-like reset (after a shutdown), which keeps CR0.CD and CR0.NW.
-    pub(super) fn reset(&mut self, vm: &Vm, id: u32, init: bool) {
+    pub(super) fn reset(&mut self, vm: &VmShared, id: u32, init: bool) {
         let old_cr0 = self.vmcb().save.cr0;
         let rdx = self.cpuid.iter().find(|e| e.function == 1).map(|e| e.eax as u64).unwrap_or(0x600);
         self.gprs = [0; 16];
