@@ -18,35 +18,36 @@ pub(crate) mod irq;
 pub(crate) mod pci;
 
 extern "C" {
-    pub(crate) fn rsvm_shim_misc_register() -> c_int;
-    pub(crate) fn rsvm_shim_misc_deregister();
-    pub(crate) fn rsvm_shim_preempt_disable();
-    pub(crate) fn rsvm_shim_preempt_enable();
-    pub(crate) fn rsvm_shim_irq_save() -> c_ulong;
-    pub(crate) fn rsvm_shim_irq_restore(flags: c_ulong);
-    pub(crate) fn rsvm_shim_rdmsr(msr: u32, val: *mut u64) -> c_int;
-    pub(crate) fn rsvm_shim_wrmsr(msr: u32, val: u64) -> c_int;
-    pub(crate) fn rsvm_shim_cpuid(leaf: u32, subleaf: u32, out: *mut u32);
-    pub(crate) fn rsvm_shim_read_cr4() -> c_ulong;
-    pub(crate) fn rsvm_shim_alloc_pages(order: c_uint) -> c_ulong;
-    pub(crate) fn rsvm_shim_virt_to_phys(va: c_ulong) -> u64;
-    pub(crate) fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;
+    // Private: Rust outside this file and `ffi/` calls the safe wrappers below.
+    fn rsvm_shim_misc_register() -> c_int;
+    fn rsvm_shim_misc_deregister();
+    fn rsvm_shim_preempt_disable();
+    fn rsvm_shim_preempt_enable();
+    fn rsvm_shim_irq_save() -> c_ulong;
+    fn rsvm_shim_irq_restore(flags: c_ulong);
+    fn rsvm_shim_rdmsr(msr: u32, val: *mut u64) -> c_int;
+    fn rsvm_shim_wrmsr(msr: u32, val: u64) -> c_int;
+    fn rsvm_shim_cpuid(leaf: u32, subleaf: u32, out: *mut u32);
+    fn rsvm_shim_read_cr4() -> c_ulong;
+    fn rsvm_shim_alloc_pages(order: c_uint) -> c_ulong;
+    fn rsvm_shim_virt_to_phys(va: c_ulong) -> u64;
+    fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;
 
-    pub(crate) fn rsvm_shim_anon_fd(vcpu: c_int, private: *mut c_void) -> c_int;
+    fn rsvm_shim_anon_fd(vcpu: c_int, private: *mut c_void) -> c_int;
     fn rsvm_shim_mmap_pages(vma: *mut c_void, vas: *const c_ulong, n: c_uint) -> c_int;
-    pub(crate) fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
-    pub(crate) fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;
-    pub(crate) fn rsvm_shim_access_ok(addr: c_ulong, size: c_ulong) -> c_int;
-    pub(crate) fn rsvm_shim_cond_resched();
+    fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
+    fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;
+    fn rsvm_shim_access_ok(addr: c_ulong, size: c_ulong) -> c_int;
+    fn rsvm_shim_cond_resched();
     fn rsvm_shim_sigset_activate(mask: *const u64);
     fn rsvm_shim_sigset_deactivate();
-    pub(crate) fn rsvm_shim_fpu_begin();
+    fn rsvm_shim_fpu_begin();
     // The rcuwait as `void *`: `struct task_struct` behind it is opaque to `improper_ctypes`.
     fn rsvm_shim_waitq_wait(w: *mut c_void, flag: *mut i32) -> c_int;
-    pub(crate) fn rsvm_shim_kick_cpu_async(cpu: c_uint);
-    pub(crate) fn rsvm_shim_evt_poll_start();
-    pub(crate) fn rsvm_shim_evt_poll_stop();
-    pub(crate) fn rsvm_shim_evt_ratelimit() -> c_int;
+    fn rsvm_shim_kick_cpu_async(cpu: c_uint);
+    fn rsvm_shim_evt_poll_start();
+    fn rsvm_shim_evt_poll_stop();
+    fn rsvm_shim_evt_ratelimit() -> c_int;
 
     // pcidrv.c: rsvm's PCI driver for device assignment, and what `ffi::{pci, irq}` need.
     fn rsvm_shim_pci_register() -> c_int;
