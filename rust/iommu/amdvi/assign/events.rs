@@ -5,8 +5,7 @@
 
 use super::super::evtlog::EventCode;
 use super::super::ivrs;
-use super::super::Unit;
-use super::{unit, Registry};
+use super::{unit, Registry, Unit};
 use crate::ffi;
 use crate::iommu::{sel_devid, Guest};
 use crate::uapi::*;

@@ -6,8 +6,7 @@
 //! Documentation/amdvi.md, "Interrupts" and "Interrupt remapping".
 
 use super::super::irt;
-use super::super::Unit;
-use super::{unit, Assigned};
+use super::{unit, Assigned, Unit};
 use crate::ffi::irq::{irqs_moved_cancel, irqs_moved_schedule, CpuDeadState, ThreadedHandler};
 use crate::ffi::pci::{MsiIrq, PciDev};
 use crate::iommu::Guest;

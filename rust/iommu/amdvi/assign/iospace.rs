@@ -6,11 +6,11 @@
 
 use super::super::domain::Domain;
 use super::super::pgtable::PageSize;
-use super::super::{regs, Unit};
-use super::unit;
+use super::super::regs;
+use super::super::unit::{hw, Hw};
 use crate::iommu::{IoDomain, IoSpace, IoTable};
 use crate::memslot::{Memslot, Memslots, PAGE_SIZE};
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Mutex};
 
 const SIZE_2M: u64 = 1 << 21;
 /// The depth of a VM's I/O page table: 4 levels (48-bit guest-physical addresses), or what
@@ -36,9 +36,7 @@ impl IoDomain for VmDomain {
 
     /// INVALIDATE_IOMMU_PAGES for the domain, then COMPLETION_WAIT.
     fn flush(&self) -> Result {
-        let u = unit()?;
-        let mut hw = u.hw.lock();
-        hw.flush_domain(self.0.id)
+        hw()?.lock().flush_domain(self.0.id)
     }
 }
 
@@ -46,8 +44,8 @@ impl Drop for VmDomain {
     fn drop(&mut self) {
         // The unit outlives every VM (a VM fd holds a module reference); without it the id
         // allocator is gone too.
-        if let Ok(u) = unit() {
-            self.0.free_id(&mut u.hw.lock().domain_ids);
+        if let Ok(hw) = hw() {
+            self.0.free_id(&mut hw.lock().domain_ids);
         }
     }
 }
@@ -89,10 +87,11 @@ fn unmap_range(dom: &mut Domain, gpa: u64, len: u64) {
     }
 }
 
-/// A VM's first assignment: a domain with all of its memory mapped (pinned whole).
-pub(super) fn new_io_space(u: &Unit, slots: &mut Memslots) -> Result<IoSpace> {
-    let levels = IO_LEVELS.min(regs::efr::max_levels(u.hw.lock().efr));
-    let dom = VmDomain(Domain::new(&mut u.hw.lock().domain_ids, levels)?);
+/// A VM's first assignment: a domain of the unit (`hw`) with all of the VM's memory mapped
+/// (pinned whole).
+pub(super) fn new_io_space(hw: &Mutex<Hw>, slots: &mut Memslots) -> Result<IoSpace> {
+    let levels = IO_LEVELS.min(regs::efr::max_levels(hw.lock().efr));
+    let dom = VmDomain(Domain::new(&mut hw.lock().domain_ids, levels)?);
     // On error the domain, never attached to a DTE (nothing cached), is dropped: its id goes
     // back and its tables are freed.
     IoSpace::new(KBox::new(dom, GFP_KERNEL)?, slots)

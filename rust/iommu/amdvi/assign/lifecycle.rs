@@ -7,11 +7,10 @@
 use super::super::devtab::Dte;
 use super::super::irt::{self, Irt};
 use super::super::ivrs::{self, AliasConflict};
-use super::super::Unit;
 use super::intr::msi_disable;
 use super::intx::intx_disable;
 use super::iospace::new_io_space;
-use super::{sync_dtes, unit, Assigned, BoundRef, Registry};
+use super::{sync_dtes, unit, Assigned, BoundRef, Registry, Unit};
 use crate::ffi::pci::{Bridge, PciDev};
 use crate::iommu::{same_guest, with_mem, Guest};
 use crate::uapi::*;
@@ -59,7 +58,7 @@ pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
     // pointing at it, under the VM's memory lock (no slot comes or goes meanwhile).
     let r = with_mem(&**vm, |m| {
         if m.io.is_none() {
-            *m.io = Some(new_io_space(u, m.slots)?);
+            *m.io = Some(new_io_space(&u.hw, m.slots)?);
         }
         let Some(io) = m.io.as_mut() else { return Err(EINVAL) };
         let t = io.domain.table();

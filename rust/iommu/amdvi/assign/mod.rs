@@ -30,7 +30,6 @@
 use super::devtab::Dte;
 use super::irt::Irt;
 use super::ivrs::{self, Holder, RidState};
-use super::Unit;
 use crate::ffi;
 use crate::iommu::{same_guest, Guest};
 use crate::uapi::*;
@@ -55,6 +54,8 @@ static UNIT: AtomicPtr<Unit> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Publishes the unit (`Some`) while the PCI driver is registered, withdraws it (`None`).
 pub(crate) fn publish(u: Option<&Unit>) {
+    // The hardware state with it, for the VMs' I/O domains (`iospace`).
+    super::unit::publish_hw(u);
     UNIT.store(u.map_or(core::ptr::null_mut(), |u| u as *const Unit as *mut Unit), Ordering::Release);
 }
 
@@ -103,6 +104,9 @@ struct BoundDev {
     total_events: u64,
     lost: u64,
 }
+
+/// The unit, with this registry of its bound devices.
+pub(crate) type Unit = super::unit::Unit<Registry>;
 
 /// Devices bound to rsvm, behind [`Unit::assign`].
 #[derive(Default)]
