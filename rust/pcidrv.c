@@ -2,7 +2,7 @@
 /*
  * What rsvm's device assignment (rust/iommu/amdvi/assign/, Documentation/amdvi.md) needs from
  * C: only what Linux 7.2's `kernel` crate cannot express. The policy (binding, assignment,
- * INTx masking, DMA aliases, IRQ moves) is in Rust; Rust reaches these through rust/ffi.rs.
+ * INTx masking, DMA aliases, IRQ moves) is in Rust; Rust reaches these through rust/ffi/ (pci.rs, irq.rs).
  */
 #include <linux/interrupt.h>
 #include <linux/workqueue.h>

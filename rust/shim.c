@@ -4,7 +4,7 @@
  * without a Rust binding, and static tables that need THIS_MODULE. Each function says why
  * in one "Why C:" line; none holds policy. What the crate or its bindings offer (ARef<Mm>,
  * CpuId, signal_pending, GUP, smp_call_function_single, cpuhp states, rcuwait_wake_up,
- * eventfd, kernel_fpu_end, tsc_khz) Rust calls itself, through rust/ffi.rs.
+ * eventfd, kernel_fpu_end, tsc_khz) Rust calls itself, in rust/ffi/.
  */
 #include <linux/cpu.h>
 #include <linux/fs.h>

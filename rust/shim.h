@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Prototypes of shim.c, the C side of rust/ffi.rs, and of the Rust callbacks it calls. */
+/* Prototypes of shim.c, the C side of rust/ffi.rs (declarations) and rust/ffi/ (wrappers), and of the Rust callbacks it calls. */
 #ifndef RSVM_SHIM_H
 #define RSVM_SHIM_H
 #include <linux/types.h>

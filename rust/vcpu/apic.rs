@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The in-kernel local APIC's glue (`lapic.rs` is the register model): folding posted
+//! The in-kernel local APIC's glue (`lapic/` is the register model): folding posted
 //! interrupts and timer expiries in, carrying out an access's `Effect` (the hrtimer, IPIs,
 //! routes, level EOIs), the APIC MSRs and the xAPIC page, HLT sleeping in the kernel,
 //! INIT/SIPI, and CR8 writes intercepted while the TPR holds an interrupt back.

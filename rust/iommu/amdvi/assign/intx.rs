@@ -193,7 +193,7 @@ pub(super) fn intx_disable(a: &mut Assigned) {
     }
 }
 
-/// vCPU `route` of `vm` EOIed level-triggered `vector` (vcpu.rs, `Effect::LevelEoi`): every
+/// vCPU `route` of `vm` EOIed level-triggered `vector` (`vcpu/apic.rs`, `Effect::LevelEoi`): every
 /// INTx of the VM's devices routed to that vector and addressing that vCPU is resampled.
 pub(crate) fn intx_eoi(vm: &dyn Guest, vector: u8, route: &Route) {
     let Ok(u) = unit() else { return };
