@@ -4,6 +4,8 @@
 #   make test    build everything, run the host unit tests and the in-VM test suites
 #   make run     boot the test VM with rsvm loaded, interactively
 #   make bench   exit costs under -icount, rsvm vs kvm_amd
+#   make soak    the long soak (tests/l1/19-soak.sh for RSVM_SOAK_SECS per CPU model)
+#   make flake   the long-run reproducer (scripts/flake-loop: the suite, repeated in one boot)
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 RSVM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rsvm
@@ -19,7 +21,7 @@ else
 # demand); on a real AMD host: KDIR=/lib/modules/$(uname -r)/build (CONFIG_RUST=y).
 KDIR ?=
 
-.PHONY: all module deps kernel userspace test run bench clean
+.PHONY: all module deps kernel userspace test run bench soak flake clean
 all: module
 
 deps:
@@ -40,6 +42,19 @@ test: module userspace
 
 bench: module userspace
 	@$(TOP)/scripts/bench.sh
+
+# The soak of `make test` (100 s of guest time per CPU model), for RSVM_SOAK_SECS instead.
+RSVM_SOAK_SECS ?= 1800
+soak: module userspace
+	@RSVM_TESTS=19-soak.sh RSVM_VM_TIMEOUT=$$(($(RSVM_SOAK_SECS) + 1200)) \
+		RSVM_APPEND="rsvm_soak_secs=$(RSVM_SOAK_SECS) rsvm_test_timeout=$$(($(RSVM_SOAK_SECS) + 900))" $(TOP)/tests/run.sh
+
+# The whole suite RSVM_FLAKE_ROUNDS times in one boot, RSVM_FLAKE_TRIES boots, per CPU model.
+RSVM_FLAKE_TRIES ?= 2
+RSVM_FLAKE_ROUNDS ?= 3
+flake: module userspace
+	@for cpu in $${RSVM_CPUS:-max max,-la57}; do \
+		$(TOP)/scripts/flake-loop --cpu $$cpu --tries $(RSVM_FLAKE_TRIES) --rounds $(RSVM_FLAKE_ROUNDS) || exit 1; done
 
 run: module userspace
 	@$(TOP)/scripts/vm-run --interactive

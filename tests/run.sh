@@ -4,6 +4,8 @@
 #
 #   RSVM_CPUS="max max,-la57"   CPU models to run the VM suites on (default: both)
 #   RSVM_TESTS="04-world-switch.sh ..."   a subset of tests/l1 to run
+#   RSVM_APPEND="k=v ..."   added to the test VM's kernel command line (reaches the tests'
+#                           environment: rsvm_soak_secs=, rsvm_test_timeout=)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
@@ -36,6 +38,7 @@ for cpu in ${RSVM_CPUS:-max max,-la57}; do
 	echo "=== tests/l1 on -cpu $cpu ==="
 	args=(--cpu "$cpu" --timeout "${RSVM_VM_TIMEOUT:-1200}" --log "$log" "${l2_args[@]}")
 	[ -n "${levels[$cpu]:-}" ] && args+=(--append "rsvm_expect_npt=${levels[$cpu]}")
+	[ -n "${RSVM_APPEND:-}" ] && args+=(--append "$RSVM_APPEND")
 	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh ${RSVM_TESTS:-} 2>&1 | tee /dev/stderr)
 	vrc=$?
 	p=$(grep -Ec '^ok [0-9]+ ' <<<"$out" || true)

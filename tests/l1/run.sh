@@ -5,6 +5,23 @@ cd "$(dirname "$0")" || exit 1
 tests="$*"
 [ -n "$tests" ] || tests=$(ls [0-9][0-9]-*.sh)
 n=$(echo $tests | wc -w)
+# The state every test starts from: no VMM or test client running, kvm_amd, kvm and
+# irqbypass unloaded, edu (00:04.0) bound to no driver, rsvm loaded with its default
+# parameters. Says what it had to undo.
+restore() {
+	killall -q -9 rsvm-test rsvm-bench rsvm-vmm qemu-system-x86_64 2>/dev/null && { echo "killed leftover programs"; sleep 1; }
+	e=/sys/bus/pci/devices/0000:00:04.0
+	if [ -e /sys/bus/pci/drivers/rsvm/0000:00:04.0 ]; then
+		echo 0000:00:04.0 > /sys/bus/pci/drivers/rsvm/unbind && echo "unbound edu from rsvm"
+	fi
+	[ -w $e/driver_override ] && [ "$(cat $e/driver_override)" != "(null)" ] && echo > $e/driver_override
+	for m in kvm_amd kvm irqbypass; do
+		grep -q "^$m " /proc/modules && { rmmod $m && echo "unloaded $m" || echo "could not unload $m"; }
+	done
+	# Reloaded even if it is loaded: the test may have loaded it with other parameters.
+	if grep -q '^rsvm ' /proc/modules; then rmmod rsvm || echo "could not unload rsvm"; fi
+	insmod /lib/modules/rsvm.ko && echo "rsvm reloaded with default parameters"
+}
 echo "TAP version 13"
 echo "1..$n"
 i=0
@@ -12,7 +29,7 @@ for t in $tests; do
 	i=$((i + 1))
 	name=${t%.sh}
 	echo "# --- $name"
-	{ timeout 600 sh "./$t" 2>&1; echo $? > /tmp/rc; } > /tmp/out
+	{ timeout "${rsvm_test_timeout:-600}" sh "./$t" 2>&1; echo $? > /tmp/rc; } > /tmp/out
 	sed 's/^/# /' /tmp/out
 	rc=$(cat /tmp/rc)
 	case "$rc" in
@@ -20,9 +37,8 @@ for t in $tests; do
 	4) echo "ok $i $name # SKIP $(sed -n 's/^SKIP: //p' /tmp/out | tail -n1)" ;;
 	*) echo "not ok $i $name # exit $rc" ;;
 	esac
-	# A test killed by the timeout may leave its programs behind, holding /dev/rsvm or
-	# /dev/kvm open: end them, so the next test starts clean.
-	[ "$rc" = 124 ] || [ "$rc" = 143 ] && killall -q -9 rsvm-test rsvm-bench rsvm-vmm 2>/dev/null && sleep 1
+	# A failed test must not fail the tests after it: put the VM back as every test finds it.
+	case "$rc" in 0|4) ;; *) restore | sed 's/^/# restore: /' ;; esac
 	# A test that left rsvm unloaded must not take the rest down with it.
 	grep -q '^rsvm ' /proc/modules || insmod /lib/modules/rsvm.ko 2>/dev/null
 done
