@@ -10,7 +10,7 @@ r=1
 while [ "$r" -le "$rounds" ]; do
 	echo "loop: round $r of $rounds, uptime $(cut -d' ' -f1 /proc/uptime) s, $(grep -E '^(MemFree|AnonHugePages):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
 	# The TAP lines as they come (the console shows progress); the details in the log.
-	sh ./run.sh "$@" 2>&1 | tee /tmp/loop-round.log | grep --line-buffered -E '^(not )?ok '
+	sh ./run.sh "$@" 2>&1 | tee /tmp/loop-round.log | awk '/^(not )?ok / { print; fflush() }'
 	p=$(grep -c '^ok ' /tmp/loop-round.log); f=$(grep -c '^not ok ' /tmp/loop-round.log)
 	echo "loop: round $r: $p passed, $f failed"
 	if [ "$f" != 0 ]; then
