@@ -30,7 +30,7 @@ m=$(dmesg_mark)
 HUGE=--hugepages; [ "${rsvm_soak_huge:-1}" = 0 ] && HUGE=
 # rsvm_soak_disk=0: no virtio-blk disk (the guest's worker 0 then skips its disk round trips).
 DISK="--disk /tmp/soakdisk.img"; [ "${rsvm_soak_disk:-1}" = 0 ] && DISK=
-rsvm-vmm --dev $DEV --kernel $K --initrd $I --mem 256M --cpus 2 $HUGE \
+rsvm-vmm --dev $DEV --kernel $K --initrd $I --mem 256M --cpus ${rsvm_soak_cpus:-2} $HUGE \
 	$DISK --timeout $((SECS + 400)) --stats \
 	--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_test=soak l2_soak=$SECS ${rsvm_l2_args:-}" < /dev/null > $log 2>&1 &
 pid=$!
