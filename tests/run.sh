@@ -39,7 +39,7 @@ for cpu in ${RSVM_CPUS:-max max,-la57}; do
 	args=(--cpu "$cpu" --timeout "${RSVM_VM_TIMEOUT:-1200}" --log "$log" "${l2_args[@]}")
 	[ -n "${levels[$cpu]:-}" ] && args+=(--append "rsvm_expect_npt=${levels[$cpu]}")
 	[ -n "${RSVM_APPEND:-}" ] && args+=(--append "$RSVM_APPEND")
-	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh ${RSVM_TESTS:-} 2>&1 | tee /dev/stderr)
+	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh ${RSVM_TESTS:-} 2>&1 | tee -a /dev/stderr)
 	vrc=$?
 	p=$(grep -Ec '^ok [0-9]+ ' <<<"$out" || true)
 	s=$(grep -Ec '^ok [0-9]+ .*# SKIP' <<<"$out" || true)
