@@ -41,7 +41,9 @@ impl EventInj {
         Self(vector as u32 | ((ty as u32) << Self::TYPE_SHIFT) | ev | Self::V)
     }
 
-    /// An external interrupt.
+    /// An external interrupt. rsvm hands those to the CPU as the virtual interrupt
+    /// (vcpu/state.rs, `Virq`); this stays for EXITINTINFO comparisons and the host tests.
+    #[allow(dead_code)]
     pub(crate) const fn intr(vector: u8) -> Self {
         Self::new(vector, EventType::Intr, false)
     }
@@ -67,6 +69,12 @@ impl EventInj {
     /// Whether TYPE is `ty` (V not considered).
     pub(crate) const fn is_type(self, ty: EventType) -> bool {
         self.type_bits() == ty as u32
+    }
+
+    /// An "exception" with a vector of 32 or more, which no CPU reports: QEMU's TCG writes
+    /// that into EXITINTINFO for an external or virtual interrupt whose delivery faulted.
+    pub(crate) const fn is_interrupt_as_exception(self) -> bool {
+        self.is_type(EventType::Exception) && self.vector() >= 32
     }
 
     /// The same event as an external interrupt: TYPE=INTR, EV clear, vector and V kept.
@@ -105,8 +113,16 @@ impl IntCtl {
         self.0 |= Self::V_INTR_MASKING;
     }
 
+    /// V_IRQ: a virtual interrupt is pending. The CPU clears it when the guest takes the
+    /// interrupt (and writes int_ctl back at #VMEXIT), so after an exit a clear V_IRQ
+    /// means the interrupt was delivered (APM 15.21.4).
+    pub(crate) const fn v_irq(self) -> bool {
+        self.0 & Self::V_IRQ != 0
+    }
+
     /// A virtual interrupt the guest takes as soon as it can (V_IRQ, priority 0xF, TPR
-    /// ignored): with the VINTR intercept, that moment is the interrupt window (15.21.4).
+    /// ignored): with the VINTR intercept, that moment is the interrupt window (15.21.4);
+    /// without it, the guest takes the vector in int_vector.
     pub(crate) fn request_window(&mut self) {
         self.0 |= Self::V_IRQ | Self::V_IGN_TPR | Self::V_INTR_PRIO_MASK;
     }
@@ -115,4 +131,87 @@ impl IntCtl {
     pub(crate) fn clear_window(&mut self) {
         self.0 &= !(Self::V_IRQ | Self::V_IGN_TPR | Self::V_INTR_PRIO_MASK);
     }
+}
+
+/// Where an external interrupt handed to the CPU as the virtual interrupt came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VirqSource {
+    /// The in-kernel APIC's highest deliverable vector, still requested (IRR): it moves to
+    /// in-service only once the guest took it, so an exit first re-chooses.
+    Apic,
+    /// A KVM_INTERRUPT vector (userspace irqchip).
+    User,
+    /// An interrupt the guest took but whose delivery an exit interrupted (EXITINTINFO).
+    Reinjected,
+}
+
+/// An external interrupt delivered through V_IRQ and int_vector rather than EVENTINJ.
+///
+/// Why not EVENTINJ: QEMU's TCG (7.2 as in Debian 12, and still 10.2) delivers an
+/// EVENTINJ interrupt inside VMRUN without resetting its pending-exception slot, so the next
+/// bare kick of that vCPU thread delivers the same vector again, at any instruction and
+/// whatever RFLAGS.IF says. From user mode the second delivery lands before the handler's
+/// SWAPGS, and the guest kernel runs with the user GS base (issue 12's lost guest). The
+/// virtual interrupt goes through QEMU's normal interrupt path, and on hardware it is the
+/// architected way to hand a vector to a guest that takes it when IF allows (APM 15.21.4),
+/// which also saves the interrupt-window exit EVENTINJ needs while IF=0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Virq {
+    pub(crate) vector: u8,
+    pub(crate) source: VirqSource,
+}
+
+/// What an exit means for the events of the entry before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Completion {
+    /// The guest took this APIC vector: requested -> in service.
+    pub(crate) ack: Option<u8>,
+    /// The guest took the virtual interrupt during this run.
+    pub(crate) taken: bool,
+    /// The virtual interrupt to keep offering (an APIC one is chosen afresh instead).
+    pub(crate) virq: Option<Virq>,
+    /// An event to inject with EVENTINJ again (EXITINTINFO), with its error code.
+    pub(crate) event: Option<(EventInj, u32)>,
+}
+
+/// The rules after an exit, as KVM's svm_complete_interrupts(), for an entry that offered
+/// `offered` through V_IRQ and `injected` through EVENTINJ: `virq_pending` is V_IRQ as the
+/// CPU wrote it back, `info`/`err` are EXITINTINFO.
+pub(crate) fn complete(offered: Option<Virq>, virq_pending: bool, injected: EventInj, info: EventInj, err: u32) -> Completion {
+    let mut c = Completion { ack: None, taken: false, virq: None, event: None };
+    if let Some(q) = offered {
+        if virq_pending {
+            if q.source != VirqSource::Apic {
+                c.virq = Some(q);
+            }
+        } else {
+            c.taken = true;
+            if q.source == VirqSource::Apic {
+                c.ack = Some(q.vector);
+            }
+        }
+    }
+    if !info.valid() {
+        return c;
+    }
+    let mut info = info;
+    // QEMU reports a faulting external-interrupt delivery as an exception: normalise.
+    if info.is_interrupt_as_exception() || (injected.valid() && injected.is_type(EventType::Intr) && injected.vector() == info.vector()) {
+        info = info.as_intr();
+    }
+    if info.is_type(EventType::Intr) {
+        match offered {
+            // QEMU cut the delivery short before it cleared V_IRQ: still offered as is.
+            Some(q) if virq_pending && q.vector == info.vector() => {}
+            // Taken, and its delivery interrupted: offered again, already acknowledged.
+            _ => c.virq = Some(Virq { vector: info.vector(), source: VirqSource::Reinjected }),
+        }
+        return c;
+    }
+    // Software interrupts (and #BP/#OF) restart with their instruction instead.
+    let restarts = (info.is_type(EventType::Exception) && matches!(info.vector(), 3 | 4)) || info.is_type(EventType::SoftInt);
+    if !restarts {
+        c.event = Some((info, err));
+    }
+    c
 }

@@ -428,6 +428,17 @@ impl Vmcb {
         self.set_intercept(Intercept::Vintr);
     }
 
+    /// Hands external interrupt `vector` to the CPU as the virtual interrupt: the guest
+    /// takes it through its IDT as soon as RFLAGS.IF and the interrupt shadow allow (APM
+    /// 15.21.4), without an exit. TPR is ignored (the APIC model already applied it when it
+    /// chose the vector, as for EVENTINJ). VINTR must not be intercepted for this.
+    pub(crate) fn raise_virtual_interrupt(&mut self, vector: u8) {
+        self.control.int_vector = vector as u32;
+        self.control.int_ctl.request_window();
+        self.mark_dirty(Field::IntCtl);
+        self.clear_intercept(Intercept::Vintr);
+    }
+
     /// Closes the interrupt window `request_vintr_window` opened.
     pub(crate) fn clear_vintr_window(&mut self) {
         self.control.int_ctl.clear_window();

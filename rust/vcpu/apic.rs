@@ -149,7 +149,7 @@ impl Vcpu {
         loop {
             self.shared.wake.store(0, Ordering::SeqCst);
             self.lapic_fold(st);
-            let has_irq = st.irq.is_some() || st.lapic.as_ref().is_some_and(|l| l.deliverable().is_some());
+            let has_irq = st.irq.is_some() || st.virq.is_some() || st.lapic.as_ref().is_some_and(|l| l.deliverable().is_some());
             let init = self.shared.init.load(Ordering::SeqCst) != 0;
             if init || st.event.is_some() || (has_irq && st.interrupt_allowed()) {
                 st.halted = false;

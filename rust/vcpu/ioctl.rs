@@ -7,7 +7,7 @@
 use super::Vcpu;
 use crate::{
     cpuid, ffi, lapic, msr,
-    svm::vmcb::VmcbSeg,
+    svm::{event::VirqSource, vmcb::VmcbSeg},
     uapi::kvm::*,
     uapi::{RsvmVcpuStats, RSVM_GET_VCPU_STATS},
     x86::*,
@@ -109,7 +109,9 @@ impl Vcpu {
 
     fn get_sregs(&self) -> KvmSregs {
         let mut st = self.state.lock();
-        let irq = st.irq;
+        // A KVM_INTERRUPT vector not yet taken, or one whose delivery an exit cut short,
+        // is KVM's pending interrupt (interrupt.injected).
+        let irq = st.irq.or(st.virq.filter(|q| q.source != VirqSource::Apic).map(|q| q.vector));
         let apic_base = st.apic_base();
         let v = st.vmcb();
         let s = &v.save;

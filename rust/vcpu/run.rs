@@ -15,7 +15,7 @@ use crate::{
     fpu::{self, FpuGuard},
     svm::{
         clean,
-        event::{EventInj, EventType},
+        event::{self, EventInj, Virq, VirqSource},
         exit::{ExitCode, Stat},
         ops,
         vmcb::*,
@@ -93,8 +93,10 @@ impl Vcpu {
             }
             self.count(code.stat() as usize);
             self.count(Stat::Total as usize);
-            if code != ExitCode::INVALID {
+            if code == ExitCode::INVALID {
                 // VMRUN refused the state: nothing was delivered, EXITINTINFO means nothing.
+                self.entry_failed(st);
+            } else {
                 self.after_exit(st);
             }
             match self.handle_exit(st, run, code)? {
@@ -104,30 +106,21 @@ impl Vcpu {
         }
     }
 
-    /// EVENTINJ for this entry, or an interrupt window if an interrupt must wait.
+    /// The events for this entry: EVENTINJ for an exception rsvm raises or re-injects, the
+    /// virtual interrupt for an external interrupt (see `Virq`), else the interrupt window
+    /// userspace asked for.
     fn prepare_events(&self, st: &mut VcpuState, want_window: bool) {
         self.lapic_fold(st);
-        let mut inj = EventInj::NONE;
-        let mut err = 0;
-        let mut apic_wait = false;
-        if let Some((e, c)) = st.event.take() {
-            inj = e;
-            err = c;
-        } else if let Some(vec) = st.irq {
-            if st.interrupt_allowed() {
-                inj = EventInj::intr(vec);
-                st.irq = None;
-            }
-        } else if let Some(vec) = st.lapic.as_ref().and_then(|l| l.deliverable()) {
-            if st.interrupt_allowed() {
-                inj = EventInj::intr(vec);
-                if let Some(l) = st.lapic.as_mut() {
-                    l.ack(vec);
-                }
-            } else {
-                apic_wait = true;
-            }
-        }
+        let (inj, err) = st.event.take().unwrap_or((EventInj::NONE, 0));
+        // One taken but cut short goes first, then KVM_INTERRUPT's; the APIC's is chosen
+        // afresh at every entry, as it stays requested (IRR) until the guest takes it.
+        st.virq = match st.virq {
+            Some(q) if q.source != VirqSource::Apic => Some(q),
+            _ => match st.irq.take() {
+                Some(vector) => Some(Virq { vector, source: VirqSource::User }),
+                None => st.lapic.as_ref().and_then(|l| l.deliverable()).map(|vector| Virq { vector, source: VirqSource::Apic }),
+            },
+        };
         // The APIC's TPR is the guest's V_TPR (CR8) while it runs; while only the TPR holds
         // an interrupt back, CR8 writes exit so that lowering it delivers the interrupt.
         if let Some((tpr, tpr_blocks)) = st.lapic.as_ref().map(|l| (l.tpr(), l.blocked_by_tpr())) {
@@ -139,39 +132,60 @@ impl Vcpu {
                 v.clear_intercept(Intercept::Cr8Write);
             }
         }
-        let need_window = (st.irq.is_some() || want_window || apic_wait) && inj == EventInj::NONE;
         st.injected = inj;
-        if inj.is_type(EventType::Intr) && inj.valid() {
-            st.intr_rip = Some(st.rip());
-        }
+        st.virq_rip = st.rip();
+        let virq = st.virq;
         let v = st.vmcb();
         v.control.event_inj = inj;
         v.control.event_inj_err = err;
-        if need_window {
+        if let Some(q) = virq {
+            v.raise_virtual_interrupt(q.vector);
+        } else if want_window && inj == EventInj::NONE {
             v.request_vintr_window();
+        } else if v.control.int_ctl.v_irq() {
+            v.clear_vintr_window();
         }
     }
 
-    /// Re-queues an event whose delivery the #VMEXIT interrupted (EXITINTINFO).
+    /// After an exit: whether the guest took the virtual interrupt, and re-queues an event
+    /// whose delivery the #VMEXIT interrupted (EXITINTINFO); the rules are `event::complete`.
     fn after_exit(&self, st: &mut VcpuState) {
         let injected = st.injected;
+        let offered = st.virq.take();
         let v = st.vmcb();
-        let info = v.control.exit_int_info;
-        let err = v.control.exit_int_info_err;
+        let (info, err) = (v.control.exit_int_info, v.control.exit_int_info_err);
+        let virq_pending = v.control.int_ctl.v_irq();
         v.control.event_inj = EventInj::NONE;
-        if !info.valid() {
-            return;
+        if virq_pending {
+            // Withdrawn here; prepare_events() offers it (or a better one) again.
+            v.clear_vintr_window();
         }
-        let mut info = info;
-        // QEMU reports a faulting external-interrupt delivery as an exception: normalise.
-        // (TYPE and vector are compared as they are, V of `injected` not considered.)
-        if injected.is_type(EventType::Intr) && injected.vector() == info.vector() {
-            info = info.as_intr();
+        let c = event::complete(offered, virq_pending, injected, info, err);
+        if let (Some(vector), Some(l)) = (c.ack, st.lapic.as_mut()) {
+            l.ack(vector);
         }
-        // Software interrupts (and #BP/#OF) restart with their instruction instead.
-        let restarts = (info.is_type(EventType::Exception) && matches!(info.vector(), 3 | 4)) || info.is_type(EventType::SoftInt);
-        if !restarts {
-            st.event = Some((info, err));
+        if c.taken {
+            st.intr_rip = Some(st.virq_rip);
+        }
+        st.virq = c.virq;
+        if c.event.is_some() {
+            st.event = c.event;
+        }
+    }
+
+    /// VMRUN refused the state: nothing was delivered, so the event goes in again with the
+    /// next entry (not lost with the EVENTINJ field prepare_events() rewrites).
+    fn entry_failed(&self, st: &mut VcpuState) {
+        let v = st.vmcb();
+        let (inj, err) = (v.control.event_inj, v.control.event_inj_err);
+        v.control.event_inj = EventInj::NONE;
+        if inj.valid() {
+            st.event = Some((inj, err));
+        }
+        if let Some(q) = st.virq.take() {
+            if q.source != VirqSource::Apic {
+                st.virq = Some(q);
+            }
         }
     }
 

@@ -12,7 +12,11 @@ use crate::{
     gmem::{self, AccessKind, Paging, WalkError},
     hwpage::HwPages,
     lapic::Lapic,
-    svm::{assist, event::EventInj, vmcb::*},
+    svm::{
+        assist,
+        event::{EventInj, Virq},
+        vmcb::*,
+    },
     uapi::kvm::KvmCpuidEntry2,
     vmmem::VmMem,
     vmshared::{VcpuShared, VmShared},
@@ -63,6 +67,10 @@ pub(super) struct VcpuState {
     pub(super) event: Option<(EventInj, u32)>,
     /// EVENTINJ of the last entry (QEMU reports a faulting INTR delivery as an exception).
     pub(super) injected: EventInj,
+    /// The external interrupt offered to the guest through V_IRQ at the last entry.
+    pub(super) virq: Option<Virq>,
+    /// RIP at that entry (for the HLT rule, see `intr_rip`).
+    pub(super) virq_rip: u64,
     pub(super) sigmask: Option<u64>,
     /// IA32_APIC_BASE as KVM keeps it without an in-kernel APIC (the APIC's own otherwise).
     pub(super) apic_base: u64,
@@ -72,7 +80,7 @@ pub(super) struct VcpuState {
     pub(super) timer: Option<ArcHrTimerHandle<VcpuShared>>,
     /// HLT with an in-kernel APIC: the vCPU sleeps until an interrupt can be taken.
     pub(super) halted: bool,
-    /// RIP at which the last external interrupt was injected, until a HLT there uses it
+    /// RIP at which the guest last took an external interrupt, until a HLT there uses it
     /// (see the HLT exit).
     pub(super) intr_rip: Option<u64>,
     /// Wait-for-SIPI (KVM_MP_STATE_UNINITIALIZED / INIT_RECEIVED): an AP after creation or
@@ -98,6 +106,8 @@ impl VcpuState {
             irq: None,
             event: None,
             injected: EventInj::NONE,
+            virq: None,
+            virq_rip: 0,
             sigmask: None,
             apic_base: 0,
             lapic: vm.split_irqchip.load(Ordering::SeqCst).then(|| Lapic::new(id, id == 0)),
@@ -130,6 +140,7 @@ impl VcpuState {
         self.pending = Pending::None;
         self.irq = None;
         self.event = None;
+        self.virq = None;
         self.fpu.reset();
         self.apic_base = 0xfee0_0000 | (1 << 11) | if id == 0 { 1 << 8 } else { 0 };
         self.halted = false;
@@ -213,7 +224,7 @@ impl VcpuState {
 
     /// KVM's `kvm_vcpu_ready_for_interrupt_injection()` for a userspace irqchip.
     pub(super) fn ready_for_injection(&mut self) -> bool {
-        self.irq.is_none() && self.event.is_none() && self.interrupt_allowed()
+        self.irq.is_none() && self.event.is_none() && self.virq.is_none() && self.interrupt_allowed()
     }
 
     /// Fetches up to 15 instruction bytes at CS:RIP (decode-assist bytes when the CPU gave

@@ -5,7 +5,7 @@
 use crate::asid::{AsidCpu, VcpuAsid};
 use crate::svm::assist::*;
 use crate::svm::clean::{self, CleanBit, Field};
-use crate::svm::event::{EventInj, EventType, IntCtl};
+use crate::svm::event::{complete, EventInj, EventType, IntCtl, Virq, VirqSource};
 use crate::svm::exit::{ExitCode, Handler, IoioInfo, Stat};
 use crate::svm::vmcb::{Intercept, Vmcb, TLB_CONTROL_DO_NOTHING, TLB_CONTROL_FLUSH_ALL, TLB_CONTROL_FLUSH_ASID};
 
@@ -138,6 +138,25 @@ fn vintr_window_and_v_tpr() {
     assert_eq!(i.0, 3);
 }
 
+#[test]
+fn virtual_interrupt_delivery() {
+    // An external interrupt goes in as V_IRQ + int_vector with VINTR *not* intercepted
+    // (a VINTR intercept would turn the delivery into a window exit).
+    let mut v = zeroed_vmcb();
+    v.init_control(0x1000, 0x2000, 0x3000);
+    v.request_vintr_window();
+    v.control.clean = ALL;
+    v.raise_virtual_interrupt(0xec);
+    assert_eq!(v.control.int_vector, 0xec);
+    assert!(v.control.int_ctl.v_irq());
+    assert_eq!(v.control.int_ctl.0 & ((1 << 20) | (0xf << 16)), (1 << 20) | (0xf << 16), "TPR ignored, top priority");
+    assert_eq!(v.control.intercepts[3] & (1 << 4), 0, "VINTR not intercepted");
+    assert_eq!(v.control.clean & CleanBit::Tpr.mask(), 0, "int_ctl reloaded");
+    // The CPU clears V_IRQ when the guest takes it: that is what after_exit() reads.
+    v.control.int_ctl.clear_window();
+    assert!(!v.control.int_ctl.v_irq());
+}
+
 // ---- EVENTINJ ---------------------------------------------------------------------------
 
 #[test]
@@ -151,6 +170,63 @@ fn eventinj_encoding() {
     assert_eq!(e.as_intr().0, 0x8000_000e);
     assert!(!EventInj::NONE.valid());
     assert!(EventInj(0x8000_0430).is_type(EventType::SoftInt));
+    // QEMU's TCG reports an interrupt whose delivery faulted as TYPE=exception with its
+    // vector (>= 32): read as the interrupt it is; real exceptions (< 32) stay exceptions.
+    assert!(EventInj(0x8000_03ec).is_interrupt_as_exception());
+    assert_eq!(EventInj(0x8000_03ec).as_intr().0, 0x8000_00ec);
+    assert!(!EventInj(0x8000_0b0e).is_interrupt_as_exception());
+    assert!(!EventInj(0x8000_00ec).is_interrupt_as_exception());
+    assert!(!EventInj(0x8000_0300).is_interrupt_as_exception(), "#DE stays #DE");
+}
+
+// ---- completing an entry's events after the exit (KVM's svm_complete_interrupts) -----
+
+fn q(vector: u8, source: VirqSource) -> Option<Virq> {
+    Some(Virq { vector, source })
+}
+
+#[test]
+fn complete_virtual_interrupt() {
+    let none = EventInj::NONE;
+    // Taken: an APIC vector is acknowledged (IRR -> ISR), nothing stays offered.
+    let c = complete(q(0xec, VirqSource::Apic), false, none, none, 0);
+    assert_eq!((c.ack, c.taken, c.virq, c.event), (Some(0xec), true, None, None));
+    // Not taken (IF=0 all along): the APIC's is chosen afresh; a KVM_INTERRUPT one stays.
+    let c = complete(q(0xec, VirqSource::Apic), true, none, none, 0);
+    assert_eq!((c.ack, c.taken, c.virq), (None, false, None));
+    let c = complete(q(0x30, VirqSource::User), true, none, none, 0);
+    assert_eq!((c.ack, c.taken, c.virq), (None, false, q(0x30, VirqSource::User)));
+    let c = complete(q(0x30, VirqSource::User), false, none, none, 0);
+    assert_eq!((c.ack, c.taken, c.virq), (None, true, None));
+    // Hardware: taken (V_IRQ clear), delivery cut short by a nested page fault: EXITINTINFO
+    // holds it as INTR; it is offered again, already acknowledged.
+    let c = complete(q(0xec, VirqSource::Apic), false, none, EventInj(0x8000_00ec), 0);
+    assert_eq!((c.ack, c.virq, c.event), (Some(0xec), q(0xec, VirqSource::Reinjected), None));
+    // QEMU: V_IRQ still set and EXITINTINFO an "exception" 0xec: still offered, no re-injection.
+    let c = complete(q(0xec, VirqSource::Apic), true, none, EventInj(0x8000_03ec), 0);
+    assert_eq!((c.ack, c.taken, c.virq, c.event), (None, false, None, None));
+    let c = complete(q(0x30, VirqSource::User), true, none, EventInj(0x8000_0330), 0);
+    assert_eq!((c.virq, c.event), (q(0x30, VirqSource::User), None));
+}
+
+#[test]
+fn complete_exceptions() {
+    let none = EventInj::NONE;
+    // A #PF whose delivery exited is injected again with its error code.
+    let c = complete(None, false, none, EventInj(0x8000_0b0e), 6);
+    assert_eq!(c.event, Some((EventInj(0x8000_0b0e), 6)));
+    // #DE (vector 0) stays an exception when nothing was injected.
+    let c = complete(None, false, none, EventInj(0x8000_0300), 0);
+    assert_eq!((c.event, c.virq), (Some((EventInj(0x8000_0300), 0)), None));
+    // INT n, #BP and #OF restart with their instruction.
+    assert_eq!(complete(None, false, none, EventInj(0x8000_0480), 0).event, None);
+    assert_eq!(complete(None, false, none, EventInj(0x8000_0303), 0).event, None);
+    // An interrupt injected with EVENTINJ and reported as an exception is an interrupt.
+    let c = complete(None, false, EventInj::intr(0x41), EventInj(0x8000_0341), 0);
+    assert_eq!((c.virq, c.event), (q(0x41, VirqSource::Reinjected), None));
+    // Beside a virtual interrupt not taken, an exception is re-injected and the interrupt stays.
+    let c = complete(q(0x30, VirqSource::User), true, none, EventInj(0x8000_0b0e), 2);
+    assert_eq!((c.virq, c.event), (q(0x30, VirqSource::User), Some((EventInj(0x8000_0b0e), 2))));
 }
 
 // ---- the exit table ---------------------------------------------------------------------
