@@ -43,7 +43,7 @@ test: module userspace
 bench: module userspace
 	@$(TOP)/scripts/bench.sh
 
-# The soak of `make test` (tests/l1/19-soak.sh, 100 s per CPU model) for RSVM_SOAK_SECS instead.
+# The soak of `make test` (tests/l1/19-soak.sh, 180 s per CPU model) for RSVM_SOAK_SECS instead.
 RSVM_SOAK_SECS ?= 1800
 soak: module userspace
 	@RSVM_TESTS=19-soak.sh RSVM_VM_TIMEOUT=$$(($(RSVM_SOAK_SECS) + 1200)) \
