@@ -26,13 +26,16 @@ pub(crate) struct AsidCpu {
     max_asid: u32,
     /// The VM that last ran here, for IBPB when switching VMs.
     pub(crate) last_vm: u64,
+    /// Physical address of the VMCB that last ran here (0: none): a VMCB's clean bits
+    /// count only if it is this one (svm/clean.rs).
+    pub(crate) last_vmcb: u64,
 }
 
 impl AsidCpu {
     pub(crate) fn new(nr_asids: u32) -> Self {
         let max_asid = nr_asids.saturating_sub(1).max(1);
         // next_asid past the end: the first allocation starts a generation with a full flush.
-        Self { generation: 1, next_asid: max_asid + 1, max_asid, last_vm: 0 }
+        Self { generation: 1, next_asid: max_asid + 1, max_asid, last_vm: 0, last_vmcb: 0 }
     }
 }
 

@@ -70,8 +70,7 @@ impl SvmFeatures {
             return Err(ENODEV);
         }
         let [eax, ebx, _ecx, edx] = ffi::cpuid(0x8000_000a, 0);
-        // SAFETY: reading CR4 has no side effects.
-        let cr4 = unsafe { ffi::rsvm_shim_read_cr4() } as u64;
+        let cr4 = ffi::read_cr4();
         let f = Self {
             revision: eax & 0xff,
             nr_asids: ebx,
@@ -197,6 +196,13 @@ unsafe extern "C" fn svm_cpu_online(cpu: c_uint) -> c_int {
         .and_then(|()| unsafe { ffi::wrmsr(MSR_EFER, efer | EFER_SVME) });
     match r {
         Ok(()) => {
+            // Whatever VMCB state this CPU cached before it went offline is not trusted:
+            // the first VMCB run here after this reloads everything (svm/clean.rs). The
+            // callback runs on `cpu` itself (the owner `with_asid` requires), and no vCPU
+            // enters here before `enabled` is set below.
+            let np = ffi::NoPreempt::new();
+            c.with_asid(&np, |a| a.last_vmcb = 0);
+            drop(np);
             c.enabled.store(true, Ordering::Relaxed);
             0
         }
@@ -274,7 +280,7 @@ impl SvmEnable {
         // CPU that comes online later; on failure it rolls back the CPUs already done.
         // SAFETY: both callbacks are valid for the module's lifetime; the state is removed in
         // `drop` (or below on failure).
-        let state = unsafe { ffi::rsvm_shim_cpuhp_setup(svm_cpu_online, svm_cpu_offline) };
+        let state = unsafe { ffi::cpuhp_setup(svm_cpu_online, svm_cpu_offline) };
         if state < 0 {
             Self::free_cpus();
             return Err(Error::from_errno(state));
@@ -296,7 +302,7 @@ impl Drop for SvmEnable {
     fn drop(&mut self) {
         // Runs the offline callback on every online CPU: SVM off everywhere.
         // SAFETY: `state` came from a successful setup and is removed once.
-        unsafe { ffi::rsvm_shim_cpuhp_remove(self.state) };
+        unsafe { ffi::cpuhp_remove(self.state) };
         Self::free_cpus();
     }
 }

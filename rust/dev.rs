@@ -10,30 +10,6 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-/// KVM_CHECK_EXTENSION, on the system and the VM fd: non-zero exactly for what rsvm
-/// implements (the value where KVM's is a number), 0 for everything else.
-pub(crate) fn check_extension(cap: c_ulong) -> isize {
-    match cap as u64 {
-        KVM_CAP_USER_MEMORY
-        | KVM_CAP_EXT_CPUID
-        | KVM_CAP_DESTROY_MEMORY_REGION_WORKS
-        | KVM_CAP_JOIN_MEMORY_REGIONS_WORKS
-        | KVM_CAP_XSAVE
-        | KVM_CAP_READONLY_MEM
-        | KVM_CAP_CHECK_EXTENSION_VM
-        | KVM_CAP_IMMEDIATE_EXIT
-        | KVM_CAP_MP_STATE
-        | KVM_CAP_GET_TSC_KHZ
-        | KVM_CAP_TSC_DEADLINE_TIMER
-        | KVM_CAP_SIGNAL_MSI
-        | KVM_CAP_ENABLE_CAP_VM => 1,
-        c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
-        KVM_CAP_NR_VCPUS | KVM_CAP_MAX_VCPUS => vm::MAX_VCPUS as isize,
-        KVM_CAP_MAX_VCPU_ID => vm::MAX_VCPU_ID as isize,
-        KVM_CAP_NR_MEMSLOTS => crate::memslot::MAX_SLOTS as isize,
-        _ => 0,
-    }
-}
 
 fn get_supported_cpuid(arg: usize) -> Result<isize> {
     let hdr: KvmCpuid2 = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmCpuid2>()).reader().read()?;
@@ -70,7 +46,7 @@ fn ioctl(cmd: c_uint, arg: c_ulong) -> Result<isize> {
         // As KVM: the argument must be 0.
         KVM_GET_API_VERSION if arg != 0 => Err(EINVAL),
         KVM_GET_API_VERSION => Ok(KVM_API_VERSION),
-        KVM_CHECK_EXTENSION => Ok(check_extension(arg)),
+        KVM_CHECK_EXTENSION => Ok(vm::check_extension(arg)),
         KVM_CREATE_VM => vm::create_vm(features, arg),
         // kvm_run and the PIO data page.
         KVM_GET_VCPU_MMAP_SIZE if arg != 0 => Err(EINVAL),

@@ -48,8 +48,7 @@ pub(crate) fn guest_supported_xcr0() -> u64 {
 /// kernel, and a standard-format image that fits the 4 KiB of `struct kvm_xsave`).
 pub(crate) fn probe() -> Result {
     let ecx = ffi::cpuid(1, 0)[2];
-    // SAFETY: reading CR4 has no side effects.
-    let cr4 = unsafe { ffi::rsvm_shim_read_cr4() } as u64;
+    let cr4 = ffi::read_cr4();
     if ecx & (1 << 26) == 0 || cr4 & CR4_OSXSAVE == 0 {
         pr_err!("the host does not use XSAVE: rsvm needs it to keep guest FPU state apart\n");
         return Err(ENODEV);
@@ -240,7 +239,7 @@ pub(crate) struct FpuGuard(());
 impl FpuGuard {
     pub(crate) fn begin() -> Self {
         // SAFETY: process context (KVM_RUN), not nested: the guard ends it.
-        unsafe { ffi::rsvm_shim_fpu_begin() };
+        unsafe { ffi::fpu_begin() };
         FpuGuard(())
     }
 }
@@ -248,6 +247,6 @@ impl FpuGuard {
 impl Drop for FpuGuard {
     fn drop(&mut self) {
         // SAFETY: pairs with `begin`.
-        unsafe { ffi::rsvm_shim_fpu_end() };
+        unsafe { ffi::fpu_end() };
     }
 }

@@ -3,7 +3,7 @@
 //! Guest memory as the module sees it: guest-physical reads and writes through the
 //! memslots, and the guest's own page-table walk (for instruction fetch and string I/O).
 
-use crate::{ffi, memslot::PAGE_SIZE, vm::VmMem, x86::*};
+use crate::{ffi, memslot::PAGE_SIZE, vmmem::VmMem, x86::*};
 use kernel::prelude::*;
 
 /// Calls `f(direct-map address, range of buf)` for each page-bounded piece of guest-physical
@@ -22,7 +22,7 @@ fn for_each_phys_page(mem: &mut VmMem, gpa: u64, len: usize, write: bool, mut f:
         let page = slot.page((a - slot.gpa) / PAGE_SIZE)?;
         // SAFETY: `page` is pinned by the slot, so its direct-map address stays valid while
         // the caller holds the memory lock (`mem`); `off < PAGE_SIZE`.
-        let va = unsafe { (ffi::rsvm_shim_page_address(page) as *mut u8).add(off) };
+        let va = unsafe { (ffi::page_address(page) as *mut u8).add(off) };
         f(va, done..done + n);
         done += n;
     }

@@ -10,7 +10,7 @@ use kernel::prelude::*;
 /// # Invariants
 ///
 /// `va` is the direct-map address of a live allocation of `2^order` pages made by
-/// `rsvm_shim_alloc_pages(order)`, owned by this value and freed exactly once in `Drop`.
+/// `ffi::alloc_pages(order)`, owned by this value and freed exactly once in `Drop`.
 pub(crate) struct HwPages {
     va: usize,
     order: u32,
@@ -18,11 +18,7 @@ pub(crate) struct HwPages {
 
 impl HwPages {
     pub(crate) fn new(order: u32) -> Result<Self> {
-        // SAFETY: plain page allocation; a zero return is failure.
-        let va = unsafe { ffi::rsvm_shim_alloc_pages(order) } as usize;
-        if va == 0 {
-            return Err(ENOMEM);
-        }
+        let va = ffi::alloc_pages(order).ok_or(ENOMEM)?;
         // INVARIANT: `va` was just allocated with `order` and is owned by us.
         Ok(Self { va, order })
     }
@@ -37,7 +33,7 @@ impl HwPages {
 
     pub(crate) fn phys(&self) -> u64 {
         // SAFETY: `va` is a direct-map address (type invariant).
-        unsafe { ffi::rsvm_shim_virt_to_phys(self.va as _) }
+        unsafe { ffi::virt_to_phys(self.va) }
     }
 
     pub(crate) fn as_mut_ptr<T>(&self) -> *mut T {
@@ -58,12 +54,12 @@ impl HwPages {
 impl Drop for HwPages {
     fn drop(&mut self) {
         // SAFETY: by the type invariant we own this allocation of this order.
-        unsafe { ffi::rsvm_shim_free_pages(self.va as _, self.order) };
+        unsafe { ffi::free_pages(self.va, self.order) };
     }
 }
 
 /// The direct-map address of a physical address of RAM rsvm allocated.
 pub(crate) fn phys_to_virt(pa: u64) -> usize {
     // SAFETY: __va() is arithmetic on the direct map; callers pass addresses of pages they own.
-    unsafe { ffi::rsvm_shim_phys_to_virt(pa) as usize }
+    unsafe { ffi::phys_to_virt(pa) }
 }

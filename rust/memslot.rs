@@ -69,7 +69,7 @@ impl Memslot {
             // SAFETY: pins up to `run` pages of the caller's (the VM owner's, checked by the
             // ioctl layer) address space into `got`, which has room for `run` pointers.
             let r = unsafe {
-                ffi::rsvm_shim_pin_user_pages((self.hva + i * PAGE_SIZE) as _, run as _, (!self.readonly) as _, got.as_mut_ptr())
+                ffi::pin_user_pages((self.hva + i * PAGE_SIZE) as usize, run as usize, !self.readonly, got.as_mut_ptr())
             };
             if r <= 0 {
                 return Err(if r < 0 { Error::from_errno(r as i32) } else { EFAULT });
@@ -95,7 +95,7 @@ impl Memslot {
     pub(crate) fn phys(&self, i: u64) -> Option<u64> {
         let p = self.pages.get(i as usize).copied().filter(|&p| p != 0)?;
         // SAFETY: `p` is a page we hold pinned (type invariant).
-        Some(unsafe { ffi::rsvm_shim_page_to_phys(p as *mut core::ffi::c_void) })
+        Some(unsafe { ffi::page_to_phys(p as *mut core::ffi::c_void) })
     }
 
     /// Handles a nested page fault at `gpa` inside this slot: pins and maps it.
@@ -132,7 +132,7 @@ impl Drop for Memslot {
     fn drop(&mut self) {
         // Each run of pinned entries is unpinned with one call, which handles a folio's pages
         // together (a 2 MiB THP is one reference drop, not 512).
-        let dirty = (!self.readonly) as core::ffi::c_int;
+        let dirty = !self.readonly;
         let mut i = 0;
         let n = self.pages.len();
         while i < n {
@@ -148,7 +148,7 @@ impl Drop for Memslot {
                 // Pages of a writable slot may have been written by the guest: marked dirty.
                 // SAFETY: `run` holds non-zero `struct page *`s (a `usize` is pointer-sized),
                 // each pinned by us and unpinned only here (type invariant).
-                unsafe { ffi::rsvm_shim_unpin_user_pages(run.as_mut_ptr().cast(), run.len() as _, dirty) };
+                unsafe { ffi::unpin_user_pages(run.as_mut_ptr().cast(), run.len(), dirty) };
             }
             i = j;
         }
@@ -212,9 +212,7 @@ impl Memslots {
         if r.memory_size & (PAGE_SIZE - 1) != 0 || r.guest_phys_addr & (PAGE_SIZE - 1) != 0 {
             return Err(EINVAL);
         }
-        // SAFETY: access_ok() only inspects the numbers.
-        if r.userspace_addr & (PAGE_SIZE - 1) != 0
-            || unsafe { ffi::rsvm_shim_access_ok(r.userspace_addr as _, r.memory_size as _) } == 0
+        if r.userspace_addr & (PAGE_SIZE - 1) != 0 || !ffi::access_ok(r.userspace_addr, r.memory_size)
         {
             return Err(EINVAL);
         }

@@ -114,17 +114,16 @@ pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
 /// Writes an MSR. `host` is true for `KVM_SET_MSRS` (the VMM may set what the guest may
 /// not, such as EFER.LMA).
 pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool, efer_allowed: u64) -> Result<(), MsrFault> {
-    let s = &mut vmcb.save;
+    // TSC_OFFSET, G_PAT and EFER are cached by CPUs with VMCB clean bits: their setters mark
+    // them dirty. The rest is VMLOAD/VMSAVE state, loaded on every entry.
     match msr {
-        MSR_IA32_TSC => vmcb.control.tsc_offset = v.wrapping_sub(crate::ffi::rdtsc()),
-        MSR_IA32_SYSENTER_CS => s.sysenter_cs = v,
-        MSR_IA32_SYSENTER_ESP => s.sysenter_esp = v,
-        MSR_IA32_SYSENTER_EIP => s.sysenter_eip = v,
-        MSR_IA32_CR_PAT if pat_valid(v) => s.g_pat = v,
+        MSR_IA32_TSC => vmcb.set_tsc_offset(v.wrapping_sub(crate::ffi::rdtsc())),
+        MSR_IA32_CR_PAT if pat_valid(v) => vmcb.set_g_pat(v),
         MSR_EFER => {
             if v & !(EFER_GUEST_VALID & efer_allowed) != 0 {
                 return Err(MsrFault);
             }
+            let s = &vmcb.save;
             let mut v = v;
             if !host {
                 // As KVM's set_efer(): LME cannot change with paging on; LMA is read-only.
@@ -133,17 +132,25 @@ pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool, efer_allowed: u
                 }
                 v = (v & !EFER_LMA) | (s.efer & EFER_LMA);
             }
-            s.efer = v | EFER_SVME;
+            vmcb.set_efer(v | EFER_SVME);
         }
-        MSR_STAR => s.star = v,
-        MSR_LSTAR if is_canonical(v) => s.lstar = v,
-        MSR_CSTAR if is_canonical(v) => s.cstar = v,
-        MSR_SYSCALL_MASK => s.sfmask = v,
-        MSR_FS_BASE if is_canonical(v) => s.fs.base = v,
-        MSR_GS_BASE if is_canonical(v) => s.gs.base = v,
-        MSR_KERNEL_GS_BASE if is_canonical(v) => s.kernel_gs_base = v,
-        m if READ_AS_ZERO.contains(&m) => {}
-        _ => return Err(MsrFault),
+        _ => {
+            let s = &mut vmcb.save;
+            match msr {
+                MSR_IA32_SYSENTER_CS => s.sysenter_cs = v,
+                MSR_IA32_SYSENTER_ESP => s.sysenter_esp = v,
+                MSR_IA32_SYSENTER_EIP => s.sysenter_eip = v,
+                MSR_STAR => s.star = v,
+                MSR_LSTAR if is_canonical(v) => s.lstar = v,
+                MSR_CSTAR if is_canonical(v) => s.cstar = v,
+                MSR_SYSCALL_MASK => s.sfmask = v,
+                MSR_FS_BASE if is_canonical(v) => s.fs.base = v,
+                MSR_GS_BASE if is_canonical(v) => s.gs.base = v,
+                MSR_KERNEL_GS_BASE if is_canonical(v) => s.kernel_gs_base = v,
+                m if READ_AS_ZERO.contains(&m) => {}
+                _ => return Err(MsrFault),
+            }
+        }
     }
     Ok(())
 }

@@ -30,6 +30,8 @@ mod svm;
 mod uapi;
 mod vcpu;
 mod vm;
+mod vmmem;
+mod vmshared;
 mod x86;
 
 module! {
@@ -107,8 +109,8 @@ struct MiscReg;
 
 impl MiscReg {
     fn new() -> Result<Self> {
-        // SAFETY: registers a static miscdevice; deregistered once in `Drop`.
-        kernel::error::to_result(unsafe { ffi::rsvm_shim_misc_register() })?;
+        // Deregistered once in `Drop`.
+        kernel::error::to_result(ffi::misc_register())?;
         Ok(Self)
     }
 }
@@ -116,7 +118,7 @@ impl MiscReg {
 impl Drop for MiscReg {
     fn drop(&mut self) {
         // SAFETY: registered in `new`.
-        unsafe { ffi::rsvm_shim_misc_deregister() };
+        unsafe { ffi::misc_deregister() };
     }
 }
 

@@ -86,7 +86,7 @@ impl TinyGuest {
     }
 
     /// One world switch on the current CPU. Returns the exit code.
-    fn enter(&mut self, features: &SvmFeatures) -> Result<u64> {
+    fn enter(&mut self, features: &SvmFeatures) -> Result<ExitCode> {
         let np = ffi::NoPreempt::new();
         let svm = cpu::this_svm_cpu(&np).ok_or(ENODEV)?;
         // GIF=0 with host IF=1: interrupts arriving now are held, then end the guest's
@@ -96,13 +96,17 @@ impl TinyGuest {
         // The self-test takes its ASIDs from the same per-CPU allocator as vCPUs, so its TLB
         // entries can never be mistaken for a VM's; not being a VM, it makes the next VM on
         // this CPU issue its IBPB.
+        // Its VMCB also counts as the last one run here, so the next vCPU on this CPU marks
+        // its own all dirty (its clean field is never set: it stays all dirty).
         let asid = &mut self.asid;
+        let vmcb_pa = self.vmcb.phys();
         let (a, tlb) = svm.with_asid(&np, |c| {
             c.last_vm = 0;
+            c.last_vmcb = vmcb_pa;
             asid.pre_run(c, this, 0, features.flush_by_asid)
         });
         let v = self.vmcb();
-        v.control.asid = a;
+        v.set_asid(a);
         v.control.tlb_ctl = tlb;
         // SAFETY: SVM is enabled on this CPU (checked above with preemption off), GIF=0,
         // the VMCB, IOPM, MSRPM and NPT are valid and owned by `self`, and `gprs` has 16
@@ -123,7 +127,7 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
     // Bounded: host interrupts can add INTR exits, but not without limit in a test.
     for _ in 0..10_000 {
         let code_nr = g.enter(features)?;
-        if code_nr == SVM_EXIT_INTR || code_nr == SVM_EXIT_NMI || code_nr == SVM_EXIT_SMI {
+        if code_nr.is_host_event() {
             continue;
         }
         let (info1, info2, next) = {
@@ -133,7 +137,7 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
         let (rip, rax) = (g.vmcb().save.rip, g.vmcb().save.rax);
         let next_rip = if features.nrip_save {
             Some(next)
-        } else if code_nr == SVM_EXIT_IOIO {
+        } else if code_nr == ExitCode::IOIO {
             Some(info2)
         } else {
             insn_len(g.code.bytes(), rip).map(|l| rip + l)
@@ -141,7 +145,7 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
         let idx = out.nr_exits as usize;
         let Some(slot) = out.exits.get_mut(idx) else { break };
         *slot = RsvmSelftestExit {
-            exit_code: code_nr,
+            exit_code: code_nr.0,
             exit_info_1: info1,
             exit_info_2: info2,
             rip,
@@ -151,8 +155,8 @@ pub(crate) fn world_switch(features: &SvmFeatures) -> Result<RsvmSelftest> {
         };
         out.nr_exits += 1;
         match (code_nr, next_rip) {
-            (SVM_EXIT_IOIO | SVM_EXIT_CPUID, Some(n)) => g.vmcb().save.rip = n,
-            (SVM_EXIT_HLT, Some(n)) => {
+            (ExitCode::IOIO | ExitCode::CPUID, Some(n)) => g.vmcb().save.rip = n,
+            (ExitCode::HLT, Some(n)) => {
                 hlts += 1;
                 if hlts == 2 {
                     break;
@@ -182,8 +186,8 @@ pub(crate) fn bench_floor(features: &SvmFeatures, iters: u64) -> Result<u64> {
             return Err(EINTR);
         }
         match g.enter(features)? {
-            SVM_EXIT_CPUID => g.vmcb().save.rip += 2,
-            SVM_EXIT_INTR | SVM_EXIT_NMI | SVM_EXIT_SMI => {}
+            ExitCode::CPUID => g.vmcb().save.rip += 2,
+            c if c.is_host_event() => {}
             _ => return Err(EIO),
         }
     }

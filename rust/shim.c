@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Thin C glue for what Linux 7.2's `kernel` crate does not provide. Each helper says why it
- * exists; none holds policy. Everything else lives in Rust.
+ * Thin C glue for what Linux 7.2's `kernel` crate cannot express: macros, static inlines
+ * without a Rust binding, and static tables that need THIS_MODULE. Each function says why
+ * in one "Why C:" line; none holds policy. What the crate or its bindings offer (ARef<Mm>,
+ * CpuId, signal_pending, GUP, smp_call_function_single, cpuhp states, rcuwait_wake_up,
+ * eventfd, kernel_fpu_end, tsc_khz) Rust calls itself, in rust/ffi/.
  */
 #include <linux/cpu.h>
-#include <linux/cpuhotplug.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/irqflags.h>
@@ -15,17 +17,12 @@
 #include <linux/smp.h>
 #include <linux/atomic.h>
 #include <linux/anon_inodes.h>
-#include <linux/err.h>
-#include <linux/eventfd.h>
 #include <linux/ratelimit.h>
 #include <linux/workqueue.h>
-#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/uaccess.h>
 #include <linux/rcuwait.h>
-#include <linux/slab.h>
-#include <asm/tsc.h>
 #include <asm/fpu/api.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
@@ -54,48 +51,31 @@ static struct miscdevice rsvm_misc = {
 	.mode	= 0660,
 };
 
+/* Why C: the static miscdevice and its fops need THIS_MODULE (see above). */
 int rsvm_shim_misc_register(void)
 {
 	return misc_register(&rsvm_misc);
 }
 
+/* Why C: pairs with rsvm_shim_misc_register (the miscdevice is static here). */
 void rsvm_shim_misc_deregister(void)
 {
 	misc_deregister(&rsvm_misc);
 }
 
-/* cpuhp_setup_state()/cpuhp_remove_state() are static inlines: no Rust binding exists. */
-int rsvm_shim_cpuhp_setup(int (*online)(unsigned int cpu), int (*offline)(unsigned int cpu))
-{
-	return cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "x86/rsvm:online", online, offline);
-}
-
-void rsvm_shim_cpuhp_remove(int state)
-{
-	cpuhp_remove_state(state);
-}
-
-/* Per-CPU identity and preemption/IRQ control: macros or inlines in C, absent in Rust. */
-unsigned int rsvm_shim_cpu(void)
-{
-	return raw_smp_processor_id();
-}
-
-unsigned int rsvm_shim_nr_cpu_ids(void)
-{
-	return nr_cpu_ids;
-}
-
+/* Why C: preempt_disable() is a macro. */
 void rsvm_shim_preempt_disable(void)
 {
 	preempt_disable();
 }
 
+/* Why C: preempt_enable() is a macro (with the reschedule check). */
 void rsvm_shim_preempt_enable(void)
 {
 	preempt_enable();
 }
 
+/* Why C: local_irq_save() is a macro. */
 unsigned long rsvm_shim_irq_save(void)
 {
 	unsigned long flags;
@@ -104,30 +84,31 @@ unsigned long rsvm_shim_irq_save(void)
 	return flags;
 }
 
+/* Why C: local_irq_restore() is a macro. */
 void rsvm_shim_irq_restore(unsigned long flags)
 {
 	local_irq_restore(flags);
 }
 
-/*
- * MSR access with the kernel's exception fixup and paravirt hooks (static inlines in C). A
- * fault comes back as an error instead of an oops.
- */
+/* Why C: rdmsrq_safe() is a static inline (exception fixup, paravirt): a #GP is an error. */
 int rsvm_shim_rdmsr(u32 msr, u64 *val)
 {
 	return rdmsrq_safe(msr, val);
 }
 
+/* Why C: wrmsrq_safe() is a static inline (exception fixup, paravirt): a #GP is an error. */
 int rsvm_shim_wrmsr(u32 msr, u64 val)
 {
 	return wrmsrq_safe(msr, val);
 }
 
+/* Why C: cpuid_count() is a static inline (paravirt CPUID under Xen PV). */
 void rsvm_shim_cpuid(u32 leaf, u32 subleaf, u32 out[4])
 {
 	cpuid_count(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
 }
 
+/* Why C: __read_cr4() is a static inline (paravirt). */
 unsigned long rsvm_shim_read_cr4(void)
 {
 	return __read_cr4();
@@ -135,46 +116,31 @@ unsigned long rsvm_shim_read_cr4(void)
 
 /*
  * Physically contiguous, zeroed pages for hardware structures (VMCB, host save areas, IOPM,
- * MSRPM, NPT tables). kernel::page::Page is order-0 only and has no page_to_phys().
- * Every page rsvm holds is counted here, so tests can check that it returns to zero.
+ * MSRPM, NPT tables); kernel::page::Page is order-0 only and has no page_to_phys(). Rust
+ * frees them with free_pages() and counts them (ffi::pages_held).
+ * Why C: __get_free_pages() is a macro in 7.2 (alloc_hooks around get_free_pages_noprof).
  */
-static atomic_long_t rsvm_pages_held = ATOMIC_LONG_INIT(0);
-
 unsigned long rsvm_shim_alloc_pages(unsigned int order)
 {
-	unsigned long va = __get_free_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO, order);
-
-	if (va)
-		atomic_long_add(1L << order, &rsvm_pages_held);
-	return va;
+	return __get_free_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO, order);
 }
 
-void rsvm_shim_free_pages(unsigned long va, unsigned int order)
-{
-	free_pages(va, order);
-	atomic_long_sub(1L << order, &rsvm_pages_held);
-}
-
-long rsvm_shim_pages_held(void)
-{
-	return atomic_long_read(&rsvm_pages_held);
-}
-
+/* Why C: __pa() is a macro. */
 phys_addr_t rsvm_shim_virt_to_phys(unsigned long va)
 {
 	return __pa(va);
 }
 
+/* Why C: __va() is a macro. */
 unsigned long rsvm_shim_phys_to_virt(phys_addr_t pa)
 {
 	return (unsigned long)__va(pa);
 }
 
-
 /*
  * VM and vCPU file descriptors. The `kernel` crate has no anon-inode wrapper; these fops
  * carry .owner like /dev/rsvm's, so every VM or vCPU fd pins the module. The callbacks are
- * in Rust (vm.rs, vcpu.rs); private_data is the Arc handed to rsvm_shim_anon_fd().
+ * in Rust (vm.rs, vcpu/ioctl.rs); private_data is the Arc that anonfd.rs hands over.
  */
 static const struct file_operations rsvm_vm_fops = {
 	.owner		= THIS_MODULE,
@@ -193,21 +159,19 @@ static const struct file_operations rsvm_vcpu_fops = {
 	.llseek		= noop_llseek,
 };
 
+/* Why C: the static fops tables above need THIS_MODULE; anon_inode_getfd has no binding. */
 int rsvm_shim_anon_fd(int vcpu, void *priv)
 {
 	return anon_inode_getfd(vcpu ? "rsvm-vcpu" : "rsvm-vm",
 				vcpu ? &rsvm_vcpu_fops : &rsvm_vm_fops, priv, O_RDWR | O_CLOEXEC);
 }
 
-void *rsvm_shim_file_private(struct file *file)
-{
-	return file->private_data;
-}
-
 /*
  * The vCPU mmap: kvm_run at page 0, the PIO data page at page 1 (KVM_PIO_PAGE_OFFSET).
  * vm_insert_page() takes its own page references, so the pages outlive the vCPU if the
  * mapping does.
+ * Why C: virt_to_page() and vm_flags_set() are macros/static inlines without a binding (the
+ * pages are direct-map addresses from rsvm_shim_alloc_pages, not kernel::page::Page).
  */
 int rsvm_shim_mmap_pages(struct vm_area_struct *vma, unsigned long *vas, unsigned int n)
 {
@@ -227,84 +191,34 @@ int rsvm_shim_mmap_pages(struct vm_area_struct *vma, unsigned long *vas, unsigne
 	return 0;
 }
 
-/* The calling process's mm, held (mmgrab) so that comparing it later is meaningful. */
-struct mm_struct *rsvm_shim_current_mm_grab(void)
-{
-	struct mm_struct *mm = current->mm;
-
-	if (mm)
-		mmgrab(mm);
-	return mm;
-}
-
-int rsvm_shim_is_current_mm(struct mm_struct *mm)
-{
-	return current->mm == mm;
-}
-
-void rsvm_shim_mmdrop(struct mm_struct *mm)
-{
-	mmdrop(mm);
-}
-
-/*
- * Guest memory is pinned (FOLL_LONGTERM) for as long as a memslot maps it: see
- * Documentation/design.md. The count of pinned pages is exposed for leak tests.
- */
-static atomic_long_t rsvm_pinned_pages = ATOMIC_LONG_INIT(0);
-
-long rsvm_shim_pin_user_pages(unsigned long start, unsigned long nr, int write, struct page **pages)
-{
-	long r = pin_user_pages_fast(start, nr, FOLL_LONGTERM | (write ? FOLL_WRITE : 0), pages);
-
-	if (r > 0)
-		atomic_long_add(r, &rsvm_pinned_pages);
-	return r;
-}
-
-/*
- * Unpins n pages at once: unpin_user_pages_dirty_lock() drops the references of the pages
- * of one folio together (a THP's 512 pages in one atomic operation), where unpinning page by
- * page costs 512. (An inline-heavy GUP API: no Rust binding.)
- */
-void rsvm_shim_unpin_user_pages(struct page **pages, unsigned long n, int dirty)
-{
-	unpin_user_pages_dirty_lock(pages, n, dirty);
-	atomic_long_sub(n, &rsvm_pinned_pages);
-}
-
-long rsvm_shim_pinned_pages(void)
-{
-	return atomic_long_read(&rsvm_pinned_pages);
-}
-
+/* Why C: page_to_phys() is a macro. */
 phys_addr_t rsvm_shim_page_to_phys(struct page *page)
 {
 	return page_to_phys(page);
 }
 
+/* Why C: page_address() is a macro (lowmem_page_address inline on x86_64). */
 unsigned long rsvm_shim_page_address(struct page *page)
 {
 	return (unsigned long)page_address(page);
 }
 
+/* Why C: access_ok() is a macro. */
 int rsvm_shim_access_ok(unsigned long addr, unsigned long size)
 {
 	return access_ok((void __user *)addr, size);
 }
 
-/* Signals and scheduling for the run loop. */
-int rsvm_shim_signal_pending(void)
-{
-	return signal_pending(current);
-}
-
+/* Why C: cond_resched() is a macro (static call or no-op, by preemption model). */
 void rsvm_shim_cond_resched(void)
 {
 	cond_resched();
 }
 
-/* KVM_SET_SIGNAL_MASK semantics, as kvm_sigset_activate()/deactivate(). */
+/*
+ * KVM_SET_SIGNAL_MASK semantics, as kvm_sigset_activate()/deactivate().
+ * Why C: sigset_t and sigemptyset() (a static inline) on current->real_blocked.
+ */
 void rsvm_shim_sigset_activate(const u64 *mask)
 {
 	sigset_t set;
@@ -313,39 +227,17 @@ void rsvm_shim_sigset_activate(const u64 *mask)
 	sigprocmask(SIG_SETMASK, &set, &current->real_blocked);
 }
 
+/* Why C: see rsvm_shim_sigset_activate. */
 void rsvm_shim_sigset_deactivate(void)
 {
 	sigprocmask(SIG_SETMASK, &current->real_blocked, NULL);
 	sigemptyset(&current->real_blocked);
 }
 
-/*
- * Make a CPU leave guest mode: the IPI ends the guest's slice through the INTR intercept,
- * and with wait=1 we return only after the target ran the handler, i.e. after its #VMEXIT.
- */
-static void rsvm_kick_fn(void *info)
-{
-}
-
-void rsvm_shim_kick_cpu(unsigned int cpu)
-{
-	smp_call_function_single(cpu, rsvm_kick_fn, NULL, 1);
-}
-
-/* FPU ownership for the guest's XSAVE state (kvm's fpu_swap_kvm_fpstate is KVM-only). */
+/* Why C: kernel_fpu_begin() is a static inline (kernel_fpu_begin_mask(KFPU_MXCSR), unbound). */
 void rsvm_shim_fpu_begin(void)
 {
 	kernel_fpu_begin();
-}
-
-void rsvm_shim_fpu_end(void)
-{
-	kernel_fpu_end();
-}
-
-unsigned long long rsvm_shim_rdtsc(void)
-{
-	return rdtsc();
 }
 
 /*
@@ -353,48 +245,24 @@ unsigned long long rsvm_shim_rdtsc(void)
  * wait queue's spinlock may not be taken in hard-irq context, where the APIC timer's hrtimer
  * callback runs. rcuwait (one waiter: the vCPU thread) is what KVM uses for the same reason:
  * the waker sets the flag (an atomic_t owned by Rust, an AtomicI32) and calls
- * rcuwait_wake_up(), which takes no lock.
+ * rcuwait_wake_up(), which takes no lock. 0 when woken by the flag, -EINTR on a signal.
+ * Why C: rcuwait_wait_event() is a macro.
  */
-void *rsvm_shim_waitq_new(void)
+int rsvm_shim_waitq_wait(struct rcuwait *w, atomic_t *flag)
 {
-	struct rcuwait *w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
-
-	if (w)
-		rcuwait_init(w);
-	return w;
-}
-
-void rsvm_shim_waitq_free(void *w)
-{
-	kfree(w);
-}
-
-/* 0 when woken by the flag, -EINTR on a signal. */
-int rsvm_shim_waitq_wait(void *w, atomic_t *flag)
-{
-	return rcuwait_wait_event((struct rcuwait *)w, atomic_read(flag) != 0, TASK_INTERRUPTIBLE);
-}
-
-void rsvm_shim_waitq_wake(void *w)
-{
-	rcuwait_wake_up((struct rcuwait *)w);
+	return rcuwait_wait_event(w, atomic_read(flag) != 0, TASK_INTERRUPTIBLE);
 }
 
 /*
  * Make a CPU in guest mode exit soon, without waiting (callable from hard-irq context, as
  * KVM's kvm_vcpu_kick): the reschedule IPI ends the guest's slice through the INTR
  * intercept, and the vCPU sees the new event before its next entry.
+ * Why C: arch_smp_send_reschedule() and cpu_online() are static inlines without a binding.
  */
 void rsvm_shim_kick_cpu_async(unsigned int cpu)
 {
 	if (cpu != raw_smp_processor_id() && cpu_online(cpu))
 		arch_smp_send_reschedule(cpu);
-}
-
-/* The host TSC frequency (KVM_GET_TSC_KHZ). */
-unsigned int rsvm_shim_tsc_khz(void)
-{
-	return tsc_khz;
 }
 
 /*
@@ -415,49 +283,30 @@ static void rsvm_evt_poll_fn(struct work_struct *work)
 		schedule_delayed_work(&rsvm_evt_poll, msecs_to_jiffies(RSVM_EVT_POLL_MS));
 }
 
-/* Idempotent: a pending poll stays as it is. */
+/*
+ * Idempotent: a pending poll stays as it is.
+ * Why C: the static delayed work (DECLARE_DELAYED_WORK) and schedule_delayed_work (inline).
+ */
 void rsvm_shim_evt_poll_start(void)
 {
 	schedule_delayed_work(&rsvm_evt_poll, msecs_to_jiffies(RSVM_EVT_POLL_MS));
 }
 
+/* Why C: cancel_delayed_work_sync on the static work above. */
 void rsvm_shim_evt_poll_stop(void)
 {
 	cancel_delayed_work_sync(&rsvm_evt_poll);
 }
 
 /*
- * printk_ratelimited() is a C macro: the event log's messages share one ratelimit state,
- * at most 10 per 5 s (a faulting device can log thousands of events a second).
+ * The event log's messages share one ratelimit state, at most 10 per 5 s (a faulting device
+ * can log thousands of events a second).
+ * Why C: DEFINE_RATELIMIT_STATE (a static initialiser with a spinlock) and __ratelimit are
+ * macros.
  */
 static DEFINE_RATELIMIT_STATE(rsvm_evt_rs, 5 * HZ, 10);
 
 int rsvm_shim_evt_ratelimit(void)
 {
 	return __ratelimit(&rsvm_evt_rs);
-}
-
-/*
- * eventfd, for RSVM_DEVICE_EVENTFD: the kernel crate has no abstraction. A context reference
- * (eventfd_ctx_fdget: -EBADF for no file, -EINVAL for a file that is not an eventfd),
- * signalled per event record filed, dropped with eventfd_ctx_put.
- */
-int rsvm_shim_eventfd_get(int fd, void **ctx)
-{
-	struct eventfd_ctx *c = eventfd_ctx_fdget(fd);
-
-	if (IS_ERR(c))
-		return PTR_ERR(c);
-	*ctx = c;
-	return 0;
-}
-
-void rsvm_shim_eventfd_signal(void *ctx)
-{
-	eventfd_signal(ctx);
-}
-
-void rsvm_shim_eventfd_put(void *ctx)
-{
-	eventfd_ctx_put(ctx);
 }

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Prototypes of shim.c, the C side of rust/ffi.rs, and of the Rust callbacks it calls. */
+/* Prototypes of shim.c, the C side of rust/ffi.rs (declarations) and rust/ffi/ (wrappers), and of the Rust callbacks it calls. */
 #ifndef RSVM_SHIM_H
 #define RSVM_SHIM_H
 #include <linux/types.h>
+#include <linux/spinlock_types.h>
 struct file;
 struct inode;
-struct mm_struct;
 struct page;
 struct pci_dev;
-struct rsvm_intx;
+struct rcuwait;
 struct vm_area_struct;
 
 /* Implemented in Rust. */
@@ -21,16 +21,11 @@ int rsvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma);
 u64 __rsvm_vmrun(u64 vmcb_pa, u64 host_save_pa, u64 *gprs);
 int rsvm_pci_probe(struct pci_dev *pdev);
 void rsvm_pci_remove(struct pci_dev *pdev);
-void rsvm_assigned_irq(void *ctx);
 bool rsvm_amdvi_poll(void);
 
 /* shim.c */
 int rsvm_shim_misc_register(void);
 void rsvm_shim_misc_deregister(void);
-int rsvm_shim_cpuhp_setup(int (*online)(unsigned int cpu), int (*offline)(unsigned int cpu));
-void rsvm_shim_cpuhp_remove(int state);
-unsigned int rsvm_shim_cpu(void);
-unsigned int rsvm_shim_nr_cpu_ids(void);
 void rsvm_shim_preempt_disable(void);
 void rsvm_shim_preempt_enable(void);
 unsigned long rsvm_shim_irq_save(void);
@@ -40,56 +35,32 @@ int rsvm_shim_wrmsr(u32 msr, u64 val);
 void rsvm_shim_cpuid(u32 leaf, u32 subleaf, u32 out[4]);
 unsigned long rsvm_shim_read_cr4(void);
 unsigned long rsvm_shim_alloc_pages(unsigned int order);
-void rsvm_shim_free_pages(unsigned long va, unsigned int order);
-long rsvm_shim_pages_held(void);
 phys_addr_t rsvm_shim_virt_to_phys(unsigned long va);
 unsigned long rsvm_shim_phys_to_virt(phys_addr_t pa);
 int rsvm_shim_anon_fd(int vcpu, void *priv);
-void *rsvm_shim_file_private(struct file *file);
 int rsvm_shim_mmap_pages(struct vm_area_struct *vma, unsigned long *vas, unsigned int n);
-struct mm_struct *rsvm_shim_current_mm_grab(void);
-int rsvm_shim_is_current_mm(struct mm_struct *mm);
-void rsvm_shim_mmdrop(struct mm_struct *mm);
-long rsvm_shim_pin_user_pages(unsigned long start, unsigned long nr, int write, struct page **pages);
-void rsvm_shim_unpin_user_pages(struct page **pages, unsigned long n, int dirty);
-long rsvm_shim_pinned_pages(void);
 phys_addr_t rsvm_shim_page_to_phys(struct page *page);
 unsigned long rsvm_shim_page_address(struct page *page);
 int rsvm_shim_access_ok(unsigned long addr, unsigned long size);
-int rsvm_shim_signal_pending(void);
 void rsvm_shim_cond_resched(void);
 void rsvm_shim_sigset_activate(const u64 *mask);
 void rsvm_shim_sigset_deactivate(void);
-void rsvm_shim_kick_cpu(unsigned int cpu);
 void rsvm_shim_fpu_begin(void);
-void rsvm_shim_fpu_end(void);
-unsigned long long rsvm_shim_rdtsc(void);
-void *rsvm_shim_waitq_new(void);
-void rsvm_shim_waitq_free(void *wq);
-int rsvm_shim_waitq_wait(void *wq, atomic_t *flag);
-void rsvm_shim_waitq_wake(void *wq);
+int rsvm_shim_waitq_wait(struct rcuwait *w, atomic_t *flag);
 void rsvm_shim_kick_cpu_async(unsigned int cpu);
-unsigned int rsvm_shim_tsc_khz(void);
 void rsvm_shim_evt_poll_start(void);
 void rsvm_shim_evt_poll_stop(void);
 int rsvm_shim_evt_ratelimit(void);
-int rsvm_shim_eventfd_get(int fd, void **ctx);
-void rsvm_shim_eventfd_signal(void *ctx);
-void rsvm_shim_eventfd_put(void *ctx);
 
 /* pcidrv.c */
 int rsvm_shim_pci_register(void);
 void rsvm_shim_pci_unregister(void);
 void rsvm_shim_pci_ids(struct pci_dev *pdev, u16 *segment, u16 *devid);
-int rsvm_shim_pci_bar(struct pci_dev *pdev, unsigned int bar, u64 *start, u64 *len);
-int rsvm_shim_pci_msi_enable(struct pci_dev *pdev, void *ctx);
-void rsvm_shim_pci_msi_disable(struct pci_dev *pdev, void *ctx);
-int rsvm_shim_pci_holder(u16 segment, u16 devid);
-int rsvm_shim_pci_has_dma_alias(struct pci_dev *pdev);
-int rsvm_shim_intx_enable(struct pci_dev *pdev, void *ctx, int guest_disabled, struct rsvm_intx **out);
-void rsvm_shim_intx_disable(struct rsvm_intx *x);
-int rsvm_shim_intx_eoi(struct rsvm_intx *x);
-int rsvm_shim_intx_cmd_write(struct pci_dev *pdev, struct rsvm_intx *x, u16 cmd);
-void rsvm_amdvi_irqs_moved(void);
 int rsvm_shim_pci_msi_msg(struct pci_dev *pdev, u32 *address_lo, u32 *address_hi, u32 *data);
+void rsvm_amdvi_irqs_moved(void);
+void rsvm_shim_irqs_moved_schedule(void);
+void rsvm_shim_irqs_moved_cancel(void);
+void rsvm_shim_raw_spin_lock_init(raw_spinlock_t *lock);
+unsigned long rsvm_shim_raw_spin_lock_irqsave(raw_spinlock_t *lock);
+void rsvm_shim_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags);
 #endif

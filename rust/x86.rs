@@ -26,3 +26,8 @@ pub(crate) const EFER_SVME: u64 = 1 << 12;
 pub(crate) const RFLAGS_FIXED: u64 = 1 << 1;
 pub(crate) const RFLAGS_IF: u64 = 1 << 9;
 pub(crate) const RFLAGS_DF: u64 = 1 << 10;
+
+/// Exception vectors rsvm raises in guests.
+pub(crate) const UD_VECTOR: u8 = 6;
+pub(crate) const GP_VECTOR: u8 = 13;
+pub(crate) const PF_VECTOR: u8 = 14;

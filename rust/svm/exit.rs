@@ -1,28 +1,149 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! #VMEXIT codes (APM vol. 2, appendix C) and the EXITINFO decoders rsvm needs.
+//! #VMEXIT codes (APM vol. 2, appendix C), the one table that says what rsvm does with each
+//! (its handler and its statistics slot), and the EXITINFO decoders rsvm needs.
+//!
+//! No kernel imports: the host unit tests compile this file as is (rsvm-test, svm_tests.rs).
 
-pub(crate) const SVM_EXIT_INTR: u64 = 0x060;
-pub(crate) const SVM_EXIT_NMI: u64 = 0x061;
-pub(crate) const SVM_EXIT_SMI: u64 = 0x062;
-pub(crate) const SVM_EXIT_VINTR: u64 = 0x064;
-pub(crate) const SVM_EXIT_CPUID: u64 = 0x072;
-pub(crate) const SVM_EXIT_HLT: u64 = 0x078;
-pub(crate) const SVM_EXIT_INVLPGA: u64 = 0x07a;
-pub(crate) const SVM_EXIT_IOIO: u64 = 0x07b;
-pub(crate) const SVM_EXIT_MSR: u64 = 0x07c;
-pub(crate) const SVM_EXIT_SHUTDOWN: u64 = 0x07f;
-pub(crate) const SVM_EXIT_VMRUN: u64 = 0x080;
-pub(crate) const SVM_EXIT_VMMCALL: u64 = 0x081;
-pub(crate) const SVM_EXIT_VMLOAD: u64 = 0x082;
-pub(crate) const SVM_EXIT_VMSAVE: u64 = 0x083;
-pub(crate) const SVM_EXIT_STGI: u64 = 0x084;
-pub(crate) const SVM_EXIT_CLGI: u64 = 0x085;
-pub(crate) const SVM_EXIT_SKINIT: u64 = 0x086;
-pub(crate) const SVM_EXIT_XSETBV: u64 = 0x08d;
-pub(crate) const SVM_EXIT_NPF: u64 = 0x400;
-/// VMEXIT_INVALID: VMRUN refused the VMCB state (after `Vmcb::exit_code` normalises it).
-pub(crate) const SVM_EXIT_ERR: u64 = u64::MAX;
+/// A #VMEXIT code, as the VMCB's EXITCODE holds it (after `Vmcb::exit_code` normalises
+/// VMEXIT_INVALID to -1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ExitCode(pub(crate) u64);
+
+/// The vCPU's handler for an exit (the dispatch in `vcpu/exit.rs` matches on this).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Handler {
+    /// A host interrupt, NMI or SMI ended the guest's slice: the host took it, resume.
+    HostEvent,
+    /// The interrupt window the vCPU asked for is open.
+    Vintr,
+    Cpuid,
+    Hlt,
+    /// MOV to CR8 while the TPR holds an interrupt back.
+    Cr8Write,
+    Msr,
+    Ioio,
+    /// Nested page fault: memslot fault-in, the xAPIC page, or MMIO.
+    Npf,
+    Shutdown,
+    /// An SVM instruction: SVM is not offered to guests (#UD).
+    SvmInsn,
+    Vmmcall,
+    Xsetbv,
+    /// #AC, reflected to the guest.
+    Ac,
+    /// VMEXIT_INVALID: VMRUN refused the state.
+    FailEntry,
+    /// Anything rsvm does not intercept on purpose: KVM_EXIT_INTERNAL_ERROR.
+    Unexpected,
+}
+
+/// Declares the statistics slots of `RsvmVcpuStats::exits` with their names, in ABI order.
+macro_rules! stats {
+    ($( $(#[$m:meta])* $name:ident = $s:literal, )*) => {
+        /// A slot of `RsvmVcpuStats::exits` (the ABI order; rsvm-abi's `STAT_NAMES`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub(crate) enum Stat { $( $(#[$m])* $name, )* }
+
+        impl Stat {
+            /// The slots' names, in order (debugfs lines, rsvm-abi's `STAT_NAMES`).
+            pub(crate) const NAMES: [&'static str; [$($s),*].len()] = [$($s),*];
+            /// Number of slots.
+            pub(crate) const NR: usize = Self::NAMES.len();
+        }
+    };
+}
+
+stats! {
+    Io = "io",
+    /// Counted on the #NPF path when the access goes to userspace (in addition to `Npf`).
+    Mmio = "mmio",
+    Hlt = "hlt",
+    Cpuid = "cpuid",
+    Msr = "msr",
+    Npf = "npf",
+    Intr = "intr",
+    Vintr = "vintr",
+    Shutdown = "shutdown",
+    FailEntry = "fail_entry",
+    Ud = "ud",
+    Vmmcall = "vmmcall",
+    Xsetbv = "xsetbv",
+    Exception = "exception",
+    Other = "other",
+    /// Every exit.
+    Total = "total",
+}
+
+/// The exit table: each code's name, handler and statistics slot, then the ranges and the
+/// default for codes without an entry. Generates the `ExitCode` constants and `dispatch`.
+macro_rules! exit_table {
+    (
+        $( $(#[$m:meta])* $name:ident = $code:literal => $h:ident, $s:ident; )*
+        $( [$lo:literal ..= $hi:literal] => $rh:ident, $rs:ident; )*
+        default => $dh:ident, $ds:ident;
+    ) => {
+        // Named for the table and for readers; not every name is used outside it.
+        #[allow(dead_code)]
+        impl ExitCode {
+            $( $(#[$m])* pub(crate) const $name: Self = Self($code); )*
+
+            /// The handler and the statistics slot of this exit.
+            pub(crate) const fn dispatch(self) -> (Handler, Stat) {
+                match self.0 {
+                    $( $code => (Handler::$h, Stat::$s), )*
+                    $( $lo..=$hi => (Handler::$rh, Stat::$rs), )*
+                    _ => (Handler::$dh, Stat::$ds),
+                }
+            }
+        }
+    };
+}
+
+exit_table! {
+    /// MOV to CR8 (intercepted only while the TPR holds a requested interrupt back).
+    WRITE_CR8 = 0x018 => Cr8Write, Other;
+    /// #AC: exception intercepts are 0x40 + vector (17).
+    EXCP_AC = 0x051 => Ac, Exception;
+    INTR = 0x060 => HostEvent, Intr;
+    NMI = 0x061 => HostEvent, Intr;
+    SMI = 0x062 => HostEvent, Intr;
+    VINTR = 0x064 => Vintr, Vintr;
+    CPUID = 0x072 => Cpuid, Cpuid;
+    HLT = 0x078 => Hlt, Hlt;
+    INVLPGA = 0x07a => SvmInsn, Ud;
+    IOIO = 0x07b => Ioio, Io;
+    MSR = 0x07c => Msr, Msr;
+    SHUTDOWN = 0x07f => Shutdown, Shutdown;
+    VMRUN = 0x080 => SvmInsn, Ud;
+    VMMCALL = 0x081 => Vmmcall, Vmmcall;
+    VMLOAD = 0x082 => SvmInsn, Ud;
+    VMSAVE = 0x083 => SvmInsn, Ud;
+    STGI = 0x084 => SvmInsn, Ud;
+    CLGI = 0x085 => SvmInsn, Ud;
+    SKINIT = 0x086 => SvmInsn, Ud;
+    XSETBV = 0x08d => Xsetbv, Xsetbv;
+    NPF = 0x400 => Npf, Npf;
+    /// VMEXIT_INVALID: VMRUN refused the VMCB state.
+    INVALID = 0xffff_ffff_ffff_ffff => FailEntry, FailEntry;
+    // Exceptions rsvm does not intercept.
+    [0x040..=0x05f] => Unexpected, Exception;
+    default => Unexpected, Other;
+}
+
+impl ExitCode {
+    pub(crate) const fn handler(self) -> Handler {
+        self.dispatch().0
+    }
+    pub(crate) const fn stat(self) -> Stat {
+        self.dispatch().1
+    }
+    /// A host interrupt, NMI or SMI: the guest did nothing, the host wanted the CPU.
+    pub(crate) const fn is_host_event(self) -> bool {
+        matches!(self.handler(), Handler::HostEvent)
+    }
+}
 
 /// EXITINFO1 of an IOIO intercept (APM 15.10.2, figure 15-2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +168,35 @@ impl IoioInfo {
             _ => 0,
         }
     }
+    /// Address size in bytes (A16/A32/A64, bits 7..9), if the CPU reported one.
+    pub(crate) fn addr_size(self) -> Option<u8> {
+        match (self.0 >> 7) & 7 {
+            1 => Some(2),
+            2 => Some(4),
+            4 => Some(8),
+            _ => None,
+        }
+    }
+    /// The effective segment of OUTS (SEG, bits 10..12; ES=0 .. GS=5), valid with decode
+    /// assists only.
+    pub(crate) fn segment(self) -> u8 {
+        ((self.0 >> 10) & 7) as u8
+    }
     pub(crate) fn port(self) -> u16 {
         (self.0 >> 16) as u16
+    }
+}
+
+/// EXITINFO1 of a nested page fault (APM 15.25.6): the #PF error-code bits and bit 33.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NpfInfo(pub(crate) u64);
+
+impl NpfInfo {
+    pub(crate) fn is_write(self) -> bool {
+        self.0 & (1 << 1) != 0
+    }
+    /// The fault happened while walking the guest's own page tables.
+    pub(crate) fn in_guest_page_walk(self) -> bool {
+        self.0 & (1 << 33) != 0
     }
 }

@@ -4,6 +4,11 @@
 //! (table B-2). `#[repr(C)]`: every field is naturally aligned, so the layout is the manual's
 //! without `packed`; every offset is asserted below. Reserved gaps are named by their offset.
 
+use super::{
+    clean::{self, Field},
+    event::{EventInj, IntCtl},
+    exit::ExitCode,
+};
 use core::mem::{offset_of, size_of};
 use kernel::static_assert;
 
@@ -24,11 +29,16 @@ impl VmcbSeg {
     }
 }
 
-/// Intercept vectors of the control area, as (word, bit): word 3 is byte offset 0x0C,
-/// word 4 is 0x10 (APM table B-1).
+/// Intercept vectors of the control area, as word * 32 + bit: word 0 is the CR
+/// read/write vector (byte offset 0x00, writes in bits 31:16), word 2 the exception vector
+/// (0x08), word 3 is 0x0C, word 4 is 0x10 (APM table B-1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Intercept {
+    /// MOV to CR8.
+    Cr8Write = 16 + 8,
+    /// #AC (exception vector 17).
+    ExceptionAc = 2 * 32 + 17,
     Intr = 3 * 32,
     Nmi = 3 * 32 + 1,
     Smi = 3 * 32 + 2,
@@ -73,7 +83,7 @@ pub(crate) struct VmcbControl {
     pub(crate) tlb_ctl: u8,
     reserved_0x05d: [u8; 3],
     /// 0x060: V_TPR, V_IRQ, V_INTR_PRIO, V_IGN_TPR, V_INTR_MASKING, V_GIF...
-    pub(crate) int_ctl: u32,
+    pub(crate) int_ctl: IntCtl,
     /// 0x064
     pub(crate) int_vector: u32,
     /// 0x068: interrupt shadow.
@@ -86,7 +96,7 @@ pub(crate) struct VmcbControl {
     /// 0x080: EXITINFO2.
     pub(crate) exit_info_2: u64,
     /// 0x088: EXITINTINFO.
-    pub(crate) exit_int_info: u32,
+    pub(crate) exit_int_info: EventInj,
     /// 0x08C
     pub(crate) exit_int_info_err: u32,
     /// 0x090: NP_ENABLE (bit 0) and friends.
@@ -96,7 +106,7 @@ pub(crate) struct VmcbControl {
     /// 0x0A0
     pub(crate) ghcb_gpa: u64,
     /// 0x0A8: EVENTINJ.
-    pub(crate) event_inj: u32,
+    pub(crate) event_inj: EventInj,
     /// 0x0AC
     pub(crate) event_inj_err: u32,
     /// 0x0B0: N_CR3, the nested page table root.
@@ -267,14 +277,12 @@ pub(crate) const TLB_CONTROL_DO_NOTHING: u8 = 0;
 pub(crate) const TLB_CONTROL_FLUSH_ALL: u8 = 1;
 pub(crate) const TLB_CONTROL_FLUSH_ASID: u8 = 3;
 
-/// int_ctl bit 24: V_INTR_MASKING — the host's RFLAGS.IF, not the guest's, masks physical
-/// interrupts, so a host interrupt always ends the guest's slice.
-pub(crate) const V_INTR_MASKING: u32 = 1 << 24;
 /// nested_ctl bit 0: NP_ENABLE.
 pub(crate) const NP_ENABLE: u64 = 1;
 
 /// Instructions and events every rsvm guest (VMs and the self-test alike) is intercepted on.
-const BASE_INTERCEPTS: [Intercept; 19] = [
+const BASE_INTERCEPTS: [Intercept; 20] = [
+    Intercept::ExceptionAc,
     Intercept::Intr,
     Intercept::Nmi,
     Intercept::Smi,
@@ -296,8 +304,9 @@ const BASE_INTERCEPTS: [Intercept; 19] = [
     Intercept::Xsetbv,
 ];
 
-/// Exception vector of #AC: intercepted and reflected, so that a guest cannot keep the CPU
-/// in endless #AC delivery without the host getting it back (CVE-2015-5307).
+/// Exception vector of #AC: intercepted (`Intercept::ExceptionAc`) and reflected, so that a
+/// guest cannot keep the CPU in endless #AC delivery without the host getting it back
+/// (CVE-2015-5307).
 pub(crate) const AC_VECTOR: u8 = 17;
 
 impl Vmcb {
@@ -307,10 +316,9 @@ impl Vmcb {
         let c = &mut self.control;
         c.iopm_base_pa = iopm_pa;
         c.msrpm_base_pa = msrpm_pa;
-        c.int_ctl = V_INTR_MASKING;
+        c.int_ctl.set_v_intr_masking();
         c.nested_ctl = NP_ENABLE;
         c.nested_cr3 = npt_root;
-        c.intercepts[2] |= 1 << AC_VECTOR;
         for i in BASE_INTERCEPTS {
             self.set_intercept(i);
         }
@@ -336,18 +344,127 @@ impl Vmcb {
         s.g_pat = 0x0007_0406_0007_0406;
     }
 
+    /// Turns intercept `i` on.
     pub(crate) fn set_intercept(&mut self, i: Intercept) {
+        self.update_intercept(i, true);
+    }
+
+    /// Turns intercept `i` off.
+    pub(crate) fn clear_intercept(&mut self, i: Intercept) {
+        self.update_intercept(i, false);
+    }
+
+    /// Sets or clears intercept `i`; the intercept group is dirty only if the bit changed,
+    /// so that re-asserting the same intercepts before every VMRUN keeps it cached.
+    fn update_intercept(&mut self, i: Intercept, on: bool) {
         let bit = i as u32;
         // The enum's values are all below 6 * 32; `get_mut` keeps this panic-free anyway.
-        if let Some(w) = self.control.intercepts.get_mut((bit / 32) as usize) {
-            *w |= 1 << (bit % 32);
+        let Some(w) = self.control.intercepts.get_mut((bit / 32) as usize) else { return };
+        let new = if on { *w | 1 << (bit % 32) } else { *w & !(1 << (bit % 32)) };
+        if new != *w {
+            *w = new;
+            self.mark_dirty(Field::Intercepts);
         }
     }
 
     /// The exit code, with QEMU's zero-extended VMEXIT_INVALID (0x0000_0000_FFFF_FFFF)
     /// sign-extended back to the architectural -1.
-    pub(crate) fn exit_code(&self) -> u64 {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         let c = self.control.exit_code;
-        if c as u32 == u32::MAX { u64::MAX } else { c }
+        ExitCode(if c as u32 == u32::MAX { u64::MAX } else { c })
+    }
+
+    // ---- VMCB clean bits (svm/clean.rs) ------------------------------------------------
+    //
+    // The fields of a clean-bit group are written through the setters below, which clear
+    // the group's bit. RIP, RSP, RAX, RFLAGS, EVENTINJ, TLB_CONTROL, the interrupt shadow
+    // and the VMLOAD/VMSAVE state (FS, GS, TR, LDTR, the syscall MSRs) are read by every
+    // VMRUN or VMLOAD and may be written directly.
+
+    fn mark_dirty(&mut self, f: Field) {
+        self.control.clean = clean::mark_dirty(self.control.clean, f);
+    }
+
+    /// Everything reloaded at the next VMRUN (after writes that bypass the setters).
+    pub(crate) fn mark_all_dirty(&mut self) {
+        self.control.clean = 0;
+    }
+
+    /// After a #VMEXIT that was not VMEXIT_INVALID: the CPU's cached copy is current.
+    pub(crate) fn mark_clean_after_exit(&mut self, has_clean_bits: bool) {
+        self.control.clean = clean::after_exit(has_clean_bits);
+    }
+
+    /// Just before VMRUN: all dirty unless the CPU can still hold this VMCB's state.
+    pub(crate) fn prepare_clean(&mut self, has_clean_bits: bool, cached_here: bool) {
+        self.control.clean = clean::before_run(self.control.clean, has_clean_bits, cached_here);
+    }
+
+    pub(crate) fn set_tsc_offset(&mut self, v: u64) {
+        self.control.tsc_offset = v;
+        self.mark_dirty(Field::TscOffset);
+    }
+
+    /// The ASID group is dirty only if the ASID changed (as Linux's `pre_svm_run()`).
+    pub(crate) fn set_asid(&mut self, asid: u32) {
+        if self.control.asid != asid {
+            self.control.asid = asid;
+            self.mark_dirty(Field::Asid);
+        }
+    }
+
+    /// V_TPR (the guest's CR8).
+    pub(crate) fn set_v_tpr(&mut self, cr8: u32) {
+        self.control.int_ctl.set_v_tpr(cr8);
+        self.mark_dirty(Field::IntCtl);
+    }
+
+    /// Opens an interrupt window: a virtual interrupt (vector 0, priority 0xF, TPR ignored)
+    /// and the VINTR intercept, which fires when the guest can take it (APM 15.21.4).
+    pub(crate) fn request_vintr_window(&mut self) {
+        self.control.int_vector = 0;
+        self.control.int_ctl.request_window();
+        self.mark_dirty(Field::IntCtl);
+        self.set_intercept(Intercept::Vintr);
+    }
+
+    /// Hands external interrupt `vector` to the CPU as the virtual interrupt: the guest
+    /// takes it through its IDT as soon as RFLAGS.IF and the interrupt shadow allow (APM
+    /// 15.21.4), without an exit. TPR is ignored (the APIC model already applied it when it
+    /// chose the vector, as for EVENTINJ). VINTR must not be intercepted for this.
+    pub(crate) fn raise_virtual_interrupt(&mut self, vector: u8) {
+        self.control.int_vector = vector as u32;
+        self.control.int_ctl.request_window();
+        self.mark_dirty(Field::IntCtl);
+        self.clear_intercept(Intercept::Vintr);
+    }
+
+    /// Closes the interrupt window `request_vintr_window` opened.
+    pub(crate) fn clear_vintr_window(&mut self) {
+        self.control.int_ctl.clear_window();
+        self.mark_dirty(Field::IntCtl);
+        self.clear_intercept(Intercept::Vintr);
+    }
+
+    pub(crate) fn set_efer(&mut self, v: u64) {
+        self.save.efer = v;
+        self.mark_dirty(Field::Efer);
+    }
+
+    pub(crate) fn set_g_pat(&mut self, v: u64) {
+        self.save.g_pat = v;
+        self.mark_dirty(Field::GPat);
+    }
+
+    pub(crate) fn set_cr2(&mut self, v: u64) {
+        self.save.cr2 = v;
+        self.mark_dirty(Field::Cr2);
+    }
+
+    /// CS's selector and base (as a SIPI sets them).
+    pub(crate) fn set_cs_selector_base(&mut self, selector: u16, base: u64) {
+        self.save.cs.selector = selector;
+        self.save.cs.base = base;
+        self.mark_dirty(Field::Seg);
     }
 }

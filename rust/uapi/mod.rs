@@ -47,13 +47,12 @@ unsafe impl AsBytes for RsvmSelftest {}
 /// Runs the built-in world-switch self-test; the result is written to the argument.
 pub(crate) const RSVM_SELFTEST_WORLD_SWITCH: u32 = _IOR::<RsvmSelftest>(RSVMIO, 0x80);
 
-/// Number of exit counters in `RsvmVcpuStats::exits`.
-pub(crate) const STAT_NR: usize = 16;
+/// Number of exit counters in `RsvmVcpuStats::exits` (`svm::exit::Stat` declares them).
+pub(crate) const STAT_NR: usize = crate::svm::exit::Stat::NR;
 /// Their names, in order (also the debugfs per-vCPU file's lines).
-pub(crate) const STAT_NAMES: [&str; STAT_NR] = [
-    "io", "mmio", "hlt", "cpuid", "msr", "npf", "intr", "vintr", "shutdown", "fail_entry", "ud", "vmmcall", "xsetbv",
-    "exception", "other", "total",
-];
+pub(crate) const STAT_NAMES: [&str; STAT_NR] = crate::svm::exit::Stat::NAMES;
+// The ABI has 16 counters; `svm::exit::Stat` is their one list.
+static_assert!(STAT_NR == 16);
 
 /// Result of `RSVM_GET_VCPU_STATS` (on a vCPU fd).
 #[repr(C)]

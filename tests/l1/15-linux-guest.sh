@@ -106,7 +106,14 @@ shell_l2() {
 	assert "$name: --disk-ro: the image is unchanged after the guest tried to write" test "$(md5sum < /tmp/l2ro.img)" = "$before"
 }
 
-( boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 'the guest powered off' && end_l2 /dev/kvm kvm_amd panic 3 'the guest kernel panicked' --no-acpi && shell_l2 /dev/kvm kvm_amd --no-acpi ); r=$?
+kvm_ref() { boot_l2 /dev/kvm kvm_amd --cpus 2 --hugepages && end_l2 /dev/kvm kvm_amd poweroff 0 'the guest powered off' && end_l2 /dev/kvm kvm_amd panic 3 'the guest kernel panicked' --no-acpi && shell_l2 /dev/kvm kvm_amd --no-acpi; }
+( kvm_ref ); r=$?
+if [ $r != 0 ]; then
+	# kvm_amd injects interrupts with EVENTINJ, which QEMU's TCG can deliver twice (issue 12,
+	# Documentation/testing.md): the reference gets one more try. rsvm's runs below get none.
+	echo "note: the kvm_amd reference failed once; running it again (emulator bug, testing.md)"
+	( kvm_ref ); r=$?
+fi
 kvm_unload
 load_rsvm || fail "reload rsvm"
 [ $r = 0 ] || fail "the L2 guest on /dev/kvm (see above)"

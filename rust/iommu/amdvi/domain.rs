@@ -139,6 +139,11 @@ impl Domain {
     /// Frees the id; the tables go with `self`. The caller has pointed every DTE that used
     /// the domain elsewhere and flushed the domain.
     pub(crate) fn release(self, ids: &mut DomainIds) {
+        self.free_id(ids);
+    }
+
+    /// Gives the id back to `ids` (for an owner whose `Drop` frees the domain).
+    pub(crate) fn free_id(&self, ids: &mut DomainIds) {
         if !ids.free(self.id) {
             pr_warn!("amdvi: domain {} freed twice\n", self.id);
         }

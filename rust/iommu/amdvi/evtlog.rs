@@ -3,7 +3,7 @@
 //! The event log (AMD I/O Virtualization Technology spec, doc 48882, §3.3.2 and §2.5): a
 //! ring of 128-bit event records the IOMMU writes at the tail; software consumes them from
 //! the head. rsvm drains it by polling, not by the unit's event-log interrupt: every 100 ms
-//! while a device is bound to rsvm (`assign::rsvm_amdvi_poll`, a delayed work item in
+//! while a device is bound to rsvm (`assign::events::rsvm_amdvi_poll`, a delayed work item in
 //! shim.c), on every debugfs read and on `RSVM_DEVICE_EVENTS`. (QEMU's unit never writes
 //! events, so an interrupt path could not be tested here; Documentation/amdvi.md.)
 //! Messages are rate-limited (one state for all of them, 10 per 5 s).

@@ -5,7 +5,7 @@
 //! looks every fixed or arbitrated MSI of the device up at index `data[10:0]` and delivers
 //! the entry's vector to the entry's destination, or aborts the interrupt if the entry has
 //! RemapEn=0. rsvm fills exactly one entry: the one for the MSI message Linux programmed
-//! into the device for rsvm's host IRQ (`assign::set_msi`). Anything else the device (or a
+//! into the device for rsvm's host IRQ (`assign::intr::set_msi`). Anything else the device (or a
 //! guest driving its DMA engine at 0xFEE0_0000) writes to the interrupt range is dropped.
 //! Documentation/amdvi.md, "Interrupt remapping".
 

@@ -23,31 +23,20 @@ pub(crate) mod irt;
 pub(crate) mod ivrs;
 pub(crate) mod pgtable;
 pub(crate) mod regs;
+pub(crate) mod unit;
 
+use assign::Unit;
 use cmdbuf::{CmdBuf, Command};
 use core::fmt;
-use devtab::{DevTable, Dte};
+use devtab::DevTable;
 use dmatest::TestDomain;
 use domain::Domain;
 use evtlog::EvtLog;
 use pgtable::DomainIds;
-use kernel::{bindings, debugfs, new_mutex, prelude::*, sync::Mutex, uaccess::UserSliceReader};
-use regs::{Control, ControlBit, Regs, SavedRegs};
-
-/// What the IVRS says about the unit rsvm drives.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct UnitInfo {
-    pub(crate) ivhd_type: u8,
-    pub(crate) ivhd_flags: u8,
-    pub(crate) devid: u16,
-    pub(crate) cap_offset: u16,
-    pub(crate) mmio_base: u64,
-    pub(crate) segment: u16,
-    pub(crate) last_devid: u16,
-    pub(crate) units_in_ivrs: usize,
-    /// IVinfo: the address sizes the platform supports (§5.2.1).
-    pub(crate) iv_info: u32,
-}
+use kernel::{bindings, debugfs, new_mutex, prelude::*, uaccess::UserSliceReader};
+use crate::ffi::pci::PciDriver;
+use regs::{Control, ControlBit, Regs};
+use unit::{Hw, UnitInfo};
 
 /// Reads the IVRS table and describes its first unit, with the unit's alias entries.
 fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>)> {
@@ -104,230 +93,37 @@ fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>)> {
     r
 }
 
-/// Event records kept between a drain and the VMMs' `RSVM_DEVICE_EVENTS`.
-const PENDING_EVENTS: usize = 256;
-
-/// The hardware state, behind the unit's mutex: one command sequence at a time.
-struct Hw {
-    regs: Regs,
-    saved: SavedRegs,
-    devtab: DevTable,
-    cmdbuf: CmdBuf,
-    evtlog: EvtLog,
-    efr: u64,
-    domain_ids: DomainIds,
-    /// The debugfs-driven test domain and the device ids whose DTE points at it.
-    test: Option<TestDomain>,
-    test_devids: KVec<u16>,
-    /// Event records drained but not yet filed with their device (`assign::route_events`).
-    pending_events: KVec<evtlog::Event>,
-    /// A device id whose DTE debugfs shows (`dte <devid>`), for the tests.
-    peek: Option<u16>,
-}
-
-impl Hw {
-    /// The enable sequence (§3.3, and Linux's `early_enable_iommu`): unit off, control
-    /// flags from the IVHD, tables and buffers with their heads and tails at 0, then
-    /// CmdBufEn, EventLogEn and IommuEn; then the caches are flushed.
-    fn enable(&mut self, info: &UnitInfo) -> Result {
-        let r = &self.regs;
-        let off = Control::from_bits(self.saved.control)
-            .with(ControlBit::IommuEn, false)
-            .with(ControlBit::CmdBufEn, false)
-            .with(ControlBit::EventLogEn, false)
-            .with(ControlBit::EventIntEn, false)
-            .with(ControlBit::ComWaitIntEn, false)
-            .with(ControlBit::PprLogEn, false)
-            .with(ControlBit::PprIntEn, false)
-            .with(ControlBit::PprEn, false)
-            .with(ControlBit::GtEn, false)
-            .with(ControlBit::GaEn, false)
-            .with(ControlBit::GaLogEn, false)
-            .with(ControlBit::GaIntEn, false);
-        r.set_control(off);
-        let f = info.ivhd_flags;
-        let c = off
-            .with(ControlBit::HtTunEn, f & ivrs::ivhd_flag::HT_TUN_EN != 0)
-            .with(ControlBit::PassPw, f & ivrs::ivhd_flag::PASS_PW != 0)
-            .with(ControlBit::ResPassPw, f & ivrs::ivhd_flag::RES_PASS_PW != 0)
-            .with(ControlBit::Isoc, f & ivrs::ivhd_flag::ISOC != 0)
-            .with(ControlBit::Coherent, true);
-        let c = Control::from_bits(
-            (c.bits() & !regs::CONTROL_INV_TIMEOUT_MASK) | regs::CONTROL_INV_TIMEOUT_1S,
-        );
-        r.set_control(c);
-        // No exclusion range while rsvm owns the unit (its DMA would bypass the tables).
-        r.set_excl_base(0);
-        r.set_excl_limit(0);
-        r.set_dev_tab_base(self.devtab.base_reg());
-        r.set_cmd_buf_base(self.cmdbuf.base_reg());
-        r.set_cmd_head(0);
-        r.set_cmd_tail(0);
-        self.cmdbuf.reset();
-        r.set_evt_log_base(self.evtlog.base_reg());
-        r.set_evt_head(0);
-        r.set_evt_tail(0);
-        self.evtlog.reset();
-        let c = c | ControlBit::CmdBufEn;
-        r.set_control(c);
-        let c = c | ControlBit::EventLogEn;
-        r.set_control(c);
-        r.set_control(c | ControlBit::IommuEn);
-        self.flush_all()
-    }
-
-    /// Drops everything the unit may have cached: INVALIDATE_IOMMU_ALL where supported,
-    /// else every DTE of the table (no domain is in use yet).
-    fn flush_all(&mut self) -> Result {
-        if self.efr & regs::efr::IA_SUP != 0 {
-            self.cmdbuf.submit(&self.regs, Command::invalidate_all())?;
-        } else {
-            for id in 0..self.devtab.entries() {
-                let id = u16::try_from(id).map_err(|_| EINVAL)?;
-                self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(id))?;
-            }
-        }
-        self.cmdbuf.wait(&self.regs)
-    }
-}
-
-impl Hw {
-    /// Writes the DTE of `devid` and makes the unit forget what it cached for it:
-    /// INVALIDATE_DEVTAB_ENTRY, then INVALIDATE_IOMMU_PAGES for `domain` (the domain the
-    /// entry used or now uses: QEMU ignores the former), then COMPLETION_WAIT.
-    /// When the interrupt fields (third quadword) change, INVALIDATE_INTERRUPT_TABLE too
-    /// (§2.4.5): the unit may have cached entries of the old table.
-    fn set_dte(&mut self, devid: u16, dte: Dte, domains: &[u16]) -> Result {
-        let old = self.devtab.get(devid)?;
-        self.devtab.set(devid, dte)?;
-        self.cmdbuf.submit(&self.regs, Command::invalidate_devtab_entry(devid))?;
-        if old.0[2] != dte.0[2] {
-            self.cmdbuf.submit(&self.regs, Command::invalidate_interrupt_table(devid))?;
-        }
-        for &d in domains {
-            self.cmdbuf.submit(&self.regs, Command::invalidate_domain(d))?;
-        }
-        self.cmdbuf.wait(&self.regs)
-    }
-
-    /// Writes entry `index` of `devid`'s interrupt remapping table, then
-    /// INVALIDATE_INTERRUPT_TABLE (§2.4.5; QEMU 7.2 caches nothing and ignores it, hardware
-    /// may hold the old entry until then) and COMPLETION_WAIT.
-    fn set_irte(&mut self, devid: u16, table: &mut irt::Irt, index: usize, e: u32) -> Result {
-        table.set(index, e)?;
-        self.cmdbuf.submit(&self.regs, Command::invalidate_interrupt_table(devid))?;
-        self.cmdbuf.wait(&self.regs)
-    }
-
-    /// INVALIDATE_IOMMU_PAGES for every page of domain `id`, then COMPLETION_WAIT.
-    fn flush_domain(&mut self, id: u16) -> Result {
-        self.cmdbuf.submit(&self.regs, Command::invalidate_domain(id))?;
-        self.cmdbuf.wait(&self.regs)
-    }
-
-    /// Drains the event log; records are kept (at most `PENDING_EVENTS`) for the devices'
-    /// VMMs (`RSVM_DEVICE_EVENTS`), the rest only counted and logged.
-    fn drain_events(&mut self) -> u32 {
-        let q = &mut self.pending_events;
-        self.evtlog.drain(&self.regs, |e| {
-            if q.len() < PENDING_EVENTS {
-                let _ = q.push(e, GFP_ATOMIC);
-            }
-        })
-    }
-
-    fn test_domain(&mut self) -> Result<&mut TestDomain> {
-        self.test.as_mut().ok_or(ENOENT)
-    }
-
-    /// Points the DTE of `devid` at the test domain (`translate`) or blocks its DMA.
-    fn test_attach(&mut self, devid: u16, translate: bool) -> Result {
-        let t = self.test_domain()?;
-        let (id, root, levels) = (t.dom.id, t.dom.pt.root(), t.dom.pt.levels());
-        let dte = if translate {
-            Dte::translated(id, root, levels as u8, true, true)
-        } else {
-            Dte::blocked(id)
-        };
-        self.set_dte(devid, dte, &[id])?;
-        if !self.test_devids.contains(&devid) {
-            self.test_devids.push(devid, GFP_KERNEL)?;
-        }
-        Ok(())
-    }
-
-    /// Every DTE the test domain used back to V=0 (untranslated, as before rsvm).
-    fn test_detach_all(&mut self) -> Result {
-        let id = self.test_domain()?.dom.id;
-        while let Some(devid) = self.test_devids.pop() {
-            self.set_dte(devid, Dte::untranslated(), &[id])?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Hw {
-    fn drop(&mut self) {
-        // Off first (commands, events, translation), then every register as it was; the
-        // tables are freed after this (field drops), when the unit no longer points at them.
-        let c = self.regs.control()
-            .with(ControlBit::IommuEn, false)
-            .with(ControlBit::CmdBufEn, false)
-            .with(ControlBit::EventLogEn, false);
-        self.regs.set_control(c);
-        self.regs.restore(&self.saved);
-        let now = self.regs.control().bits();
-        if now != self.saved.control {
-            pr_warn!("amdvi: control register reads {:#x} after restoring {:#x}\n", now, self.saved.control);
-        }
-    }
-}
-
-/// One IOMMU unit driven by rsvm: the data behind `/sys/kernel/debug/rsvm/amdvi`.
-#[pin_data]
-pub(crate) struct Unit {
-    info: UnitInfo,
-    /// The unit's IVRS alias entries (42h, 43h): a device's DTE state applies to its alias's
-    /// DTE too (`assign.rs`).
-    aliases: KVec<ivrs::AliasMap>,
-    /// Whether assigned devices' interrupts are remapped (module parameter
-    /// `amdvi_intremap`, default 1; 0 only to show the attack it stops).
-    intremap: bool,
-    /// Devices bound to rsvm's PCI driver and their assignments (taken before `hw`).
-    #[pin]
-    assign: Mutex<assign::Registry>,
-    #[pin]
-    hw: Mutex<Hw>,
-}
-
 /// The unit (owned by its debugfs file: dropping that turns the unit off) and rsvm's PCI
-/// driver, registered while the unit is up (binding needs its device table).
+/// driver, registered while the unit is up (binding needs its device table), with the watch
+/// for host IRQs moved by CPU hot-unplug.
 pub(crate) struct AmdviFile {
     file: Pin<KBox<debugfs::File<Unit>>>,
-    pci_registered: bool,
+    pci: Option<(PciDriver, assign::intr::IrqMoveWatch)>,
 }
 
 impl AmdviFile {
     fn new(file: Pin<KBox<debugfs::File<Unit>>>) -> Self {
         assign::publish(Some(&**file));
-        // SAFETY: registers rsvm's static pci_driver; unregistered in Drop.
-        let r = unsafe { crate::ffi::rsvm_shim_pci_register() };
-        if r != 0 {
+        // The watch first: a device assigned as soon as the driver is up is covered.
+        let pci = assign::intr::IrqMoveWatch::start().and_then(|w| PciDriver::register().map(|d| (d, w)));
+        if let Err(r) = &pci {
             pr_warn!("amdvi: PCI driver not registered ({}): no device assignment\n", r);
         }
-        Self { file, pci_registered: r == 0 }
+        Self { file, pci: pci.ok() }
     }
 }
 
 impl Drop for AmdviFile {
     fn drop(&mut self) {
-        if self.pci_registered {
-            // SAFETY: registered in `new`. Unbinds every device (DTEs back to V=0); no VM
-            // holds one (each VM fd holds a module reference).
-            unsafe { crate::ffi::rsvm_shim_pci_unregister() };
+        if let Some((driver, watch)) = self.pci.take() {
+            // Unbinds every device (DTEs back to V=0); no VM holds one (each VM fd holds a
+            // module reference).
+            drop(driver);
+            // Then the hotplug state goes and the IRQ-moved work is cancelled.
+            drop(watch);
         }
         // No device is bound any more and none can be: nothing starts the poll again.
-        assign::poll_stop();
+        assign::events::poll_stop();
         assign::publish(None);
         let _ = &self.file;
     }

@@ -1,9 +1,10 @@
-//! Host-side unit tests of the module's local APIC model (rust/lapic.rs, compiled here as
+//! Host-side unit tests of the module's local APIC model (rust/lapic/, compiled here as
 //! is: it uses only `core`). Expected values from the SDM vol. 3 ch. 11 and, where it
 //! leaves a choice, from KVM's lapic.c.
 
-#[path = "../../../rust/lapic.rs"]
-#[allow(dead_code)]
+#[path = "../../../rust/lapic/mod.rs"]
+// The module's re-exports (`route::DM_*`) the tests do not all use.
+#[allow(dead_code, unused_imports)]
 mod lapic;
 
 use lapic::*;

@@ -30,6 +30,29 @@ mod iopt_tests;
 extern crate self as kernel;
 #[cfg(test)]
 mod kernel_standins;
+/// The module's SVM files, at the paths the module gives them (`asid.rs` names
+/// `crate::svm::vmcb`; the svm files name each other with `super::`).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../rust/svm"]
+mod svm {
+    #[path = "assist.rs"]
+    pub(crate) mod assist;
+    #[path = "clean.rs"]
+    pub(crate) mod clean;
+    #[path = "event.rs"]
+    pub(crate) mod event;
+    #[path = "exit.rs"]
+    pub(crate) mod exit;
+    #[path = "vmcb.rs"]
+    pub(crate) mod vmcb;
+}
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../rust/asid.rs"]
+mod asid;
+#[cfg(test)]
+mod svm_tests;
 
 #[derive(Parser)]
 #[command(about = "Assertions about /dev/rsvm, run inside the rsvm test VM")]

@@ -16,6 +16,7 @@
 //! Power-off: Linux writes SLP_TYP (from `\_S5`, here 5) << 2 | SLP_EN (0x20) to the sleep
 //! control register; [`SleepControl`] turns that into the end of the run (status 0).
 
+use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
 use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
 use crate::pci::{intx_gsi, SlotIrq, CONFIG_ADDRESS};
@@ -319,6 +320,22 @@ impl SleepControl {
     /// Both registers read 0 (no wake status).
     pub fn read(&self, _port: u16) -> u8 {
         0
+    }
+}
+
+/// On the port bus at [`SLEEP_CONTROL_PORT`] and [`SLEEP_STATUS_PORT`] (one port each, only
+/// with ACPI): byte accesses only.
+impl BusDevice for SleepControl {
+    fn read(&mut self, base: u64, offset: u64, data: &mut [u8]) -> bool {
+        let [b] = data else { return false };
+        *b = SleepControl::read(self, (base + offset) as u16);
+        true
+    }
+
+    fn write(&mut self, base: u64, offset: u64, data: &[u8]) -> bool {
+        let [b] = data else { return false };
+        SleepControl::write(self, (base + offset) as u16, *b);
+        true
     }
 }
 

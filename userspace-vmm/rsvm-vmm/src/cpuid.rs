@@ -13,6 +13,12 @@
 
 use kvm_bindings::{kvm_cpuid_entry2, CpuId, KVM_CPUID_FLAG_SIGNIFCANT_INDEX};
 
+#[derive(Debug, thiserror::Error)]
+pub enum CpuidError {
+    #[error("CPUID table: {0:?}")]
+    Table(vmm_sys_util::fam::Error),
+}
+
 const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 const LEAF1_EDX_HTT: u32 = 1 << 28;
@@ -28,7 +34,7 @@ const LEAF7_1_EAX_AVX: u32 = (1 << 4) | (1 << 5);
 /// Leaf 0x8000_0001 ECX: XOP, FMA4.
 const LEAF_EXT1_ECX_AVX: u32 = (1 << 11) | (1 << 16);
 
-pub fn for_vcpu(supported: &CpuId, apic_id: u8, tsc_deadline: bool, xsave: bool) -> Result<CpuId, String> {
+pub fn for_vcpu(supported: &CpuId, apic_id: u8, tsc_deadline: bool, xsave: bool) -> Result<CpuId, CpuidError> {
     let mut entries: Vec<kvm_cpuid_entry2> = supported
         .as_slice()
         .iter()
@@ -75,7 +81,7 @@ pub fn for_vcpu(supported: &CpuId, apic_id: u8, tsc_deadline: bool, xsave: bool)
             e.flags |= KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
         }
     }
-    CpuId::from_entries(&entries).map_err(|e| format!("CPUID table: {e:?}"))
+    CpuId::from_entries(&entries).map_err(CpuidError::Table)
 }
 
 /// CPUID 1 EAX (family, model, stepping), for the MP table.

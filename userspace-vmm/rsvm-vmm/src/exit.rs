@@ -3,6 +3,15 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+/// A failure while the guest runs (the VMM's, not the guest's: status 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("vCPU {vcpu}: KVM_RUN: {source}")]
+    KvmRun { vcpu: u8, source: kvm_ioctls::Error },
+    #[error("exit lock poisoned")]
+    LockPoisoned,
+}
+
 /// Process exit statuses (documented in --help and Documentation/vmm.md).
 pub const STATUS_OK: i32 = 0;
 pub const STATUS_ERROR: i32 = 1;
@@ -25,8 +34,8 @@ pub enum VmExit {
     Panic,
     /// Triple fault, failed VM entry, internal error: the message has the details.
     Crash(String),
-    /// The VMM itself failed.
-    Error(String),
+    /// The VMM itself failed while the guest ran.
+    Error(RunError),
     /// --timeout passed.
     Timeout,
 }
@@ -75,7 +84,7 @@ impl ExitSignal {
     /// Waits for an exit reason, at most `timeout` (then `VmExit::Timeout`).
     pub fn wait(&self, timeout: Option<Duration>) -> VmExit {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let Ok(mut r) = self.reason.lock() else { return VmExit::Error("exit lock poisoned".into()) };
+        let Ok(mut r) = self.reason.lock() else { return VmExit::Error(RunError::LockPoisoned) };
         loop {
             if let Some(e) = r.clone() {
                 return e;
@@ -83,7 +92,7 @@ impl ExitSignal {
             match deadline {
                 None => match self.cond.wait(r) {
                     Ok(g) => r = g,
-                    Err(_) => return VmExit::Error("exit lock poisoned".into()),
+                    Err(_) => return VmExit::Error(RunError::LockPoisoned),
                 },
                 Some(d) => {
                     let now = std::time::Instant::now();
@@ -92,7 +101,7 @@ impl ExitSignal {
                     }
                     match self.cond.wait_timeout(r, d - now) {
                         Ok((g, _)) => r = g,
-                        Err(_) => return VmExit::Error("exit lock poisoned".into()),
+                        Err(_) => return VmExit::Error(RunError::LockPoisoned),
                     }
                 }
             }

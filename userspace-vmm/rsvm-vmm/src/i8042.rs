@@ -1,6 +1,7 @@
 //! The i8042 keyboard controller at 0x60/0x64, only for its reset line: vm-superio's
 //! `I8042Device`, whose reset command (0xFE to 0x64, Linux's `reboot=k`) ends the run.
 
+use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
 use std::sync::Arc;
 use vm_superio::I8042Device;
@@ -36,6 +37,21 @@ impl I8042 {
 
     pub fn write(&mut self, port: u16, value: u8) {
         let Ok(()) = self.dev.write((port - DATA_PORT) as u8, value);
+    }
+}
+
+/// On the port bus at [`DATA_PORT`] and [`COMMAND_PORT`] (one port each): byte accesses only.
+impl BusDevice for I8042 {
+    fn read(&mut self, base: u64, offset: u64, data: &mut [u8]) -> bool {
+        let [b] = data else { return false };
+        *b = I8042::read(self, (base + offset) as u16);
+        true
+    }
+
+    fn write(&mut self, base: u64, offset: u64, data: &[u8]) -> bool {
+        let [b] = data else { return false };
+        I8042::write(self, (base + offset) as u16, *b);
+        true
     }
 }
 

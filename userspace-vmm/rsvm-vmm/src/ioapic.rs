@@ -7,6 +7,7 @@
 //! EOI broadcast (KVM_EXIT_IOAPIC_EOI) are not emulated: they would need KVM_SET_GSI_ROUTING,
 //! which rsvm does not provide, for the kernel to report the EOI of a level-triggered vector.
 
+use crate::bus::BusDevice;
 use std::sync::{Arc, Mutex};
 
 pub const NUM_PINS: usize = 24;
@@ -33,16 +34,22 @@ pub trait RteObserver: Send + Sync {
     fn rte_written(&self, pin: usize, rte: u64, masked: bool);
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum IoapicError {
+    #[error("KVM_SIGNAL_MSI: {0}")]
+    SignalMsi(kvm_ioctls::Error),
+}
+
 /// Where assertions go: KVM_SIGNAL_MSI on the VM, or a recorder in tests.
 pub trait MsiSink: Send + Sync {
-    fn signal_msi(&self, address: u64, data: u32) -> Result<(), String>;
+    fn signal_msi(&self, address: u64, data: u32) -> Result<(), IoapicError>;
 }
 
 impl MsiSink for kvm_ioctls::VmFd {
-    fn signal_msi(&self, address: u64, data: u32) -> Result<(), String> {
+    fn signal_msi(&self, address: u64, data: u32) -> Result<(), IoapicError> {
         let msi = kvm_bindings::kvm_msi { address_lo: address as u32, address_hi: (address >> 32) as u32, data, ..Default::default() };
         // KVM returns 0 when the interrupt was blocked or coalesced: not an error.
-        kvm_ioctls::VmFd::signal_msi(self, msi).map(|_| ()).map_err(|e| format!("KVM_SIGNAL_MSI: {e}"))
+        kvm_ioctls::VmFd::signal_msi(self, msi).map(|_| ()).map_err(IoapicError::SignalMsi)
     }
 }
 
@@ -166,6 +173,19 @@ impl Ioapic {
     }
 }
 
+/// On the MMIO bus at IOAPIC_BASE (layout.rs), IOAPIC_SIZE bytes: any access size.
+impl BusDevice for Ioapic {
+    fn read(&mut self, _base: u64, offset: u64, data: &mut [u8]) -> bool {
+        self.mmio_read(offset, data);
+        true
+    }
+
+    fn write(&mut self, _base: u64, offset: u64, data: &[u8]) -> bool {
+        self.mmio_write(offset, data);
+        true
+    }
+}
+
 /// An interrupt line of a device: pin `pin` of the IOAPIC; vm-superio devices trigger it.
 #[derive(Clone)]
 pub struct IrqLine {
@@ -197,7 +217,7 @@ pub mod tests {
     #[derive(Default)]
     pub struct Recorder(pub Mutex<Vec<(u64, u32)>>);
     impl MsiSink for Recorder {
-        fn signal_msi(&self, address: u64, data: u32) -> Result<(), String> {
+        fn signal_msi(&self, address: u64, data: u32) -> Result<(), IoapicError> {
             self.0.lock().unwrap().push((address, data));
             Ok(())
         }

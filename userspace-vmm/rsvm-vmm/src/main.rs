@@ -14,6 +14,7 @@ mod mptable;
 mod passthrough;
 mod pci;
 mod serial;
+mod stats;
 mod terminal;
 mod vcpu;
 mod virtio_blk;
@@ -123,18 +124,29 @@ struct Args {
     verbose: bool,
 }
 
+/// A --mem value that is not a size (clap prints it after "invalid value").
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum SizeError {
+    #[error("'{0}' is not a size (e.g. 256M, 1G)")]
+    NotASize(String),
+    #[error("'{0}' is too large")]
+    TooLarge(String),
+    #[error("'{0}' is not a multiple of 4 KiB")]
+    NotPageMultiple(String),
+}
+
 /// "256M", "1G", "65536K", "33554432".
-fn parse_size(s: &str) -> Result<u64, String> {
+fn parse_size(s: &str) -> Result<u64, SizeError> {
     let (num, mult) = match s.chars().last() {
         Some('k' | 'K') => (&s[..s.len() - 1], 1u64 << 10),
         Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
         Some('g' | 'G') => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1),
     };
-    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size (e.g. 256M, 1G)"))?;
-    let bytes = n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))?;
+    let n: u64 = num.parse().map_err(|_| SizeError::NotASize(s.into()))?;
+    let bytes = n.checked_mul(mult).ok_or_else(|| SizeError::TooLarge(s.into()))?;
     if bytes % 4096 != 0 {
-        return Err(format!("'{s}' is not a multiple of 4 KiB"));
+        return Err(SizeError::NotPageMultiple(s.into()));
     }
     Ok(bytes)
 }
@@ -168,7 +180,13 @@ fn main() {
         passthrough: args.passthrough,
         verbose: args.verbose,
     };
-    let result = vm::run(&cfg);
+    let result = match vm::run(&cfg) {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("rsvm-vmm: error: {e}");
+            std::process::exit(exit::STATUS_ERROR);
+        }
+    };
     match &result {
         VmExit::Reset => eprintln!("rsvm-vmm: the guest rebooted"),
         VmExit::PowerOff => eprintln!("rsvm-vmm: the guest powered off"),
@@ -176,7 +194,7 @@ fn main() {
         VmExit::UserQuit => eprintln!("rsvm-vmm: quit (Ctrl-A x)"),
         VmExit::Panic => eprintln!("rsvm-vmm: the guest kernel panicked"),
         VmExit::Crash(m) => eprintln!("rsvm-vmm: the guest crashed: {m}"),
-        VmExit::Error(m) => eprintln!("rsvm-vmm: error: {m}"),
+        VmExit::Error(e) => eprintln!("rsvm-vmm: error: {e}"),
         VmExit::Timeout => eprintln!("rsvm-vmm: --timeout expired; guest stopped"),
     }
     std::process::exit(result.status());
@@ -218,13 +236,13 @@ mod tests {
             passthrough: Vec::new(),
             verbose: false,
         };
-        let e = vm::run(&base(16 << 20, "/dev/null"));
-        assert!(matches!(&e, VmExit::Error(m) if m.contains("too small")), "{e:?}");
-        assert_eq!(e.status(), 1);
-        let e = vm::run(&base(64 << 20, "/nonexistent/kvm"));
-        assert!(matches!(&e, VmExit::Error(m) if m.contains("is the module loaded")), "{e:?}");
+        let err = |mem, dev| vm::run(&base(mem, dev)).map(|e| format!("{e:?}")).unwrap_err().to_string();
+        assert_eq!(err(16 << 20, "/dev/null"), "--mem 16 MiB is too small: at least 32 MiB");
+        assert_eq!(
+            err(64 << 20, "/nonexistent/kvm"),
+            "--dev /nonexistent/kvm: No such file or directory (os error 2) (is the module loaded? rsvm.ko for /dev/rsvm, kvm_amd for /dev/kvm)"
+        );
         // /dev/null answers KVM_GET_API_VERSION with an error: not KVM-compatible.
-        let e = vm::run(&base(64 << 20, "/dev/null"));
-        assert!(matches!(&e, VmExit::Error(m) if m.contains("not a KVM-compatible device")), "{e:?}");
+        assert_eq!(err(64 << 20, "/dev/null"), "--dev /dev/null: not a KVM-compatible device (KVM_GET_API_VERSION returned -1, expected 12)");
     }
 }

@@ -5,52 +5,74 @@
 use crate::layout;
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
-use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap, MmapRegion};
+use vm_memory::mmap::MmapRegionError;
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryError, GuestMemoryMmap, GuestMemoryRegion, GuestRegionCollectionError, GuestRegionMmap, MmapRegion};
 
 const HUGE: usize = 2 << 20;
 
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("--mem {0}: too large for this host")]
+    TooLargeForHost(u64),
+    #[error("--mem too large")]
+    TooLarge,
+    #[error("mmap {size} bytes of guest RAM: {source}")]
+    Mmap { size: usize, source: MmapRegionError },
+    #[error("mmap {len} bytes of guest RAM: {source}")]
+    MmapHuge { len: usize, source: std::io::Error },
+    #[error("--hugepages: madvise(MADV_HUGEPAGE): {0} (is transparent huge page support enabled?)")]
+    Madvise(std::io::Error),
+    #[error("guest RAM region: {0}")]
+    Region(MmapRegionError),
+    #[error("guest RAM range overflows the address space")]
+    Overflow,
+    #[error("guest RAM: {0}")]
+    Regions(GuestRegionCollectionError),
+    #[error("guest RAM: {0}")]
+    HostAddress(GuestMemoryError),
+    #[error("KVM_SET_USER_MEMORY_REGION slot {slot} ({gpa:#x}+{size:#x}): {source}")]
+    SetMemoryRegion { slot: usize, gpa: u64, size: u64, source: kvm_ioctls::Error },
+}
+
 /// Maps `mem` bytes of guest RAM at the addresses of `layout::ram_ranges`.
-pub fn create(mem: u64, hugepages: bool) -> Result<GuestMemoryMmap, String> {
+pub fn create(mem: u64, hugepages: bool) -> Result<GuestMemoryMmap, MemoryError> {
     let ranges = layout::ram_ranges(mem);
     let mut regions = Vec::new();
     for (gpa, size) in ranges {
-        let size = usize::try_from(size).map_err(|_| format!("--mem {mem}: too large for this host"))?;
-        let region = if hugepages { huge_region(size)? } else { MmapRegion::new(size).map_err(|e| format!("mmap {size} bytes of guest RAM: {e}"))? };
-        regions.push(GuestRegionMmap::new(region, GuestAddress(gpa)).ok_or("guest RAM range overflows the address space")?);
+        let size = usize::try_from(size).map_err(|_| MemoryError::TooLargeForHost(mem))?;
+        let region = if hugepages { huge_region(size)? } else { MmapRegion::new(size).map_err(|source| MemoryError::Mmap { size, source })? };
+        regions.push(GuestRegionMmap::new(region, GuestAddress(gpa)).ok_or(MemoryError::Overflow)?);
     }
-    GuestMemoryMmap::from_regions(regions).map_err(|e| format!("guest RAM: {e}"))
+    GuestMemoryMmap::from_regions(regions).map_err(MemoryError::Regions)
 }
 
 /// A 2 MiB-aligned anonymous mapping of `size` bytes with MADV_HUGEPAGE. The mapping lives as
 /// long as the process (the VM's memory is never freed before exit).
-fn huge_region(size: usize) -> Result<MmapRegion, String> {
+fn huge_region(size: usize) -> Result<MmapRegion, MemoryError> {
     let prot = libc::PROT_READ | libc::PROT_WRITE;
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-    let len = size.checked_add(HUGE).ok_or("--mem too large")?;
+    let len = size.checked_add(HUGE).ok_or(MemoryError::TooLarge)?;
     // SAFETY: a fresh anonymous mapping at an address the kernel picks; the result is checked.
     let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, -1, 0) };
     if p == libc::MAP_FAILED {
-        return Err(format!("mmap {len} bytes of guest RAM: {}", std::io::Error::last_os_error()));
+        return Err(MemoryError::MmapHuge { len, source: std::io::Error::last_os_error() });
     }
     let off = (HUGE - (p as usize % HUGE)) % HUGE;
     // SAFETY: off < HUGE, so [p + off, p + off + size) lies inside the mapping of len bytes.
     let start = unsafe { p.cast::<u8>().add(off) };
     // SAFETY: madvise on a range of our own mapping; it only changes the paging policy.
     if unsafe { libc::madvise(start.cast(), size, libc::MADV_HUGEPAGE) } != 0 {
-        return Err(format!(
-            "--hugepages: madvise(MADV_HUGEPAGE): {} (is transparent huge page support enabled?)",
-            std::io::Error::last_os_error()
-        ));
+        return Err(MemoryError::Madvise(std::io::Error::last_os_error()));
     }
     // SAFETY: [start, start + size) is inside the mapping made above, with the same prot and
     // flags, and it is never unmapped (build_raw regions do not unmap on drop).
-    unsafe { MmapRegion::build_raw(start, size, prot, flags) }.map_err(|e| format!("guest RAM region: {e}"))
+    unsafe { MmapRegion::build_raw(start, size, prot, flags) }.map_err(MemoryError::Region)
 }
 
 /// Registers every RAM region as a memslot (slot numbers from 0).
-pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), String> {
+pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), MemoryError> {
     for (slot, r) in mem.iter().enumerate() {
-        let host = r.get_host_address(vm_memory::MemoryRegionAddress(0)).map_err(|e| format!("guest RAM: {e}"))?;
+        let host = r.get_host_address(vm_memory::MemoryRegionAddress(0)).map_err(MemoryError::HostAddress)?;
         let region = kvm_userspace_memory_region {
             slot: slot as u32,
             flags: 0,
@@ -61,7 +83,7 @@ pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), String> {
         // SAFETY: the region is a live mapping owned by `mem`, which the caller keeps for the
         // VM's whole life (it is only dropped at process exit).
         unsafe { vm.set_user_memory_region(region) }
-            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION slot {slot} ({:#x}+{:#x}): {e}", region.guest_phys_addr, region.memory_size))?;
+            .map_err(|source| MemoryError::SetMemoryRegion { slot, gpa: region.guest_phys_addr, size: region.memory_size, source })?;
     }
     Ok(())
 }

@@ -1,12 +1,40 @@
 //! --passthrough: assigning a host PCI function (bound to rsvm) to the VM with the module's
-//! assignment ioctls, and the [`DeviceBackend`] the emulated bus (pci.rs) drives it through.
+//! assignment ioctls, and the [`DeviceBackend`] the emulated bus (pci/) drives it through.
 //! Documentation/amdvi.md has the module's side.
 
-use crate::pci::{BackendError, DeviceBackend, HostBar};
+use crate::pci::{BackendError, DeviceBackend, HostBar, PciError};
 use kvm_ioctls::VmFd;
 use rsvm_abi::*;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassthroughError {
+    /// rsvm-abi's parser says what is wrong with the text.
+    #[error("{0}")]
+    BadAddress(String),
+    #[error("--passthrough {bdf}: no such PCI device (no {dir})")]
+    NoDevice { bdf: String, dir: String },
+    #[error("--passthrough {bdf}: {dir}/resource: {source}")]
+    ResourceRead { bdf: String, dir: String, source: std::io::Error },
+    #[error("--passthrough {bdf}: {dir}/resource: {source}")]
+    Resource { bdf: String, dir: String, source: PciError },
+    /// KVM answers an ioctl it does not know with ENOTTY.
+    #[error("--passthrough {bdf}: {} cannot assign devices (RSVM_ASSIGN_DEVICE: {}): --passthrough needs /dev/rsvm", .dev.display(), errno_text(libc::ENOTTY))]
+    NotRsvm { bdf: String, dev: PathBuf },
+    #[error(
+        "--passthrough {bdf}: the device is not bound to rsvm (RSVM_ASSIGN_DEVICE: ENODEV). Load rsvm.ko with amdvi=1 and bind it: \
+         echo rsvm > /sys/bus/pci/devices/{bdf}/driver_override; echo {bdf} > /sys/bus/pci/drivers_probe"
+    )]
+    NotBound { bdf: String },
+    #[error("--passthrough {bdf}: the device is busy: assigned to another VM, or its regions are in use (RSVM_ASSIGN_DEVICE: EBUSY)")]
+    Busy { bdf: String },
+    #[error("--passthrough {bdf}: given twice")]
+    Twice { bdf: String },
+    #[error("--passthrough {bdf}: RSVM_ASSIGN_DEVICE: {}", errno_text(*.errno))]
+    Assign { bdf: String, errno: i32 },
+}
 
 /// A PCI address `SSSS:BB:DD.F`, as the user gave it and as the module wants it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,22 +44,22 @@ pub struct Bdf {
 }
 
 /// Parses `SSSS:BB:DD.F` (`BB:DD.F` means segment 0).
-pub fn parse_bdf(s: &str) -> Result<Bdf, String> {
-    let dev = RsvmPciDevice::parse(s)?;
+pub fn parse_bdf(s: &str) -> Result<Bdf, PassthroughError> {
+    let dev = RsvmPciDevice::parse(s).map_err(PassthroughError::BadAddress)?;
     Ok(Bdf { text: dev.to_string(), dev })
 }
 
 /// The host's BARs of `bdf` (sysfs `resource`).
-pub fn host_bars(bdf: &Bdf) -> Result<[Option<HostBar>; 6], String> {
+pub fn host_bars(bdf: &Bdf) -> Result<[Option<HostBar>; 6], PassthroughError> {
     let dir = format!("/sys/bus/pci/devices/{}", bdf.text);
-    let text = std::fs::read_to_string(format!("{dir}/resource")).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!("--passthrough {}: no such PCI device (no {dir})", bdf.text)
+    let text = std::fs::read_to_string(format!("{dir}/resource")).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            PassthroughError::NoDevice { bdf: bdf.text.clone(), dir: dir.clone() }
         } else {
-            format!("--passthrough {}: {dir}/resource: {e}", bdf.text)
+            PassthroughError::ResourceRead { bdf: bdf.text.clone(), dir: dir.clone(), source }
         }
     })?;
-    crate::pci::parse_resource(&text).map_err(|e| format!("--passthrough {}: {dir}/resource: {e}", bdf.text))
+    crate::pci::parse_resource(&text).map_err(|source| PassthroughError::Resource { bdf: bdf.text.clone(), dir, source })
 }
 
 fn ioctl<T>(vm: &VmFd, nr: u64, arg: &mut T) -> Result<(), i32> {
@@ -49,6 +77,18 @@ fn errno_text(e: i32) -> String {
     std::io::Error::from_raw_os_error(e).to_string()
 }
 
+/// RSVM_ASSIGN_DEVICE's errno as what the user can act on.
+fn assign_error(bdf: &str, dev: &std::path::Path, errno: i32) -> PassthroughError {
+    let bdf = bdf.to_string();
+    match errno {
+        libc::ENOTTY => PassthroughError::NotRsvm { bdf, dev: dev.to_path_buf() },
+        libc::ENODEV => PassthroughError::NotBound { bdf },
+        libc::EBUSY => PassthroughError::Busy { bdf },
+        libc::EEXIST => PassthroughError::Twice { bdf },
+        errno => PassthroughError::Assign { bdf, errno },
+    }
+}
+
 /// A function assigned to this VM; the module releases it when the VM fd is closed (at exit).
 pub struct Assigned {
     vm: Arc<VmFd>,
@@ -57,29 +97,14 @@ pub struct Assigned {
 
 impl Assigned {
     /// RSVM_ASSIGN_DEVICE, with the errors a user can act on spelt out.
-    pub fn assign(vm: Arc<VmFd>, bdf: &Bdf, dev_path: &std::path::Path) -> Result<Self, String> {
-        let b = &bdf.text;
+    pub fn assign(vm: Arc<VmFd>, bdf: &Bdf, dev_path: &std::path::Path) -> Result<Self, PassthroughError> {
         let mut d = bdf.dev;
-        ioctl(&vm, RSVM_ASSIGN_DEVICE(), &mut d).map_err(|e| match e {
-            // KVM answers an ioctl it does not know with ENOTTY.
-            libc::ENOTTY => format!(
-                "--passthrough {b}: {} cannot assign devices (RSVM_ASSIGN_DEVICE: {}): --passthrough needs /dev/rsvm",
-                dev_path.display(),
-                errno_text(e)
-            ),
-            libc::ENODEV => format!(
-                "--passthrough {b}: the device is not bound to rsvm (RSVM_ASSIGN_DEVICE: ENODEV). Load rsvm.ko with amdvi=1 and bind it: \
-                 echo rsvm > /sys/bus/pci/devices/{b}/driver_override; echo {b} > /sys/bus/pci/drivers_probe"
-            ),
-            libc::EBUSY => format!("--passthrough {b}: the device is busy: assigned to another VM, or its regions are in use (RSVM_ASSIGN_DEVICE: EBUSY)"),
-            libc::EEXIST => format!("--passthrough {b}: given twice"),
-            e => format!("--passthrough {b}: RSVM_ASSIGN_DEVICE: {}", errno_text(e)),
-        })?;
+        ioctl(&vm, RSVM_ASSIGN_DEVICE(), &mut d).map_err(|errno| assign_error(&bdf.text, dev_path, errno))?;
         Ok(Self { vm, bdf: bdf.clone() })
     }
 
-    fn err(&self, what: &str, e: i32) -> BackendError {
-        BackendError { errno: e, what: format!("{what}: {}", errno_text(e)) }
+    fn err(&self, op: &'static str, errno: i32) -> BackendError {
+        BackendError { op, errno }
     }
 }
 
@@ -114,6 +139,31 @@ impl DeviceBackend for Assigned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages() {
+        let t = |errno| assign_error("0000:00:04.0", std::path::Path::new("/dev/kvm"), errno).to_string();
+        assert_eq!(
+            t(libc::ENOTTY),
+            "--passthrough 0000:00:04.0: /dev/kvm cannot assign devices (RSVM_ASSIGN_DEVICE: Inappropriate ioctl for device (os error 25)): --passthrough needs /dev/rsvm"
+        );
+        assert_eq!(
+            t(libc::ENODEV),
+            "--passthrough 0000:00:04.0: the device is not bound to rsvm (RSVM_ASSIGN_DEVICE: ENODEV). Load rsvm.ko with amdvi=1 and bind it: \
+             echo rsvm > /sys/bus/pci/devices/0000:00:04.0/driver_override; echo 0000:00:04.0 > /sys/bus/pci/drivers_probe"
+        );
+        assert_eq!(
+            t(libc::EBUSY),
+            "--passthrough 0000:00:04.0: the device is busy: assigned to another VM, or its regions are in use (RSVM_ASSIGN_DEVICE: EBUSY)"
+        );
+        assert_eq!(t(libc::EEXIST), "--passthrough 0000:00:04.0: given twice");
+        assert_eq!(t(libc::EPERM), "--passthrough 0000:00:04.0: RSVM_ASSIGN_DEVICE: Operation not permitted (os error 1)");
+        let b = parse_bdf("0000:7f:00.0").unwrap();
+        assert_eq!(host_bars(&b).unwrap_err().to_string(), "--passthrough 0000:7f:00.0: no such PCI device (no /sys/bus/pci/devices/0000:7f:00.0)");
+        let e = BackendError { op: "RSVM_DEVICE_CONFIG", errno: libc::EINVAL };
+        assert_eq!(e.to_string(), "RSVM_DEVICE_CONFIG: Invalid argument (os error 22)");
+        assert!(parse_bdf("edu").unwrap_err().to_string().contains("is not a PCI address"));
+    }
 
     #[test]
     fn bdf_parsing() {

@@ -4,6 +4,7 @@
 //! own messages that end a run ([`ConsoleWatch`]). Input comes from a reader thread;
 //! Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A.
 
+use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
 use crate::ioapic::IrqLine;
 use std::io::{Read, Write};
@@ -15,6 +16,22 @@ pub const COM1_BASE: u16 = 0x3f8;
 pub const COM1_LEN: u16 = 8;
 
 pub type Com1 = Serial<IrqLine, NoEvents, ConsoleOut>;
+
+/// COM1 on the port bus at [`COM1_BASE`], [`COM1_LEN`] ports: byte accesses only.
+impl BusDevice for Com1 {
+    fn read(&mut self, _base: u64, offset: u64, data: &mut [u8]) -> bool {
+        let [b] = data else { return false };
+        *b = Serial::read(self, offset as u8);
+        true
+    }
+
+    fn write(&mut self, _base: u64, offset: u64, data: &[u8]) -> bool {
+        let [b] = data else { return false };
+        // The trigger cannot fail; an output error is already swallowed.
+        let _ = Serial::write(self, offset as u8, *b);
+        true
+    }
+}
 
 /// What a console line means for the run (a heuristic on the guest kernel's messages).
 #[derive(Debug, PartialEq, Eq)]
@@ -54,11 +71,11 @@ const POWER_DOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct Mark {
     text: Vec<u8>,
     start: std::time::Instant,
-    stats: Arc<crate::vcpu::Stats>,
+    stats: Arc<crate::stats::Stats>,
 }
 
 impl Mark {
-    pub fn new(text: &str, start: std::time::Instant, stats: Arc<crate::vcpu::Stats>) -> Self {
+    pub fn new(text: &str, start: std::time::Instant, stats: Arc<crate::stats::Stats>) -> Self {
         Self { text: text.as_bytes().to_vec(), start, stats }
     }
 
@@ -207,12 +224,12 @@ mod tests {
 
     #[test]
     fn mark_reports_the_first_matching_line() {
-        let stats = Arc::new(crate::vcpu::Stats::new(false));
+        let stats = Arc::new(crate::stats::Stats::new(false));
         let m = Mark::new("init started", std::time::Instant::now(), stats);
         assert_eq!(m.check(b"[ 1.0] Run /init as init process"), None);
         let r = m.check(b"RSVM-L2: init started").expect("the line has the text");
         assert!(r.starts_with("rsvm-vmm: mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
-        assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::vcpu::Stats::new(false))).check(b"x"), None);
+        assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::stats::Stats::new(false))).check(b"x"), None);
     }
 
     #[test]

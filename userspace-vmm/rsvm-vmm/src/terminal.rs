@@ -6,6 +6,16 @@ use std::sync::OnceLock;
 use vmm_sys_util::signal::register_signal_handler;
 use vmm_sys_util::terminal::Terminal;
 
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error("terminal settings: {0}")]
+    GetAttr(std::io::Error),
+    #[error("signal handler: {0}")]
+    SignalHandler(vmm_sys_util::errno::Error),
+    #[error("terminal raw mode: {0}")]
+    RawMode(vmm_sys_util::errno::Error),
+}
+
 /// The settings stdin had before raw mode.
 static ORIGINAL: OnceLock<libc::termios> = OnceLock::new();
 
@@ -28,7 +38,7 @@ extern "C" fn on_signal(sig: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc:
 pub struct RawMode(bool);
 
 impl RawMode {
-    pub fn enter() -> Result<Self, String> {
+    pub fn enter() -> Result<Self, TerminalError> {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
             return Ok(Self(false));
@@ -37,13 +47,13 @@ impl RawMode {
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: tcgetattr writes into `t`, which we own; fd 0 is stdin.
         if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } != 0 {
-            return Err(format!("terminal settings: {}", std::io::Error::last_os_error()));
+            return Err(TerminalError::GetAttr(std::io::Error::last_os_error()));
         }
         let _ = ORIGINAL.set(t);
         for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
-            register_signal_handler(sig, on_signal).map_err(|e| format!("signal handler: {e}"))?;
+            register_signal_handler(sig, on_signal).map_err(TerminalError::SignalHandler)?;
         }
-        stdin.lock().set_raw_mode().map_err(|e| format!("terminal raw mode: {e}"))?;
+        stdin.lock().set_raw_mode().map_err(TerminalError::RawMode)?;
         Ok(Self(true))
     }
 }

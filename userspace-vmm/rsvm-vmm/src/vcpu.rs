@@ -1,72 +1,11 @@
-//! The vCPU threads: KVM_RUN until the run ends, each exit dispatched to the bus, and the
-//! exits counted by reason for --stats.
+//! The vCPU threads: KVM_RUN until the run ends, each exit dispatched to the bus and
+//! counted by reason (stats.rs) for --stats.
 
-use crate::bus::Bus;
-use crate::exit::{ExitSignal, VmExit};
+use crate::bus::{Bus, Buses};
+use crate::exit::{ExitSignal, RunError, VmExit};
+use crate::stats::Stats;
 use kvm_ioctls::{VcpuExit, VcpuFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-/// Exit reasons counted (KVM_EXIT_* as the VMM sees them).
-pub const REASONS: [&str; 13] =
-    ["io-in", "io-out", "mmio-read", "mmio-write", "hlt", "intr", "irq-window", "ioapic-eoi", "shutdown", "fail-entry", "internal-error", "system-event", "other"];
-
-#[derive(Default)]
-pub struct Stats {
-    counts: [AtomicU64; REASONS.len()],
-    /// Exits per (reason index, port or MMIO address), when `detail` is set (--stats).
-    by_addr: Mutex<HashMap<(usize, u64), u64>>,
-    detail: bool,
-}
-
-impl Stats {
-    pub fn new(detail: bool) -> Self {
-        Self { detail, ..Default::default() }
-    }
-
-    fn bump(&self, i: usize) {
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn bump_at(&self, i: usize, addr: u64) {
-        self.bump(i);
-        if self.detail {
-            if let Ok(mut m) = self.by_addr.lock() {
-                *m.entry((i, addr)).or_insert(0) += 1;
-            }
-        }
-    }
-
-    /// Exits counted so far, all reasons.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-    }
-
-    pub fn report(&self) -> String {
-        let mut s = String::from("rsvm-vmm: KVM_RUN exits by reason:\n");
-        let mut total = 0;
-        for (i, name) in REASONS.iter().enumerate() {
-            let n = self.counts[i].load(Ordering::Relaxed);
-            total += n;
-            if n > 0 {
-                s += &format!("  {name:<15} {n:>10}\n");
-            }
-        }
-        s += &format!("  {:<15} {total:>10}", "total");
-        if let Ok(m) = self.by_addr.lock() {
-            let mut v: Vec<_> = m.iter().collect();
-            v.sort_by(|a, b| b.1.cmp(a.1));
-            if !v.is_empty() {
-                s += "\nrsvm-vmm: busiest ports and MMIO addresses:";
-            }
-            for ((i, addr), n) in v.into_iter().take(8) {
-                s += &format!("\n  {:<15} {addr:#10x} {n:>10}", REASONS[*i]);
-            }
-        }
-        s
-    }
-}
+use std::sync::Arc;
 
 enum Next {
     Continue,
@@ -120,17 +59,18 @@ fn internal_error_detail(vcpu: &mut VcpuFd) -> String {
 /// Port I/O of 1, 2 or 4 bytes is one access; anything longer (string I/O with a count) is
 /// done byte by byte, which is exact for the 8-bit devices here.
 fn pio(bus: &Bus, port: u16, data: &mut [u8], write: bool) {
+    let port = u64::from(port);
     let single = matches!(data.len(), 1 | 2 | 4);
     if single {
-        if write { bus.pio_write(port, data) } else { bus.pio_read(port, data) }
+        if write { bus.write(port, data) } else { bus.read(port, data) }
     } else {
         for b in data.chunks_mut(1) {
-            if write { bus.pio_write(port, b) } else { bus.pio_read(port, b) }
+            if write { bus.write(port, b) } else { bus.read(port, b) }
         }
     }
 }
 
-pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats: Arc<Stats>) {
+pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>) {
     loop {
         if exit.is_set() {
             return;
@@ -139,7 +79,7 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
             Ok(e) => match e {
                 VcpuExit::IoIn(port, data) => {
                     stats.bump_at(0, u64::from(port));
-                    pio(&bus, port, data, false);
+                    pio(&bus.pio, port, data, false);
                     Next::Continue
                 }
                 VcpuExit::IoOut(port, data) => {
@@ -147,22 +87,22 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                     let mut d = [0u8; 16];
                     if data.len() <= d.len() {
                         d[..data.len()].copy_from_slice(data);
-                        pio(&bus, port, &mut d[..data.len()], true);
+                        pio(&bus.pio, port, &mut d[..data.len()], true);
                     } else {
                         for b in data.iter() {
-                            bus.pio_write(port, &[*b]);
+                            bus.pio.write(u64::from(port), &[*b]);
                         }
                     }
                     Next::Continue
                 }
                 VcpuExit::MmioRead(addr, data) => {
                     stats.bump_at(2, addr);
-                    bus.mmio_read(addr, data);
+                    bus.mmio.read(addr, data);
                     Next::Continue
                 }
                 VcpuExit::MmioWrite(addr, data) => {
                     stats.bump_at(3, addr);
-                    bus.mmio_write(addr, data);
+                    bus.mmio.write(addr, data);
                     Next::Continue
                 }
                 VcpuExit::Hlt => {
@@ -216,7 +156,7 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                 stats.bump(5);
                 Next::Continue
             }
-            Err(e) => Next::Stop(VmExit::Error(format!("vCPU {id}: KVM_RUN: {e}"))),
+            Err(source) => Next::Stop(VmExit::Error(RunError::KvmRun { vcpu: id, source })),
         };
         match next {
             Next::Continue => {}
@@ -230,26 +170,5 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Bus>, exit: Arc<ExitSignal>, stats
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_report() {
-        let s = Stats::new(true);
-        for _ in 0..3 {
-            s.bump_at(0, 0x3fd);
-        }
-        s.bump_at(3, 0xd000_0050);
-        s.bump(5);
-        let r = s.report();
-        assert!(r.contains("io-in                    3"), "{r}");
-        assert!(r.contains("total                    5"), "{r}");
-        assert!(r.contains("io-in                0x3fd          3"), "{r}");
-        assert!(r.contains("mmio-write      0xd0000050          1"), "{r}");
-        assert!(!r.contains("hlt"), "zero counts are left out: {r}");
     }
 }

@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use virtio_bindings::virtio_blk::*;
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_queue::desc::split::Descriptor;
@@ -19,6 +19,35 @@ pub const QUEUE_SIZE: u16 = 256;
 /// Data segments per request we accept (queue size minus header and status).
 const SEG_MAX: u32 = QUEUE_SIZE as u32 - 2;
 const HEADER_SIZE: u32 = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    /// `hint` says what to do about it, or is empty.
+    #[error("--disk {}: {source}{hint}", .path.display())]
+    Open { path: PathBuf, source: std::io::Error, hint: &'static str },
+    #[error("--disk {}: {source}", .path.display())]
+    Metadata { path: PathBuf, source: std::io::Error },
+    #[error("--disk {}: not a regular file", .path.display())]
+    NotAFile { path: PathBuf },
+}
+
+/// A descriptor chain that is not a virtio-blk request (the device completes it without
+/// touching guest memory).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("empty descriptor chain")]
+    Empty,
+    #[error("request without a status descriptor")]
+    NoStatus,
+    #[error("bad request header descriptor")]
+    BadHeader,
+    #[error("bad status descriptor")]
+    BadStatus,
+    #[error("request header: {0}")]
+    ReadHeader(vm_memory::GuestMemoryError),
+    #[error("status address overflows")]
+    StatusOverflow,
+}
 
 /// A parsed request: header, data buffers, status byte.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,19 +68,19 @@ pub struct Block {
 
 impl Block {
     /// Opens the disk image; read-write unless `read_only`.
-    pub fn open(path: &Path, read_only: bool) -> Result<Self, String> {
-        let file = OpenOptions::new().read(true).write(!read_only).open(path).map_err(|e| {
-            let hint = match e.raw_os_error() {
+    pub fn open(path: &Path, read_only: bool) -> Result<Self, BlockError> {
+        let file = OpenOptions::new().read(true).write(!read_only).open(path).map_err(|source| {
+            let hint = match source.raw_os_error() {
                 Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM) if !read_only => {
                     " (it is not writable: pass --disk-ro to attach it read-only)"
                 }
                 _ => "",
             };
-            format!("--disk {}: {e}{hint}", path.display())
+            BlockError::Open { path: path.to_path_buf(), source, hint }
         })?;
-        let meta = file.metadata().map_err(|e| format!("--disk {}: {e}", path.display()))?;
+        let meta = file.metadata().map_err(|source| BlockError::Metadata { path: path.to_path_buf(), source })?;
         if !meta.is_file() {
-            return Err(format!("--disk {}: not a regular file", path.display()));
+            return Err(BlockError::NotAFile { path: path.to_path_buf() });
         }
         let len = meta.len();
         if len % SECTOR_SIZE != 0 {
@@ -89,22 +118,22 @@ impl Block {
 
     /// Splits a descriptor chain into a request. Errors are chains no driver should send;
     /// the caller completes them without touching guest memory.
-    pub fn parse(mem: &GuestMemoryMmap, descs: impl Iterator<Item = Descriptor>) -> Result<Request, String> {
+    pub fn parse(mem: &GuestMemoryMmap, descs: impl Iterator<Item = Descriptor>) -> Result<Request, RequestError> {
         let descs: Vec<Descriptor> = descs.collect();
-        let (first, rest) = descs.split_first().ok_or("empty descriptor chain")?;
-        let (last, data) = rest.split_last().ok_or("request without a status descriptor")?;
+        let (first, rest) = descs.split_first().ok_or(RequestError::Empty)?;
+        let (last, data) = rest.split_last().ok_or(RequestError::NoStatus)?;
         if first.is_write_only() || first.len() < HEADER_SIZE {
-            return Err("bad request header descriptor".into());
+            return Err(RequestError::BadHeader);
         }
         if !last.is_write_only() || last.len() < 1 {
-            return Err("bad status descriptor".into());
+            return Err(RequestError::BadStatus);
         }
         let mut hdr = [0u8; HEADER_SIZE as usize];
-        mem.read_slice(&mut hdr, first.addr()).map_err(|e| format!("request header: {e}"))?;
+        mem.read_slice(&mut hdr, first.addr()).map_err(RequestError::ReadHeader)?;
         let kind = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
         let sector = u64::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]);
         // The status byte is the last byte of the last descriptor.
-        let status = GuestAddress(last.addr().0.checked_add(u64::from(last.len() - 1)).ok_or("status address overflows")?);
+        let status = GuestAddress(last.addr().0.checked_add(u64::from(last.len() - 1)).ok_or(RequestError::StatusOverflow)?);
         Ok(Request { kind, sector, data: data.iter().map(|d| (d.addr(), d.len(), d.is_write_only())).collect(), status })
     }
 
@@ -259,7 +288,12 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         // Missing file.
         let e = Block::open(Path::new("/nonexistent/disk.img"), false).err().unwrap();
-        assert!(e.contains("No such file"), "{e}");
+        assert_eq!(e.to_string(), "--disk /nonexistent/disk.img: No such file or directory (os error 2)");
+        // Not writable: the hint (root may write anyway, so the message is built here).
+        let hint = " (it is not writable: pass --disk-ro to attach it read-only)";
+        let e = BlockError::Open { path: "d.img".into(), source: std::io::Error::from_raw_os_error(libc::EACCES), hint };
+        assert_eq!(e.to_string(), "--disk d.img: Permission denied (os error 13) (it is not writable: pass --disk-ro to attach it read-only)");
+        assert_eq!(Block::open(Path::new("/proc/self"), true).err().unwrap().to_string(), "--disk /proc/self: not a regular file");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! There is no ioeventfd on rsvm: a QueueNotify write is an MMIO exit, and the requests are
 //! served on that vCPU thread before it re-enters the guest.
 
+use crate::bus::BusDevice;
 use crate::ioapic::IrqLine;
 use crate::virtio_blk::{Block, QUEUE_SIZE};
 use std::sync::Arc;
@@ -13,6 +14,12 @@ use virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK;
 use virtio_bindings::virtio_mmio::*;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VirtioMmioError {
+    #[error("virtio queue: {0}")]
+    Queue(virtio_queue::Error),
+}
 
 const MAGIC: u32 = 0x7472_6976; // "virt"
 const VENDOR: u32 = 0x4d56_5352; // "RSVM"
@@ -41,8 +48,8 @@ fn le32(data: &[u8]) -> u32 {
 }
 
 impl VirtioMmioBlock {
-    pub fn new(blk: Block, mem: Arc<GuestMemoryMmap>, irq: IrqLine) -> Result<Self, String> {
-        let queue = Queue::new(QUEUE_SIZE).map_err(|e| format!("virtio queue: {e}"))?;
+    pub fn new(blk: Block, mem: Arc<GuestMemoryMmap>, irq: IrqLine) -> Result<Self, VirtioMmioError> {
+        let queue = Queue::new(QUEUE_SIZE).map_err(VirtioMmioError::Queue)?;
         Ok(Self {
             blk,
             queue,
@@ -204,6 +211,19 @@ impl VirtioMmioBlock {
         self.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
         self.interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
         self.irq.pulse();
+    }
+}
+
+/// On the MMIO bus at VIRTIO_MMIO_BASE (layout.rs), VIRTIO_MMIO_SIZE bytes: any access size.
+impl BusDevice for VirtioMmioBlock {
+    fn read(&mut self, _base: u64, offset: u64, data: &mut [u8]) -> bool {
+        VirtioMmioBlock::read(self, offset, data);
+        true
+    }
+
+    fn write(&mut self, _base: u64, offset: u64, data: &[u8]) -> bool {
+        VirtioMmioBlock::write(self, offset, data);
+        true
     }
 }
 

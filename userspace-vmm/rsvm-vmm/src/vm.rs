@@ -1,18 +1,22 @@
 //! Putting a VM together: open and check the device, create the VM with a split irqchip,
 //! guest RAM, vCPUs, the kernel, the devices; run the vCPU threads; wait for the end.
 
-use crate::acpi::SleepControl;
-use crate::boot::{self, LoadSpec};
-use crate::bus::Bus;
+use crate::acpi::{SleepControl, SLEEP_CONTROL_PORT, SLEEP_STATUS_PORT};
+use crate::boot::{self, BootError, LoadSpec};
+use crate::bus::{Bus, BusError, BusKind, Buses};
 use crate::exit::{ExitSignal, VmExit};
-use crate::i8042::I8042;
+use crate::i8042::{self, I8042};
+use crate::cpuid::CpuidError;
 use crate::ioapic::{Ioapic, IrqLine, MsiSink};
-use crate::layout::{self, SERIAL_IRQ, VIRTIO_BLK_IRQ};
-use crate::serial::{self, ConsoleOut};
-use crate::vcpu::{self, Stats};
-use crate::virtio_blk::Block;
-use crate::virtio_mmio::VirtioMmioBlock;
-use crate::pci::{self, DeviceBackend, Function, IntxRoute, IntxRouter, PciBus, SlotIrq};
+use crate::memory::MemoryError;
+use crate::passthrough::PassthroughError;
+use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::serial::{self, Com1, ConsoleOut, COM1_BASE, COM1_LEN};
+use crate::stats::Stats;
+use crate::vcpu;
+use crate::virtio_blk::{Block, BlockError};
+use crate::virtio_mmio::{VirtioMmioBlock, VirtioMmioError};
+use crate::pci::{self, DeviceBackend, Function, IntxRoute, IntxRouter, PciBus, PciError, SlotIrq};
 use crate::{cpuid, memory, mptable, passthrough};
 use kvm_bindings::{kvm_enable_cap, KVM_API_VERSION, KVM_CAP_SPLIT_IRQCHIP, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm};
@@ -22,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vm_superio::Serial;
-use crate::terminal::RawMode;
+use crate::terminal::{RawMode, TerminalError};
 
 /// IOAPIC pins the split irqchip reserves (KVM_ENABLE_CAP args[0]).
 const IOAPIC_PINS: u64 = 24;
@@ -47,6 +51,54 @@ pub struct Config {
     pub verbose: bool,
 }
 
+/// Why a VM could not be built or started (a message for "rsvm-vmm: error: ", status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    #[error("--mem {} MiB is too small: at least {} MiB", .mem >> 20, layout::MIN_MEM >> 20)]
+    MemTooSmall { mem: u64 },
+    #[error("--dev {}: bad path", .dev.display())]
+    DevPath { dev: PathBuf },
+    /// `hint` is empty or says what to check.
+    #[error("--dev {}: {source}{hint}", .dev.display())]
+    DevOpen { dev: PathBuf, source: kvm_ioctls::Error, hint: &'static str },
+    #[error("--dev {}: not a KVM-compatible device (KVM_GET_API_VERSION returned {version}, expected {KVM_API_VERSION})", .dev.display())]
+    NotKvm { dev: PathBuf, version: i32 },
+    #[error("--dev {}: missing capability: {}", .dev.display(), .caps.join(", "))]
+    MissingCaps { dev: PathBuf, caps: Vec<&'static str> },
+    /// A system, VM or vCPU ioctl (`op` names it, with the vCPU where there is one).
+    #[error("{op}: {source}")]
+    Kvm { op: String, source: kvm_ioctls::Error },
+    #[error("KVM_GET_TSC_KHZ returned 0: the guest could not keep time")]
+    TscKhzZero,
+    #[error("--passthrough: at most {} devices", pci::MAX_DEVICES)]
+    TooManyDevices,
+    #[error("{what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("device ranges: {0}")]
+    DeviceRanges(BusError),
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    #[error(transparent)]
+    Boot(#[from] BootError),
+    #[error(transparent)]
+    Cpuid(#[from] CpuidError),
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    #[error(transparent)]
+    Disk(#[from] BlockError),
+    #[error(transparent)]
+    VirtioMmio(#[from] VirtioMmioError),
+    #[error(transparent)]
+    Passthrough(#[from] PassthroughError),
+    #[error(transparent)]
+    Pci(#[from] PciError),
+}
+
+/// An ioctl `op` failed.
+fn kvm_err(op: impl Into<String>) -> impl FnOnce(kvm_ioctls::Error) -> VmError {
+    move |source| VmError::Kvm { op: op.into(), source }
+}
+
 /// Capabilities rsvm-vmm needs, by the name users see in error messages.
 const REQUIRED_CAPS: [(Cap, &str); 3] = [
     (Cap::SplitIrqchip, "KVM_CAP_SPLIT_IRQCHIP (in-kernel local APIC, IOAPIC in userspace)"),
@@ -55,63 +107,57 @@ const REQUIRED_CAPS: [(Cap, &str); 3] = [
 ];
 
 /// Opens `dev` and checks it speaks enough of KVM's ABI.
-pub fn open_device(dev: &std::path::Path) -> Result<Kvm, String> {
-    let d = dev.display();
-    let path = CString::new(dev.as_os_str().as_bytes()).map_err(|_| format!("--dev {d}: bad path"))?;
-    let kvm = Kvm::new_with_path(&path).map_err(|e| {
-        let hint = if e.errno() == libc::ENOENT { " (is the module loaded? rsvm.ko for /dev/rsvm, kvm_amd for /dev/kvm)" } else { "" };
-        format!("--dev {d}: {e}{hint}")
+pub fn open_device(dev: &std::path::Path) -> Result<Kvm, VmError> {
+    let path = CString::new(dev.as_os_str().as_bytes()).map_err(|_| VmError::DevPath { dev: dev.into() })?;
+    let kvm = Kvm::new_with_path(&path).map_err(|source| {
+        let hint = if source.errno() == libc::ENOENT { " (is the module loaded? rsvm.ko for /dev/rsvm, kvm_amd for /dev/kvm)" } else { "" };
+        VmError::DevOpen { dev: dev.into(), source, hint }
     })?;
-    let v = kvm.get_api_version();
-    if v != KVM_API_VERSION as i32 {
-        return Err(format!("--dev {d}: not a KVM-compatible device (KVM_GET_API_VERSION returned {v}, expected {KVM_API_VERSION})"));
+    let version = kvm.get_api_version();
+    if version != KVM_API_VERSION as i32 {
+        return Err(VmError::NotKvm { dev: dev.into(), version });
     }
-    let missing: Vec<&str> = REQUIRED_CAPS.iter().filter(|(c, _)| !kvm.check_extension(*c)).map(|(_, n)| *n).collect();
-    if !missing.is_empty() {
-        return Err(format!("--dev {d}: missing capability: {}", missing.join(", ")));
+    let caps: Vec<&'static str> = REQUIRED_CAPS.iter().filter(|(c, _)| !kvm.check_extension(*c)).map(|(_, n)| *n).collect();
+    if !caps.is_empty() {
+        return Err(VmError::MissingCaps { dev: dev.into(), caps });
     }
     Ok(kvm)
 }
 
-pub fn run(cfg: &Config) -> VmExit {
-    match build_and_run(cfg) {
-        Ok(e) => e,
-        Err(e) => VmExit::Error(e),
-    }
-}
-
-fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
+/// Builds the VM and runs it to its end; an error is the VMM's (status 1), not the guest's.
+pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     if cfg.mem < layout::MIN_MEM {
-        return Err(format!("--mem {} MiB is too small: at least {} MiB", cfg.mem >> 20, layout::MIN_MEM >> 20));
+        return Err(VmError::MemTooSmall { mem: cfg.mem });
     }
     let kvm = open_device(&cfg.dev)?;
     let tsc_deadline = kvm.check_extension(Cap::TscDeadlineTimer);
     if !tsc_deadline {
         eprintln!("rsvm-vmm: warning: the device has no KVM_CAP_TSC_DEADLINE_TIMER; a Linux guest without a PIT may not get timer interrupts");
     }
-    let vm = Arc::new(kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?);
+    let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
     let cap = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, args: [IOAPIC_PINS, 0, 0, 0], ..Default::default() };
-    vm.enable_cap(&cap).map_err(|e| format!("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): {e}"))?;
+    vm.enable_cap(&cap).map_err(kvm_err("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)"))?;
 
     let mem = Arc::new(memory::create(cfg.mem, cfg.hugepages)?);
     memory::register(&vm, &mem)?;
-    let pci = passthrough_devices(cfg, &vm)?;
+    let bus = Arc::new(Buses { pio: Bus::new(BusKind::Pio, cfg.verbose), mmio: Arc::new(Bus::new(BusKind::Mmio, cfg.verbose)) });
+    let pci = passthrough_devices(cfg, &vm, &bus.mmio)?;
     let slots: Vec<SlotIrq> = pci.iter().enumerate().map(|(i, (_, f))| SlotIrq { slot: i as u8 + 1, pin: f.interrupt_pin() }).collect();
 
-    let supported = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
-    let msr_list = kvm.get_msr_index_list().map_err(|e| format!("KVM_GET_MSR_INDEX_LIST: {e}"))?;
+    let supported = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
+    let msr_list = kvm.get_msr_index_list().map_err(kvm_err("KVM_GET_MSR_INDEX_LIST"))?;
     let msrs = boot::boot_msrs(msr_list.as_slice());
     let mut vcpus = Vec::new();
     for id in 0..cfg.cpus {
-        let v = vm.create_vcpu(u64::from(id)).map_err(|e| format!("KVM_CREATE_VCPU {id}: {e}"))?;
+        let v = vm.create_vcpu(u64::from(id)).map_err(kvm_err(format!("KVM_CREATE_VCPU {id}")))?;
         let c = cpuid::for_vcpu(&supported, id, tsc_deadline, cfg.xsave)?;
-        v.set_cpuid2(&c).map_err(|e| format!("KVM_SET_CPUID2 (vCPU {id}): {e}"))?;
+        v.set_cpuid2(&c).map_err(kvm_err(format!("KVM_SET_CPUID2 (vCPU {id})")))?;
         boot::set_msrs(&v, &msrs)?;
         vcpus.push(v);
     }
-    let tsc_khz = vcpus[0].get_tsc_khz().map_err(|e| format!("KVM_GET_TSC_KHZ: {e}"))?;
+    let tsc_khz = vcpus[0].get_tsc_khz().map_err(kvm_err("KVM_GET_TSC_KHZ"))?;
     if tsc_khz == 0 {
-        return Err("KVM_GET_TSC_KHZ returned 0: the guest could not keep time".into());
+        return Err(VmError::TscKhzZero);
     }
     let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, cfg.disk.is_some() && !cfg.acpi)?;
     let cpu_signature = cpuid::signature(&supported);
@@ -151,10 +197,11 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         }
         Some(PciBus::new(pci.into_iter().map(|(_, f)| f).collect()))
     };
-    let bus = Arc::new(Bus::new(com1.clone(), I8042::new(exit.clone()), ioapic.clone(), blk, sleep, pci_bus, cfg.verbose));
+    let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), blk, sleep, pci: pci_bus };
+    attach(devices, &bus).map_err(VmError::DeviceRanges)?;
 
     let term = RawMode::enter()?;
-    serial::spawn_stdin_reader(com1, exit.clone()).map_err(|e| format!("stdin thread: {e}"))?;
+    serial::spawn_stdin_reader(com1, exit.clone()).map_err(|source| VmError::Thread { what: "stdin", source })?;
     if cfg.verbose {
         eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
@@ -164,7 +211,7 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
         std::thread::Builder::new()
             .name(format!("vcpu{id}"))
             .spawn(move || vcpu::run(id as u8, v, bus, exit, stats))
-            .map_err(|e| format!("vCPU thread: {e}"))?;
+            .map_err(|source| VmError::Thread { what: "vCPU", source })?;
     }
     let result = exit.wait(cfg.timeout);
     drop(term);
@@ -184,14 +231,47 @@ fn build_and_run(cfg: &Config) -> Result<VmExit, String> {
     Ok(result)
 }
 
+/// The emulated devices, before they go on the buses.
+pub struct Devices {
+    pub com1: Arc<Mutex<Com1>>,
+    pub i8042: I8042,
+    pub ioapic: Arc<Mutex<Ioapic>>,
+    pub blk: Option<VirtioMmioBlock>,
+    pub sleep: Option<SleepControl>,
+    pub pci: Option<PciBus>,
+}
+
+/// Puts each device on its bus at its ranges (Documentation/vmm.md, "Devices").
+pub fn attach(d: Devices, bus: &Buses) -> Result<(), BusError> {
+    let (pio, mmio) = (&bus.pio, &bus.mmio);
+    pio.insert(d.com1, COM1_BASE.into(), COM1_LEN.into())?;
+    let i8042 = Arc::new(Mutex::new(d.i8042));
+    pio.insert(i8042.clone(), i8042::DATA_PORT.into(), 1)?;
+    pio.insert(i8042, i8042::COMMAND_PORT.into(), 1)?;
+    if let Some(s) = d.sleep {
+        let s = Arc::new(Mutex::new(s));
+        pio.insert(s.clone(), SLEEP_CONTROL_PORT.into(), 1)?;
+        pio.insert(s, SLEEP_STATUS_PORT.into(), 1)?;
+    }
+    if let Some(p) = d.pci {
+        pio.insert(Arc::new(Mutex::new(p)), pci::CONFIG_ADDRESS.into(), pci::CONFIG_PORTS)?;
+    }
+    mmio.insert(d.ioapic, IOAPIC_BASE, IOAPIC_SIZE)?;
+    if let Some(b) = d.blk {
+        mmio.insert(Arc::new(Mutex::new(b)), VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE)?;
+    }
+    Ok(())
+}
+
 /// A passed-through device: its backend (shared with its INTx route) and its function.
 type PassedThrough = (Arc<dyn DeviceBackend>, Function);
 
 /// --passthrough: each device assigned to the VM (the module pins all guest RAM and maps it
-/// in the VM's I/O domain), its emulated function with BARs placed in the MMIO window.
-fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>) -> Result<Vec<PassedThrough>, String> {
+/// in the VM's I/O domain), its emulated function with BARs placed in the MMIO window (their
+/// ranges go on `mmio` when they are mapped).
+fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>, mmio: &Arc<Bus>) -> Result<Vec<PassedThrough>, VmError> {
     if cfg.passthrough.len() > pci::MAX_DEVICES {
-        return Err(format!("--passthrough: at most {} devices", pci::MAX_DEVICES));
+        return Err(VmError::TooManyDevices);
     }
     let mut out: Vec<PassedThrough> = Vec::new();
     let mut next = layout::PCI_MMIO_START;
@@ -205,7 +285,7 @@ fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>) -> Result<Vec<P
             );
         }
         let slot = i as u8 + 1;
-        let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars)?;
+        let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars, mmio.clone())?;
         let line = if (1..=4).contains(&f.interrupt_pin()) { pci::intx_gsi(slot, f.interrupt_pin()) as u8 } else { 0xff };
         f.assign_resources(&mut next, line)?;
         eprintln!("rsvm-vmm: {} is the guest's 0000:00:{slot:02x}.0", bdf.text);
@@ -241,4 +321,88 @@ fn anon_huge_kb() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
     let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioapic::tests::Recorder;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn dispatch() {
+        let exit = Arc::new(ExitSignal::default());
+        let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
+        let out = Shared::default();
+        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(out.clone()), exit.clone()));
+        let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
+        let devices = Devices { com1: Arc::new(Mutex::new(com1)), i8042: I8042::new(exit.clone()), ioapic, blk: None, sleep: None, pci: None };
+        attach(devices, &bus).unwrap();
+        // Unclaimed port and MMIO: all-ones, writes ignored (no PIC, no PIT, no PCI).
+        for port in [0x21u64, 0x40, 0x61, 0xcfc, 0x600] {
+            let mut b = [0u8; 4];
+            bus.pio.read(port, &mut b[..1]);
+            assert_eq!(b[0], 0xff);
+            bus.pio.read(port, &mut b);
+            assert_eq!(b, [0xff; 4]);
+            bus.pio.write(port, &[0]);
+        }
+        let mut m = [0u8; 4];
+        bus.mmio.read(0xd000_0000, &mut m); // no disk configured
+        assert_eq!(m, [0xff; 4]);
+        // COM1: a byte out; LSR says the transmitter is empty; a word access is not decoded.
+        bus.pio.write(0x3f8, b"A");
+        bus.pio.write(0x3f8, b"BC");
+        assert_eq!(*out.0.lock().unwrap(), b"A");
+        let mut lsr = [0u8];
+        bus.pio.read(0x3fd, &mut lsr);
+        assert_ne!(lsr[0] & 0x20, 0);
+        let mut w = [0u8; 2];
+        bus.pio.read(0x3fd, &mut w);
+        assert_eq!(w, [0xff; 2]);
+        // IOAPIC version through the bus.
+        bus.mmio.write(0xfec0_0000, &1u32.to_le_bytes());
+        bus.mmio.read(0xfec0_0010, &mut m);
+        assert_eq!(u32::from_le_bytes(m), 0x0017_0011);
+        // i8042: 0x61 between its ports is not its; reset.
+        bus.pio.write(0x61, &[0xfe]);
+        assert!(!exit.is_set());
+        bus.pio.write(0x64, &[0xfe]);
+        assert_eq!(exit.wait(None), VmExit::Reset);
+    }
+
+    #[test]
+    fn device_ranges() {
+        let exit = Arc::new(ExitSignal::default());
+        let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
+        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(Shared::default()), exit.clone()));
+        let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
+        let devices = Devices {
+            com1: Arc::new(Mutex::new(com1)),
+            i8042: I8042::new(exit.clone()),
+            ioapic,
+            blk: None,
+            sleep: Some(SleepControl::new(exit.clone())),
+            pci: Some(PciBus::new(Vec::new())),
+        };
+        attach(devices, &bus).unwrap();
+        let pio: Vec<String> = bus.pio.ranges().iter().map(ToString::to_string).collect();
+        assert_eq!(pio, ["0x60-0x60", "0x64-0x64", "0x3f8-0x3ff", "0x600-0x600", "0x601-0x601", "0xcf8-0xcff"]);
+        assert_eq!(bus.mmio.ranges().iter().map(ToString::to_string).collect::<Vec<_>>(), ["0xfec00000-0xfec00fff"]);
+        // The ACPI sleep control register through the bus: S5 with SLP_EN.
+        bus.pio.write(0x600, &[(5 << 2) | (1 << 5)]);
+        assert_eq!(exit.wait(None), VmExit::PowerOff);
+    }
 }

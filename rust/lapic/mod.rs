@@ -4,11 +4,20 @@
 //! timer's arithmetic, IPIs and MSI decoding (Intel SDM vol. 3 ch. 11 and APM vol. 2 ch. 16,
 //! which agree on everything modelled here; x2APIC as SDM 11.12).
 //!
-//! Pure logic, no kernel imports: the vCPU (`vcpu.rs`) owns a `Lapic`, turns xAPIC MMIO and
+//! Pure logic, no kernel imports: the vCPU (`vcpu/apic.rs`) owns a `Lapic`, turns xAPIC MMIO and
 //! x2APIC MSR exits into `read`/`write`, and carries out the `Effect`s (host timer, IPIs to
-//! other vCPUs). The host unit tests compile this file directly (rsvm-test, lapic_tests.rs).
+//! other vCPUs). The host unit tests compile these files directly (rsvm-test, lapic_tests.rs).
 //! Behaviour follows KVM's lapic.c where the manuals leave a choice, so a guest sees the
 //! same thing on /dev/rsvm and /dev/kvm (the differential tests check that).
+//!
+//! Here the register file (state, priority, acceptance, EOI, the timer, MMIO-view reads and
+//! writes); [`route`]: interrupt messages and how a destination is matched; [`msr`]:
+//! IA32_APIC_BASE and the x2APIC MSR view.
+
+mod msr;
+mod route;
+
+pub(crate) use route::{Message, Route, DM_FIXED, DM_INIT, DM_LOWEST, DM_SIPI};
 
 /// IA32_APIC_BASE (MSR 0x1B) bits.
 pub(crate) const APIC_BASE_BSP: u64 = 1 << 8;
@@ -60,99 +69,11 @@ pub(crate) const BUS_CYCLE_NS: u64 = 1;
 /// guest cannot keep a host CPU in timer interrupts.
 pub(crate) const MIN_PERIOD_NS: u64 = 200_000;
 
-/// ICR / MSI delivery modes (SDM 11.6.1).
-pub(crate) const DM_FIXED: u8 = 0;
-pub(crate) const DM_LOWEST: u8 = 1;
-pub(crate) const DM_INIT: u8 = 5;
-pub(crate) const DM_SIPI: u8 = 6;
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum TimerMode {
     OneShot,
     Periodic,
     TscDeadline,
-}
-
-/// An interrupt message: an IPI (ICR write) or an MSI (`KVM_SIGNAL_MSI`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Message {
-    pub(crate) vector: u8,
-    pub(crate) delivery: u8,
-    pub(crate) logical: bool,
-    /// 0 none, 1 self, 2 all including self, 3 all excluding self.
-    pub(crate) shorthand: u8,
-    pub(crate) dest: u32,
-    pub(crate) level_trigger: bool,
-    /// ICR bit 14 (level: assert); 0 with level trigger is an INIT "de-assert", which
-    /// modern APICs ignore.
-    pub(crate) assert: bool,
-}
-
-impl Message {
-    /// An MSI as the VMM hands it to `KVM_SIGNAL_MSI` (address 0xFEExxxxx, SDM 11.11):
-    /// destination in address bits 19:12, logical mode in bit 2; vector, delivery mode and
-    /// trigger mode in the data word.
-    pub(crate) fn from_msi(address_lo: u32, data: u32) -> Self {
-        Message {
-            vector: data as u8,
-            delivery: ((data >> 8) & 7) as u8,
-            logical: address_lo & (1 << 2) != 0,
-            shorthand: 0,
-            dest: (address_lo >> 12) & 0xff,
-            level_trigger: data & (1 << 15) != 0,
-            assert: true,
-        }
-    }
-}
-
-/// How another APIC is addressed: what a message's destination is matched against.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub(crate) struct Route {
-    /// Hardware- and software-enabled: takes fixed interrupts.
-    pub(crate) enabled: bool,
-    /// Hardware-enabled: takes INIT and SIPI even while software-disabled (SDM 11.4.7.2).
-    pub(crate) hw_enabled: bool,
-    pub(crate) x2apic: bool,
-    /// Physical APIC ID (8 bits in xAPIC mode).
-    pub(crate) id: u32,
-    pub(crate) ldr: u32,
-    /// DFR model 0000b: cluster (xAPIC only).
-    pub(crate) cluster: bool,
-}
-
-impl Route {
-    /// Does a message with destination `dest` (no shorthand) reach this APIC?
-    pub(crate) fn matches(&self, m: &Message, is_self: bool) -> bool {
-        let init_sipi = m.delivery == DM_INIT || m.delivery == DM_SIPI;
-        if !(self.enabled || (init_sipi && self.hw_enabled)) {
-            return false;
-        }
-        match m.shorthand {
-            1 => return is_self,
-            2 => return true,
-            3 => return !is_self,
-            _ => {}
-        }
-        let broadcast = if self.x2apic { 0xffff_ffff } else { 0xff };
-        if m.dest == broadcast {
-            return true;
-        }
-        if !m.logical {
-            return m.dest == self.id;
-        }
-        if self.x2apic {
-            // Cluster in bits 31:16, one bit per APIC of the cluster in 15:0.
-            m.dest >> 16 == self.ldr >> 16 && m.dest & self.ldr & 0xffff != 0
-        } else {
-            let ldr = (self.ldr >> 24) as u8;
-            let dest = m.dest as u8;
-            if self.cluster {
-                dest >> 4 == ldr >> 4 && dest & ldr & 0xf != 0
-            } else {
-                dest & ldr != 0
-            }
-        }
-    }
 }
 
 /// What an access asks the vCPU to do beyond the register file.
@@ -562,78 +483,5 @@ impl Lapic {
             level_trigger: lo & (1 << 15) != 0,
             assert: lo & (1 << 14) != 0,
         })
-    }
-
-    /// x2APIC MSR read (SDM 11.12.1.2): `Err` is #GP.
-    pub(crate) fn msr_read(&self, msr: u32, now: u64) -> Result<u64, Fault> {
-        if !self.x2apic() {
-            return Err(Fault);
-        }
-        let off = (msr - MSR_X2APIC_FIRST) << 4;
-        if off == REG_ICR {
-            return Ok(self.icr);
-        }
-        self.read(off, now).map(|v| v as u64).ok_or(Fault)
-    }
-
-    /// x2APIC MSR write: `Err` is #GP (read-only or reserved register, reserved bits).
-    pub(crate) fn msr_write(&mut self, msr: u32, v: u64, now: u64) -> Result<Effect, Fault> {
-        if !self.x2apic() {
-            return Err(Fault);
-        }
-        let off = (msr - MSR_X2APIC_FIRST) << 4;
-        if off == REG_ICR {
-            self.icr = v & !(1 << 12);
-            return Ok(self.send_icr());
-        }
-        if v >> 32 != 0 {
-            return Err(Fault);
-        }
-        match off {
-            REG_ID | REG_LVR | REG_PPR | REG_LDR | REG_TMCCT => Err(Fault),
-            0x100..=0x270 => Err(Fault),
-            _ => self.write(off, v as u32, now),
-        }
-    }
-
-    /// IA32_APIC_BASE write (SDM 11.12.5): the legal transitions between disabled, xAPIC
-    /// and x2APIC; `host` (KVM_SET_MSRS) may set any valid state directly.
-    pub(crate) fn set_base(&mut self, v: u64, host: bool) -> Result<Effect, Fault> {
-        // Bits 8, 10, 11 and the base address below 52 bits; x2APIC only if offered.
-        let mut reserved = !(0x000f_ffff_ffff_f000 | APIC_BASE_BSP | APIC_BASE_EN | APIC_BASE_EXTD);
-        if !self.cpuid_x2apic {
-            reserved |= APIC_BASE_EXTD;
-        }
-        if v & reserved != 0 {
-            return Err(Fault);
-        }
-        let old = self.base;
-        let (en, extd) = (v & APIC_BASE_EN != 0, v & APIC_BASE_EXTD != 0);
-        if extd && !en {
-            return Err(Fault);
-        }
-        if !host {
-            let (old_en, old_extd) = (old & APIC_BASE_EN != 0, old & APIC_BASE_EXTD != 0);
-            // x2APIC -> xAPIC, and disabled -> x2APIC, are illegal.
-            if (old_en && old_extd && en && !extd) || (!old_en && en && extd) {
-                return Err(Fault);
-            }
-        }
-        self.base = v;
-        if old & APIC_BASE_EN != 0 && !en {
-            // Hardware disable: as RESET for everything but the base (SDM 11.4.3).
-            let keep = (self.base, self.cpuid_x2apic, self.cpuid_deadline, self.x2apic_id);
-            *self = Lapic::new(keep.3, false);
-            self.base = keep.0;
-            self.cpuid_x2apic = keep.1;
-            self.cpuid_deadline = keep.2;
-            return Ok(Effect::CancelTimer);
-        }
-        if v & APIC_BASE_EXTD != 0 && old & APIC_BASE_EXTD == 0 {
-            // Entering x2APIC mode: the ID is the x2APIC ID, the LDR derives from it.
-            let id = self.x2apic_id;
-            self.ldr = ((id >> 4) << 16) | (1 << (id & 0xf));
-        }
-        Ok(Effect::Readdressed)
     }
 }

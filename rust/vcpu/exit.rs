@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Exit dispatch (`svm::exit::ExitCode`'s table names the handler) and the exits handled
+//! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, SVM instructions, #AC, failed
+//! entries; advancing RIP past an intercepted instruction (NRIP or decoding).
+
+use super::{state::VcpuState, Action, RunPage, Vcpu};
+use crate::{
+    cpuid,
+    emulate::{self, CpuMode},
+    ffi, msr,
+    svm::{
+        assist,
+        exit::{ExitCode, Handler, IoioInfo, NpfInfo},
+        vmcb::AC_VECTOR,
+    },
+    uapi::kvm::*,
+    x86::{CR4_OSXSAVE, GP_VECTOR, UD_VECTOR},
+};
+use kernel::prelude::*;
+
+/// VMMCALL's answers (KVM's uapi kvm_para.h): no such hypercall, or not from CPL > 0.
+const KVM_ENOSYS: u64 = 1000;
+const KVM_EPERM: u64 = 1;
+
+impl Vcpu {
+    /// Advances RIP past an intercepted instruction with opcode bytes `op`: NRIP where the
+    /// CPU saves it, else the decoded length. `Err` ends in an emulation-failure exit.
+    pub(super) fn skip(&self, st: &mut VcpuState, op: &[u8]) -> Result<(), ()> {
+        let nrip = st.vmcb().control.next_rip;
+        let rip = st.rip();
+        let mode = st.mode();
+        let decoded_len = || {
+            let mut mem = self.vm.mem.lock();
+            let (b, n) = st.fetch(&mut mem, false).ok()?;
+            drop(mem);
+            emulate::fixed_insn_len(b.get(..n)?, mode, op)
+        };
+        let next = assist::next_rip(self.vm.features.nrip_save, nrip, rip, mode == CpuMode::Bits64, decoded_len).ok_or(())?;
+        st.set_rip(next);
+        Ok(())
+    }
+
+    pub(super) fn emulation_failure(&self, st: &mut VcpuState, run: RunPage) -> Action {
+        let rip = st.rip();
+        let code = st.vmcb().exit_code();
+        let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_EMULATION, ndata: 2, ..Default::default() };
+        i.data[0] = code.0;
+        i.data[1] = rip;
+        run.set_exit(KVM_EXIT_INTERNAL_ERROR, i);
+        Action::User
+    }
+
+    /// Dispatches an exit to its handler (`ExitCode::dispatch`'s table).
+    pub(super) fn handle_exit(&self, st: &mut VcpuState, run: RunPage, code: ExitCode) -> Result<Action> {
+        let (info1, info2) = {
+            let c = &st.vmcb().control;
+            (c.exit_info_1, c.exit_info_2)
+        };
+        Ok(match code.handler() {
+            Handler::HostEvent => Action::Resume,
+            Handler::Vintr => {
+                st.vmcb().clear_vintr_window();
+                Action::Resume
+            }
+            Handler::Cpuid => {
+                let (leaf, sub) = (st.gprs[0] as u32, st.gprs[1] as u32);
+                let cr4 = st.vmcb().save.cr4;
+                let apic = st.lapic.as_ref().map(|l| l.hw_enabled());
+                let r = cpuid::guest_cpuid(&st.cpuid, leaf, sub, cr4, apic);
+                if self.skip(st, &[0x0f, 0xa2]).is_err() {
+                    return Ok(self.emulation_failure(st, run));
+                }
+                st.gprs[0] = r[0] as u64;
+                st.gprs[3] = r[1] as u64;
+                st.gprs[1] = r[2] as u64;
+                st.gprs[2] = r[3] as u64;
+                Action::Resume
+            }
+            Handler::Hlt => {
+                let rip = st.rip();
+                if self.skip(st, &[0xf4]).is_err() {
+                    return Ok(self.emulation_failure(st, run));
+                }
+                if st.lapic.is_some() {
+                    // The interrupt that ends the HLT comes from the in-kernel APIC: sleep
+                    // here (run_loop -> block), not in the VMM. Except right after an
+                    // interrupt was delivered at this very HLT: QEMU 7.2 does not restore
+                    // the STI interrupt shadow on VMRUN, so an interrupt meant to wake
+                    // `sti; hlt` can arrive just before the HLT instead, and sleeping then
+                    // would wait for the next one (forever, for a one-shot timer). Treating
+                    // that HLT as woken is at worst a spurious wake-up, which guests allow.
+                    let woken = st.intr_rip.take() == Some(rip);
+                    st.halted = !woken;
+                    return Ok(Action::Resume);
+                }
+                run.set_reason(KVM_EXIT_HLT);
+                Action::User
+            }
+            Handler::Cr8Write => self.cr8_write(st, run, info1),
+            Handler::Msr => self.msr_exit(st, run, info1 != 0),
+            Handler::Ioio => self.io_exit(st, run, IoioInfo(info1), info2)?,
+            Handler::Npf => self.npf_exit(st, run, NpfInfo(info1), info2)?,
+            Handler::Shutdown => {
+                // The VMCB is undefined after a shutdown intercept: back to reset (as KVM).
+                st.reset(&self.vm, self.shared.id, true);
+                run.set_reason(KVM_EXIT_SHUTDOWN);
+                Action::User
+            }
+            Handler::SvmInsn => {
+                // SVM is not offered to guests.
+                st.queue_exception(UD_VECTOR, None);
+                Action::Resume
+            }
+            Handler::Vmmcall => self.hypercall(st, run),
+            Handler::Xsetbv => {
+                let (cr4, cpl) = (st.vmcb().save.cr4, st.vmcb().save.cpl);
+                let v = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
+                if cr4 & CR4_OSXSAVE == 0 {
+                    st.queue_exception(UD_VECTOR, None);
+                } else if cpl != 0 || st.gprs[1] as u32 != 0 || st.fpu.set_xcr0(v).is_err() {
+                    st.queue_exception(GP_VECTOR, Some(0));
+                } else if self.skip(st, &[0x0f, 0x01, 0xd1]).is_err() {
+                    return Ok(self.emulation_failure(st, run));
+                }
+                Action::Resume
+            }
+            Handler::Ac => {
+                st.queue_exception(AC_VECTOR, Some(info1 as u32));
+                Action::Resume
+            }
+            Handler::FailEntry => {
+                let f = KvmRunFailEntry { hardware_entry_failure_reason: code.0, cpu: ffi::this_cpu() as u32 };
+                run.set_exit(KVM_EXIT_FAIL_ENTRY, f);
+                Action::User
+            }
+            Handler::Unexpected => {
+                let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, ndata: 2, ..Default::default() };
+                i.data[0] = code.0;
+                i.data[1] = ffi::this_cpu() as u64;
+                run.set_exit(KVM_EXIT_INTERNAL_ERROR, i);
+                Action::User
+            }
+        })
+    }
+
+    fn msr_exit(&self, st: &mut VcpuState, run: RunPage, write: bool) -> Action {
+        let index = st.gprs[1] as u32;
+        let value = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
+        let apic = self.apic_msr(st, index, write.then_some(value), false);
+        let ok = if let Some(r) = apic {
+            match r {
+                Ok(v) if !write => {
+                    st.gprs[0] = v & 0xffff_ffff;
+                    st.gprs[2] = v >> 32;
+                    true
+                }
+                Ok(_) => true,
+                Err(()) => false,
+            }
+        } else if write {
+            let v = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
+            let allowed = cpuid::efer_allowed(&st.cpuid);
+            msr::set(st.vmcb(), index, v, false, allowed).is_ok()
+        } else {
+            match msr::get(st.vmcb(), index) {
+                Ok(v) => {
+                    st.gprs[0] = v & 0xffff_ffff;
+                    st.gprs[2] = v >> 32;
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        if !ok {
+            st.queue_exception(GP_VECTOR, Some(0));
+            return Action::Resume;
+        }
+        if self.skip(st, if write { &[0x0f, 0x30] } else { &[0x0f, 0x32] }).is_err() {
+            return self.emulation_failure(st, run);
+        }
+        Action::Resume
+    }
+
+    /// VMMCALL as KVM's kvm_emulate_hypercall() answers it: rsvm implements no hypercall,
+    /// so RAX = -KVM_ENOSYS (or -KVM_EPERM outside CPL 0), and the guest continues.
+    fn hypercall(&self, st: &mut VcpuState, run: RunPage) -> Action {
+        let long = st.mode() == CpuMode::Bits64;
+        let ret = if st.vmcb().save.cpl != 0 { KVM_EPERM } else { KVM_ENOSYS }.wrapping_neg();
+        if self.skip(st, &[0x0f, 0x01, 0xd9]).is_err() {
+            return self.emulation_failure(st, run);
+        }
+        st.gprs[0] = if long { ret } else { ret & 0xffff_ffff };
+        Action::Resume
+    }
+}

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The vCPU fd: its ioctls (registers, segments, MSRs, CPUID, FPU/XSAVE, interrupts, MP
+//! state, signal mask, statistics) and the `extern "C"` entry points the fops table in
+//! `shim.c` calls (ioctl, release, mmap of the run and PIO pages).
+
+use super::Vcpu;
+use crate::{
+    cpuid, ffi, lapic, msr,
+    svm::{event::VirqSource, vmcb::VmcbSeg},
+    uapi::kvm::*,
+    uapi::{RsvmVcpuStats, RSVM_GET_VCPU_STATS},
+    x86::*,
+};
+use core::sync::atomic::Ordering;
+use kernel::{
+    bindings,
+    ffi::{c_int, c_long, c_uint, c_ulong},
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// Valid CR4 bits for a guest (the rest are reserved, as KVM's cr4_reserved_bits).
+const CR4_GUEST_VALID: u64 = 0x1f_07ff | (1 << 11) | (1 << 12) | (1 << 20) | (1 << 21) | (1 << 22);
+
+/// A VMCB segment as `struct kvm_segment` (attributes unpacked, G from the limit).
+fn seg_to_kvm(s: &VmcbSeg) -> KvmSegment {
+    let a = s.attrib;
+    let present = ((a >> 7) & 1) as u8;
+    KvmSegment {
+        base: s.base,
+        limit: s.limit,
+        selector: s.selector,
+        type_: (a & 0xf) as u8,
+        s: ((a >> 4) & 1) as u8,
+        dpl: ((a >> 5) & 3) as u8,
+        present,
+        avl: ((a >> 8) & 1) as u8,
+        l: ((a >> 9) & 1) as u8,
+        db: ((a >> 10) & 1) as u8,
+        g: (s.limit > 0xfffff) as u8,
+        unusable: (present == 0) as u8,
+        padding: 0,
+    }
+}
+
+/// A `struct kvm_segment` as a VMCB segment (attributes packed; unusable is not present).
+fn seg_from_kvm(k: &KvmSegment) -> VmcbSeg {
+    let a = (k.type_ as u16 & 0xf)
+        | ((k.s as u16 & 1) << 4)
+        | ((k.dpl as u16 & 3) << 5)
+        | ((((k.present & 1) != 0 && k.unusable == 0) as u16) << 7)
+        | ((k.avl as u16 & 1) << 8)
+        | ((k.l as u16 & 1) << 9)
+        | ((k.db as u16 & 1) << 10)
+        | ((k.g as u16 & 1) << 11);
+    VmcbSeg::new(k.selector, a, k.limit, k.base)
+}
+
+impl Vcpu {
+    /// KVM_GET_MP_STATE.
+    fn mp_state(&self) -> u32 {
+        let st = self.state.lock();
+        if st.wait_sipi {
+            KVM_MP_STATE_UNINITIALIZED
+        } else if st.halted {
+            KVM_MP_STATE_HALTED
+        } else {
+            KVM_MP_STATE_RUNNABLE
+        }
+    }
+
+    /// KVM_SET_MP_STATE: only RUNNABLE without an in-kernel APIC (as KVM).
+    fn set_mp_state(&self, v: u32) -> Result {
+        let mut st = self.state.lock();
+        if st.lapic.is_none() && v != KVM_MP_STATE_RUNNABLE {
+            return Err(EINVAL);
+        }
+        match v {
+            KVM_MP_STATE_RUNNABLE => (st.wait_sipi, st.halted) = (false, false),
+            KVM_MP_STATE_UNINITIALIZED | KVM_MP_STATE_INIT_RECEIVED => (st.wait_sipi, st.halted) = (true, false),
+            KVM_MP_STATE_HALTED => (st.wait_sipi, st.halted) = (false, true),
+            _ => return Err(EINVAL),
+        }
+        Ok(())
+    }
+
+    fn get_regs(&self) -> KvmRegs {
+        let mut st = self.state.lock();
+        let g = st.gprs;
+        let (rip, rflags) = (st.vmcb().save.rip, st.vmcb().save.rflags);
+        KvmRegs {
+            rax: g[0], rcx: g[1], rdx: g[2], rbx: g[3], rsp: g[4], rbp: g[5], rsi: g[6], rdi: g[7],
+            r8: g[8], r9: g[9], r10: g[10], r11: g[11], r12: g[12], r13: g[13], r14: g[14], r15: g[15],
+            rip, rflags,
+        }
+    }
+
+    fn set_regs(&self, r: &KvmRegs) {
+        let mut st = self.state.lock();
+        st.gprs = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15];
+        st.user_state = true;
+        let v = st.vmcb();
+        v.save.rip = r.rip;
+        v.save.rflags = r.rflags | RFLAGS_FIXED;
+        // Userspace's state replaces the guest's: reload all of it (clean bits).
+        v.mark_all_dirty();
+    }
+
+    fn get_sregs(&self) -> KvmSregs {
+        let mut st = self.state.lock();
+        // A KVM_INTERRUPT vector not yet taken, or one whose delivery an exit cut short,
+        // is KVM's pending interrupt (interrupt.injected).
+        let irq = st.irq.or(st.virq.filter(|q| q.source != VirqSource::Apic).map(|q| q.vector));
+        let apic_base = st.apic_base();
+        let v = st.vmcb();
+        let s = &v.save;
+        let mut k = KvmSregs {
+            cs: seg_to_kvm(&s.cs),
+            ds: seg_to_kvm(&s.ds),
+            es: seg_to_kvm(&s.es),
+            fs: seg_to_kvm(&s.fs),
+            gs: seg_to_kvm(&s.gs),
+            ss: seg_to_kvm(&s.ss),
+            tr: seg_to_kvm(&s.tr),
+            ldt: seg_to_kvm(&s.ldtr),
+            gdt: KvmDtable { base: s.gdtr.base, limit: s.gdtr.limit as u16, padding: [0; 3] },
+            idt: KvmDtable { base: s.idtr.base, limit: s.idtr.limit as u16, padding: [0; 3] },
+            cr0: s.cr0,
+            cr2: s.cr2,
+            cr3: s.cr3,
+            cr4: s.cr4,
+            cr8: v.control.int_ctl.v_tpr() as u64,
+            efer: s.efer & !EFER_SVME,
+            apic_base,
+            interrupt_bitmap: [0; 4],
+        };
+        // As svm_get_segment(): TR busy, data segments accessed, SS.DPL = CPL.
+        k.tr.type_ |= 2;
+        for d in [&mut k.ds, &mut k.es, &mut k.fs, &mut k.gs] {
+            if d.unusable == 0 {
+                d.type_ |= 1;
+            }
+        }
+        if k.ss.unusable != 0 {
+            k.ss.db = 0;
+        }
+        k.ss.dpl = s.cpl;
+        if let Some(vec) = irq {
+            k.interrupt_bitmap[(vec / 64) as usize & 3] |= 1 << (vec % 64);
+        }
+        k
+    }
+
+    /// As KVM's kvm_is_valid_sregs() + __set_sregs(): inconsistent paging state is EINVAL;
+    /// anything else VMRUN refuses ends in KVM_EXIT_FAIL_ENTRY.
+    fn set_sregs(&self, k: &KvmSregs) -> Result {
+        let long = k.efer & EFER_LME != 0 && k.cr0 & CR0_PG != 0;
+        if long {
+            if k.cr4 & CR4_PAE == 0 || k.efer & EFER_LMA == 0 {
+                return Err(EINVAL);
+            }
+        } else if k.efer & EFER_LMA != 0 || k.cs.l != 0 {
+            return Err(EINVAL);
+        }
+        if k.cr0 >> 32 != 0 || (k.cr0 & CR0_NW != 0 && k.cr0 & CR0_CD == 0) || (k.cr0 & CR0_PG != 0 && k.cr0 & CR0_PE == 0) {
+            return Err(EINVAL);
+        }
+        let mut st = self.state.lock();
+        st.user_state = true;
+        let efer_ok = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+        if k.cr4 & !CR4_GUEST_VALID != 0 || k.efer & !(efer_ok & cpuid::efer_allowed(&st.cpuid)) != 0 {
+            return Err(EINVAL);
+        }
+        let v = st.vmcb();
+        let s = &mut v.save;
+        s.cs = seg_from_kvm(&k.cs);
+        s.ds = seg_from_kvm(&k.ds);
+        s.es = seg_from_kvm(&k.es);
+        s.fs = seg_from_kvm(&k.fs);
+        s.gs = seg_from_kvm(&k.gs);
+        s.ss = seg_from_kvm(&k.ss);
+        s.tr = seg_from_kvm(&k.tr);
+        s.ldtr = seg_from_kvm(&k.ldt);
+        s.cpl = k.ss.dpl & 3;
+        s.gdtr = VmcbSeg::new(0, 0, k.gdt.limit as u32, k.gdt.base);
+        s.idtr = VmcbSeg::new(0, 0, k.idt.limit as u32, k.idt.base);
+        s.cr0 = k.cr0;
+        s.cr2 = k.cr2;
+        s.cr3 = k.cr3;
+        s.cr4 = k.cr4;
+        s.efer = k.efer | EFER_SVME;
+        v.control.int_ctl.set_v_tpr(k.cr8 as u32);
+        // Written behind the setters: reload all of it (clean bits).
+        v.mark_all_dirty();
+        if st.lapic.is_some() {
+            // As KVM's __set_sregs(): APIC base through the MSR rules (host-initiated), TPR
+            // from CR8.
+            if self.apic_msr(&mut st, lapic::MSR_IA32_APIC_BASE, Some(k.apic_base), true) != Some(Ok(0)) {
+                return Err(EINVAL);
+            }
+            if let Some(l) = st.lapic.as_mut() {
+                l.set_tpr(((k.cr8 as u32) & 0xf) << 4);
+            }
+        } else {
+            st.apic_base = k.apic_base;
+        }
+        let first = k.interrupt_bitmap.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i as u32 * 64 + w.trailing_zeros());
+        if let Some(vec) = first {
+            st.irq = Some(vec as u8);
+        }
+        Ok(())
+    }
+
+    fn get_msrs(&self, arg: usize, write: bool) -> Result<isize> {
+        let hdr: KvmMsrs = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmMsrs>()).reader().read()?;
+        // As KVM's MAX_IO_MSRS.
+        if hdr.nmsrs >= 256 {
+            return Err(E2BIG);
+        }
+        let n = hdr.nmsrs as usize;
+        let base = arg.checked_add(size_of::<KvmMsrs>()).ok_or(EFAULT)?;
+        let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(base), n * size_of::<KvmMsrEntry>()).reader_writer();
+        // KVM_SET_MSRS only reads the entries; KVM_GET_MSRS writes each one back in place.
+        let mut st = self.state.lock();
+        let mut done = 0;
+        for _ in 0..n {
+            let mut e: KvmMsrEntry = r.read()?;
+            let apic = self.apic_msr(&mut st, e.index, write.then_some(e.data), true);
+            let ok = if let Some(res) = apic {
+                match res {
+                    Ok(v) => {
+                        if !write {
+                            e.data = v;
+                        }
+                        true
+                    }
+                    Err(()) => false,
+                }
+            } else if write {
+                let allowed = cpuid::efer_allowed(&st.cpuid);
+                msr::set(st.vmcb(), e.index, e.data, true, allowed).is_ok()
+            } else {
+                match msr::get(st.vmcb(), e.index) {
+                    Ok(v) => {
+                        e.data = v;
+                        true
+                    }
+                    Err(_) => false,
+                }
+            };
+            if !ok {
+                break;
+            }
+            if !write {
+                w.write(&e)?;
+            }
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    fn set_cpuid(&self, arg: usize) -> Result<isize> {
+        let hdr: KvmCpuid2 = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmCpuid2>()).reader().read()?;
+        if hdr.nent > KVM_MAX_CPUID_ENTRIES {
+            return Err(E2BIG);
+        }
+        let base = arg.checked_add(size_of::<KvmCpuid2>()).ok_or(EFAULT)?;
+        let mut r = UserSlice::new(UserPtr::from_addr(base), hdr.nent as usize * size_of::<KvmCpuidEntry2>()).reader();
+        let mut v = KVec::with_capacity(hdr.nent as usize, GFP_KERNEL)?;
+        for _ in 0..hdr.nent {
+            v.push(r.read::<KvmCpuidEntry2>()?, GFP_KERNEL)?;
+        }
+        let (x2, dl) = (cpuid::has(&v, 1, 2, 21), cpuid::has(&v, 1, 2, 24));
+        let mut st = self.state.lock();
+        st.cpuid = v;
+        if let Some(l) = st.lapic.as_mut() {
+            l.set_cpuid(x2, dl);
+        }
+        Ok(0)
+    }
+
+    fn interrupt(&self, arg: usize) -> Result<isize> {
+        let i: KvmInterrupt = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmInterrupt>()).reader().read()?;
+        if i.irq >= 256 {
+            return Err(EINVAL);
+        }
+        let mut st = self.state.lock();
+        if st.irq.is_some() {
+            return Err(EEXIST);
+        }
+        st.irq = Some(i.irq as u8);
+        Ok(0)
+    }
+
+    fn set_signal_mask(&self, arg: usize) -> Result<isize> {
+        if arg == 0 {
+            self.state.lock().sigmask = None;
+            return Ok(0);
+        }
+        let hdr: KvmSignalMask = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmSignalMask>()).reader().read()?;
+        if hdr.len != 8 {
+            return Err(EINVAL);
+        }
+        let m: u64 = UserSlice::new(UserPtr::from_addr(arg.checked_add(4).ok_or(EFAULT)?), 8).reader().read()?;
+        // SIGKILL and SIGSTOP cannot be blocked (as sigprocmask does).
+        self.state.lock().sigmask = Some(m & !((1 << 8) | (1 << 18)));
+        Ok(0)
+    }
+
+    /// A vCPU fd's ioctl (only from the VM's owner process, as KVM).
+    fn ioctl(&self, cmd: c_uint, arg: c_ulong) -> Result<isize> {
+        if !self.vm.is_owner() {
+            return Err(EIO);
+        }
+        let a = arg as usize;
+        let user = |n: usize| UserSlice::new(UserPtr::from_addr(a), n);
+        match cmd {
+            KVM_RUN => {
+                if arg != 0 {
+                    return Err(EINVAL);
+                }
+                self.run()
+            }
+            KVM_GET_REGS => user(size_of::<KvmRegs>()).writer().write(&self.get_regs()).map(|_| 0),
+            KVM_SET_REGS => {
+                let r: KvmRegs = user(size_of::<KvmRegs>()).reader().read()?;
+                self.set_regs(&r);
+                Ok(0)
+            }
+            KVM_GET_SREGS => user(size_of::<KvmSregs>()).writer().write(&self.get_sregs()).map(|_| 0),
+            KVM_SET_SREGS => {
+                let k: KvmSregs = user(size_of::<KvmSregs>()).reader().read()?;
+                self.set_sregs(&k).map(|_| 0)
+            }
+            KVM_GET_FPU => {
+                let f = self.state.lock().fpu.get_fpu();
+                user(size_of::<KvmFpu>()).writer().write(&f).map(|_| 0)
+            }
+            KVM_SET_FPU => {
+                let f: KvmFpu = user(size_of::<KvmFpu>()).reader().read()?;
+                self.state.lock().fpu.set_fpu(&f).map(|_| 0)
+            }
+            KVM_GET_XSAVE => {
+                let x = KBox::new(self.state.lock().fpu.get_xsave(), GFP_KERNEL)?;
+                user(size_of::<KvmXsave>()).writer().write(&*x).map(|_| 0)
+            }
+            KVM_SET_XSAVE => {
+                let x: KBox<KvmXsave> = KBox::new(user(size_of::<KvmXsave>()).reader().read()?, GFP_KERNEL)?;
+                self.state.lock().fpu.set_xsave(&x).map(|_| 0)
+            }
+            KVM_GET_MSRS => self.get_msrs(a, false),
+            KVM_SET_MSRS => self.get_msrs(a, true),
+            KVM_SET_CPUID2 => self.set_cpuid(a),
+            KVM_INTERRUPT => self.interrupt(a),
+            KVM_GET_MP_STATE => user(4).writer().write(&self.mp_state()).map(|_| 0),
+            KVM_SET_MP_STATE => {
+                let v: u32 = user(4).reader().read()?;
+                self.set_mp_state(v).map(|_| 0)
+            }
+            KVM_GET_TSC_KHZ => match ffi::tsc_khz() {
+                0 => Err(EIO),
+                k => Ok(k as isize),
+            },
+            KVM_SET_SIGNAL_MASK => self.set_signal_mask(a),
+            RSVM_GET_VCPU_STATS => {
+                let mut s = RsvmVcpuStats::default();
+                for (d, c) in s.exits.iter_mut().zip(self.shared.stats.iter()) {
+                    *d = c.load(Ordering::Relaxed);
+                }
+                let mem = self.vm.mem.lock();
+                s.pinned_pages = mem.slots.pinned();
+                s.npt_leaves_4k = mem.npt.leaves_4k;
+                s.npt_leaves_2m = mem.npt.leaves_2m;
+                drop(mem);
+                user(size_of::<RsvmVcpuStats>()).writer().write(&s).map(|_| 0)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+// SAFETY: `rsvm_vcpu_ioctl`, `rsvm_vcpu_mmap` and `rsvm_vcpu_release`, the callbacks of the
+// `rsvm-vcpu` fops table, read the private data as `Arc<Vcpu>`; `Vm` has the other kind.
+unsafe impl crate::anonfd::AnonFd for Vcpu {
+    const KIND: crate::anonfd::FdKind = crate::anonfd::FdKind::Vcpu;
+}
+
+#[no_mangle]
+unsafe extern "C" fn rsvm_vcpu_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    // SAFETY: a vCPU fd's private data is its `Arc<Vcpu>` (anonfd::install), alive during
+    // the ioctl.
+    let v = unsafe { crate::anonfd::borrow::<Vcpu>(file) };
+    match v.ioctl(cmd, arg) {
+        Ok(r) => r as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+#[no_mangle]
+unsafe extern "C" fn rsvm_vcpu_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: the fd's last reference: takes back the Arc installed by anonfd::install.
+    drop(unsafe { crate::anonfd::take::<Vcpu>(file) });
+    0
+}
+
+#[no_mangle]
+unsafe extern "C" fn rsvm_vcpu_mmap(file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+    // SAFETY: as in `rsvm_vcpu_ioctl`.
+    let v = unsafe { crate::anonfd::borrow::<Vcpu>(file) };
+    let pages = [v.run.as_mut_ptr::<u8>() as c_ulong, v.pio.as_mut_ptr::<u8>() as c_ulong];
+    // SAFETY: `vma` is the mapping being set up (this is the fd's mmap handler); both pages
+    // are order-0 direct-map pages the vCPU holds.
+    unsafe { ffi::mmap_pages(vma, &pages) }
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `KVM_RUN`: the run loop, the events injected at each entry (EVENTINJ, the interrupt
+//! window, V_TPR and the CR8 intercept), the world switch with its ASID, TLB and VMCB
+//! clean-bit decisions, re-injection after an exit (EXITINTINFO), and the completion of
+//! the I/O or MMIO userspace handled.
+
+use super::{
+    state::{Pending, VcpuState},
+    Action, RunPage, Vcpu,
+};
+use crate::{
+    cpu,
+    ffi::{self, NoPreempt},
+    fpu::{self, FpuGuard},
+    svm::{
+        clean,
+        event::{self, EventInj, Virq, VirqSource},
+        exit::{ExitCode, Stat},
+        ops,
+        vmcb::*,
+    },
+    uapi::kvm::*,
+    x86::RFLAGS_IF,
+};
+use core::sync::atomic::Ordering;
+use kernel::prelude::*;
+
+impl Vcpu {
+    /// `KVM_RUN`: complete what userspace handled, then run until an exit needs it.
+    pub(super) fn run(&self) -> Result<isize> {
+        let run = self.run_page();
+        let mut st = self.state.lock();
+        self.complete_pending(&mut st, run)?;
+        if run.immediate_exit() {
+            run.set_reason(KVM_EXIT_INTR);
+            return Err(EINTR);
+        }
+        let sigmask = st.sigmask.map(ffi::SigmaskGuard::activate);
+        let r = self.run_loop(&mut st, run);
+        // The task's own mask back before the run page is updated, as before.
+        drop(sigmask);
+        let if_flag = st.vmcb().save.rflags & RFLAGS_IF != 0;
+        let ready = st.ready_for_injection();
+        let cr8 = st.vmcb().control.int_ctl.v_tpr() as u64;
+        let apic_base = st.apic_base();
+        run.set_status(if_flag, ready, cr8, apic_base);
+        r
+    }
+
+    fn run_loop(&self, st: &mut VcpuState, run: RunPage) -> Result<isize> {
+        loop {
+            if st.lapic.is_some() && !self.init_sipi(st) {
+                run.set_reason(KVM_EXIT_INTR);
+                return Err(EINTR);
+            }
+            if st.halted && !self.block(st) {
+                run.set_reason(KVM_EXIT_INTR);
+                return Err(EINTR);
+            }
+            if ffi::signal_pending() {
+                run.set_reason(KVM_EXIT_INTR);
+                return Err(EINTR);
+            }
+            ffi::cond_resched();
+            let want_window = run.request_interrupt_window();
+            if want_window && st.ready_for_injection() {
+                run.set_reason(KVM_EXIT_IRQ_WINDOW_OPEN);
+                return Ok(0);
+            }
+            self.prepare_events(st, want_window);
+            let snapshot = if core::mem::take(&mut st.user_state) {
+                // Userspace (or an INIT) rewrote registers behind the VMCB setters.
+                st.vmcb().mark_all_dirty();
+                let mut b = KVec::with_capacity(size_of::<VmcbSave>(), GFP_KERNEL)?;
+                b.resize(size_of::<VmcbSave>(), 0u8, GFP_KERNEL)?;
+                // SAFETY: `b` has room for a `VmcbSave`, which is plain old data.
+                unsafe { core::ptr::copy_nonoverlapping(&st.vmcb().save as *const VmcbSave as *const u8, b.as_mut_ptr(), b.len()) };
+                Some(b)
+            } else {
+                None
+            };
+            if !self.enter_guest(st)? {
+                // An interrupt arrived just before entry: take it into account first.
+                continue;
+            }
+            let code = st.vmcb().exit_code();
+            if let (ExitCode::INVALID, Some(b)) = (code, &snapshot) {
+                // SAFETY: `b` holds a copy of a `VmcbSave` taken above.
+                unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), &mut st.vmcb().save as *mut VmcbSave as *mut u8, b.len()) };
+                st.vmcb().mark_all_dirty();
+                st.user_state = true;
+            }
+            self.count(code.stat() as usize);
+            self.count(Stat::Total as usize);
+            if code == ExitCode::INVALID {
+                // VMRUN refused the state: nothing was delivered, EXITINTINFO means nothing.
+                self.entry_failed(st);
+            } else {
+                self.after_exit(st);
+            }
+            match self.handle_exit(st, run, code)? {
+                Action::Resume => {}
+                Action::User => return Ok(0),
+            }
+        }
+    }
+
+    /// The events for this entry: EVENTINJ for an exception rsvm raises or re-injects, the
+    /// virtual interrupt for an external interrupt (see `Virq`), else the interrupt window
+    /// userspace asked for.
+    fn prepare_events(&self, st: &mut VcpuState, want_window: bool) {
+        self.lapic_fold(st);
+        let (inj, err) = st.event.take().unwrap_or((EventInj::NONE, 0));
+        // One taken but cut short goes first, then KVM_INTERRUPT's; the APIC's is chosen
+        // afresh at every entry, as it stays requested (IRR) until the guest takes it.
+        st.virq = match st.virq {
+            Some(q) if q.source != VirqSource::Apic => Some(q),
+            _ => match st.irq.take() {
+                Some(vector) => Some(Virq { vector, source: VirqSource::User }),
+                None => st.lapic.as_ref().and_then(|l| l.deliverable()).map(|vector| Virq { vector, source: VirqSource::Apic }),
+            },
+        };
+        // The APIC's TPR is the guest's V_TPR (CR8) while it runs; while only the TPR holds
+        // an interrupt back, CR8 writes exit so that lowering it delivers the interrupt.
+        if let Some((tpr, tpr_blocks)) = st.lapic.as_ref().map(|l| (l.tpr(), l.blocked_by_tpr())) {
+            let v = st.vmcb();
+            v.set_v_tpr(tpr >> 4);
+            if tpr_blocks {
+                v.set_intercept(Intercept::Cr8Write);
+            } else {
+                v.clear_intercept(Intercept::Cr8Write);
+            }
+        }
+        st.injected = inj;
+        st.virq_rip = st.rip();
+        let virq = st.virq;
+        let v = st.vmcb();
+        v.control.event_inj = inj;
+        v.control.event_inj_err = err;
+        if let Some(q) = virq {
+            v.raise_virtual_interrupt(q.vector);
+        } else if want_window && inj == EventInj::NONE {
+            v.request_vintr_window();
+        } else if v.control.int_ctl.v_irq() {
+            v.clear_vintr_window();
+        }
+    }
+
+    /// After an exit: whether the guest took the virtual interrupt, and re-queues an event
+    /// whose delivery the #VMEXIT interrupted (EXITINTINFO); the rules are `event::complete`.
+    fn after_exit(&self, st: &mut VcpuState) {
+        let injected = st.injected;
+        let offered = st.virq.take();
+        let v = st.vmcb();
+        let (info, err) = (v.control.exit_int_info, v.control.exit_int_info_err);
+        let virq_pending = v.control.int_ctl.v_irq();
+        v.control.event_inj = EventInj::NONE;
+        if virq_pending {
+            // Withdrawn here; prepare_events() offers it (or a better one) again.
+            v.clear_vintr_window();
+        }
+        let c = event::complete(offered, virq_pending, injected, info, err);
+        if let (Some(vector), Some(l)) = (c.ack, st.lapic.as_mut()) {
+            l.ack(vector);
+        }
+        if c.taken {
+            st.intr_rip = Some(st.virq_rip);
+        }
+        st.virq = c.virq;
+        if c.event.is_some() {
+            st.event = c.event;
+        }
+    }
+
+    /// VMRUN refused the state: nothing was delivered, so the event goes in again with the
+    /// next entry (not lost with the EVENTINJ field prepare_events() rewrites).
+    fn entry_failed(&self, st: &mut VcpuState) {
+        let v = st.vmcb();
+        let (inj, err) = (v.control.event_inj, v.control.event_inj_err);
+        v.control.event_inj = EventInj::NONE;
+        if inj.valid() {
+            st.event = Some((inj, err));
+        }
+        if let Some(q) = st.virq.take() {
+            if q.source != VirqSource::Apic {
+                st.virq = Some(q);
+            }
+        }
+    }
+
+    /// One world switch on this CPU. `false`: not entered, because an interrupt was posted
+    /// or the APIC timer fired after the events for this entry were chosen.
+    fn enter_guest(&self, st: &mut VcpuState) -> Result<bool> {
+        let vm = &self.vm;
+        let features = &vm.features;
+        let (rax, rsp) = (st.gprs[0], st.gprs[4]);
+        {
+            let v = st.vmcb();
+            v.save.rax = rax;
+            v.save.rsp = rsp;
+        }
+        let host_xcr0 = fpu::xgetbv0();
+        let guest_cr4 = st.vmcb().save.cr4;
+        let np = NoPreempt::new();
+        let svm = cpu::this_svm_cpu(&np).ok_or(EIO)?;
+        let cpu_id = ffi::this_cpu();
+        let fpu_guard = FpuGuard::begin();
+        st.fpu.load();
+        st.fpu.enter_xcr0(guest_cr4, host_xcr0);
+        self.shared.in_guest_cpu.store(cpu_id as i32, Ordering::SeqCst);
+        ops::clgi();
+        // Posted after prepare_events(): the poster may have seen us outside guest mode and
+        // not kicked, so go round again (an injected event is kept for then).
+        let abort = st.lapic.is_some() && self.shared.event_pending();
+        if !abort {
+            // Read after CLGI: a concurrent NPT flush either sees us in guest mode and waits
+            // for our exit, or we see its new generation here (see Vm::flush_npt).
+            let npt_gen = vm.npt_gen.load(Ordering::SeqCst);
+            let vmcb_pa = st.vmcb.phys();
+            let vmcb_cpu = st.vmcb_cpu.replace(cpu_id);
+            let (asid, tlb, ibpb, cached) = svm.with_asid(&np, |c| {
+                let ibpb = c.last_vm != vm.id;
+                c.last_vm = vm.id;
+                let cached = clean::cached_here(vmcb_cpu, cpu_id, c.last_vmcb, vmcb_pa);
+                c.last_vmcb = vmcb_pa;
+                let (a, t) = st.asid.pre_run(c, cpu_id, npt_gen, features.flush_by_asid);
+                (a, t, ibpb, cached)
+            });
+            if ibpb && features.ibpb {
+                // Another VM ran here last: its branch predictions must not steer this one.
+                // SAFETY: PRED_CMD.IBPB is a write-only command with no other effect.
+                let _ = unsafe { ffi::wrmsr(cpu::MSR_IA32_PRED_CMD, 1) };
+            }
+            {
+                let v = st.vmcb();
+                v.set_asid(asid);
+                v.control.tlb_ctl = tlb;
+                v.prepare_clean(features.vmcb_clean, cached);
+            }
+            // SAFETY: SVM is on for this CPU (checked with preemption off), GIF=0, and the
+            // VMCB, its IOPM/MSRPM/NPT and the GPR array are valid for the whole call.
+            unsafe { ffi::__rsvm_vmrun(vmcb_pa, svm.host_save.phys(), st.gprs.as_mut_ptr()) };
+        }
+        ops::stgi();
+        self.shared.in_guest_cpu.store(-1, Ordering::SeqCst);
+        st.fpu.exit_xcr0(host_xcr0);
+        st.fpu.save();
+        drop(fpu_guard);
+        drop(np);
+        let v = st.vmcb();
+        if abort {
+            let (inj, err) = (v.control.event_inj, v.control.event_inj_err);
+            v.control.event_inj = EventInj::NONE;
+            if inj.valid() {
+                st.event = Some((inj, err));
+            }
+            return Ok(false);
+        }
+        let (rax, rsp) = (v.save.rax, v.save.rsp);
+        v.control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+        if v.exit_code() != ExitCode::INVALID {
+            // The CPU's copy of the VMCB is the VMCB now (as Linux, not after a failed VMRUN).
+            v.mark_clean_after_exit(features.vmcb_clean);
+        }
+        // CR8 writes in the guest changed V_TPR without an exit: the APIC's TPR follows.
+        let vtpr = v.control.int_ctl.v_tpr();
+        st.gprs[0] = rax;
+        st.gprs[4] = rsp;
+        if let Some(l) = st.lapic.as_mut() {
+            if l.tpr() >> 4 != vtpr {
+                l.set_tpr(vtpr << 4);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Finishes the exit the VMM just handled (KVM's complete_userspace_io). RIP moves on
+    /// only if the VMM did not change it meanwhile.
+    fn complete_pending(&self, st: &mut VcpuState, run: RunPage) -> Result {
+        match core::mem::replace(&mut st.pending, Pending::None) {
+            Pending::None => Ok(()),
+            Pending::Pio { rip, next_rip, size, input, string } => self.complete_pio(st, rip, next_rip, size, input, string),
+            Pending::MmioRead { rip, insn } => {
+                self.complete_mmio_read(st, run, rip, insn);
+                Ok(())
+            }
+        }
+    }
+}
