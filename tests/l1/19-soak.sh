@@ -43,7 +43,12 @@ grep -q 'RSVM-L2: soak cpu' $log || { kill -9 $pid 2>/dev/null; wait $pid; tail 
 
 # The host side, until the VMM exits. Other VMs beside the guest run in the background.
 on vms && ( while kill -0 $pid 2>/dev/null; do
-	for p in $(rsvm-test list); do kill -0 $pid 2>/dev/null || break; rsvm-test payload "$p" > /dev/null 2>&1 || echo "soak: payload $p failed"; done
+	for p in $(rsvm-test list); do
+		kill -0 $pid 2>/dev/null || break
+		rsvm-test payload "$p" > /tmp/soak-payload.out 2>&1 && continue
+		echo "soak: payload $p failed (status $?) at $(date +%T), $(grep -c . /tmp/soak-hits 2>/dev/null || echo 0) rounds in; its last lines:"
+		tail -n 8 /tmp/soak-payload.out | sed 's/^/    /'
+	done
 	echo vms >> /tmp/soak-hits
 done ) > /tmp/soak-vms.log 2>&1 &
 vms=$!
@@ -83,6 +88,7 @@ pass "soak: the guest's checks held for ${SECS} s ($STRESS): $stops SIGSTOP/SIGC
 if [ "$STRESS" = stop,move,compact,vms ]; then
 	assert "soak: the host was really busy (>= 20 stops, >= 2 compactions)" test $stops -ge 20 -a $compactions -ge 2
 fi
-assert_not "soak: no other VM beside the guest failed$(head -n 3 /tmp/soak-vms.log | sed "s/^/: /")" grep -q failed /tmp/soak-vms.log
+grep -q failed /tmp/soak-vms.log && sed 's/^/  vms| /' /tmp/soak-vms.log | head -n 40
+assert_not "soak: no other VM beside the guest failed$(head -n 1 /tmp/soak-vms.log | sed "s/^/: /")" grep -q failed /tmp/soak-vms.log
 assert_not "soak: L1's kernel log is clean" sh -c "dmesg | tail -n +$((m + 1)) | grep -E 'Oops|BUG:|WARNING:|Call Trace|soft lockup|rcu: INFO|general protection|hung_task'"
 [ "$DEV" = /dev/kvm ] || assert "soak: pinned pages back to $before" test "$(cat $DBG/pinned_pages)" = "$before"
