@@ -5,7 +5,11 @@
 //! routes, level EOIs), the APIC MSRs and the xAPIC page, HLT sleeping in the kernel,
 //! INIT/SIPI, and CR8 writes intercepted while the TPR holds an interrupt back.
 
-use super::{state::VcpuState, Action, RunPage, Vcpu};
+use super::{
+    history::{Record, INIT, SIPI},
+    state::VcpuState,
+    Action, RunPage, Vcpu,
+};
 use crate::{
     emulate::{self, CpuMode, MmioInsn, MmioOp},
     ffi,
@@ -171,6 +175,8 @@ impl Vcpu {
         loop {
             if self.shared.init.swap(0, Ordering::SeqCst) != 0 {
                 self.cancel_timer(st);
+                let rip = st.rip();
+                st.history.push(Record::event(INIT, 0, rip));
                 st.reset(&self.vm, self.shared.id, true);
                 st.user_state = true;
                 st.wait_sipi = true;
@@ -189,6 +195,7 @@ impl Vcpu {
                 vmcb.set_cs_selector_base(v << 8, (v as u64) << 12);
                 vmcb.save.rip = 0;
                 st.wait_sipi = false;
+                st.history.push(Record::event(SIPI, v as u64, 0));
                 continue;
             }
             if self.shared.init.load(Ordering::SeqCst) != 0 {

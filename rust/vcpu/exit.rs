@@ -4,7 +4,7 @@
 //! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, SVM instructions, #AC, failed
 //! entries; advancing RIP past an intercepted instruction (NRIP or decoding).
 
-use super::{state::VcpuState, Action, RunPage, Vcpu};
+use super::{history::Shutdown, state::VcpuState, Action, RunPage, Vcpu};
 use crate::{
     cpuid,
     emulate::{self, CpuMode},
@@ -102,7 +102,10 @@ impl Vcpu {
             Handler::Ioio => self.io_exit(st, run, IoioInfo(info1), info2)?,
             Handler::Npf => self.npf_exit(st, run, NpfInfo(info1), info2)?,
             Handler::Shutdown => {
-                // The VMCB is undefined after a shutdown intercept: back to reset (as KVM).
+                // The VMCB is undefined after a shutdown intercept (on hardware; QEMU saves
+                // it): say what led there, then back to reset (as KVM).
+                let at = Shutdown::of(st.vmcb());
+                st.history.report_shutdown(self.vm.id, self.shared.id, &at);
                 st.reset(&self.vm, self.shared.id, true);
                 run.set_reason(KVM_EXIT_SHUTDOWN);
                 Action::User

@@ -3,7 +3,7 @@
 //! A vCPU: its VMCB and register state, the vCPU fd's ioctls, and the run loop.
 //!
 //! One concern per file; every file adds `impl Vcpu` methods, and imports only from this
-//! file and `state.rs` (never from a sibling), so the files form no import cycle:
+//! file, `state.rs` and the leaf `history.rs` (never from another sibling), so the files form no import cycle:
 //!
 //! | file | what |
 //! | --- | --- |
@@ -13,10 +13,12 @@
 //! | `pio.rs` | port I/O exits to userspace, string (INS/OUTS, REP) I/O |
 //! | `mmio.rs` | nested page faults: fault-in from a memslot, or MMIO to userspace |
 //! | `apic.rs` | the in-kernel APIC's glue: timer, HLT sleep, INIT/SIPI, APIC MSRs and MMIO, CR8 |
+//! | `history.rs` | the last exits, printed at a shutdown (triple fault) |
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
 
 mod apic;
 mod exit;
+mod history;
 mod ioctl;
 mod mmio;
 mod pio;

@@ -6,6 +6,7 @@
 //! the I/O or MMIO userspace handled.
 
 use super::{
+    history::Record,
     state::{Pending, VcpuState},
     Action, RunPage, Vcpu,
 };
@@ -84,6 +85,9 @@ impl Vcpu {
                 // An interrupt arrived just before entry: take it into account first.
                 continue;
             }
+            let (inj, virq) = (st.injected.0, st.virq.map(|q| q.vector));
+            let rec = Record::exit(st.vmcb(), inj, virq);
+            st.history.push(rec);
             let code = st.vmcb().exit_code();
             if let (ExitCode::INVALID, Some(b)) = (code, &snapshot) {
                 // SAFETY: `b` holds a copy of a `VmcbSave` taken above.

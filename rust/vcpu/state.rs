@@ -22,6 +22,7 @@ use crate::{
     vmshared::{VcpuShared, VmShared},
     x86::*,
 };
+use super::history::ExitHistory;
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, time::hrtimer::ArcHrTimerHandle};
 
@@ -90,6 +91,8 @@ pub(super) struct VcpuState {
     /// first, so a state VMRUN refuses (KVM_EXIT_FAIL_ENTRY) is left exactly as userspace
     /// set it, as KVM leaves it (an emulated VMEXIT_INVALID may write the save area).
     pub(super) user_state: bool,
+    /// The last exits, for the report of a shutdown (`history.rs`).
+    pub(super) history: ExitHistory,
 }
 
 impl VcpuState {
@@ -116,6 +119,7 @@ impl VcpuState {
             intr_rip: None,
             wait_sipi: false,
             user_state: true,
+            history: ExitHistory::new(),
         };
         st.reset(vm, id, false);
         // With an in-kernel APIC, every vCPU but the BSP (id 0) starts waiting for a SIPI,

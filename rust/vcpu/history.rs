@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The last exits of a vCPU, for the report of a shutdown (triple fault).
+//!
+//! After a shutdown intercept the VMCB is undefined and rsvm resets the vCPU (as KVM's
+//! `shutdown_interception`), so the VMM's register dump shows only the reset state. What
+//! led there is kept here instead: a ring of the last exits (and of the SIPIs that start an
+//! AP, which the VMM never sees), printed with the state at the shutdown. KVM answers the
+//! same question with its `kvm_exit`/`kvm_inj_virq` tracepoints; a ring costs six stores
+//! per exit and needs no tracing set up before the failure, which matters for failures that
+//! show once in hours of CI.
+
+use crate::svm::vmcb::{Vmcb, VmcbSeg};
+use kernel::prelude::*;
+
+/// How many exits are kept.
+const LEN: usize = 16;
+
+/// A SIPI started the vCPU (a pseudo exit code: real ones are below 0x500 or -1).
+pub(super) const SIPI: u64 = 0xffff_0001;
+/// An INIT reset the vCPU.
+pub(super) const INIT: u64 = 0xffff_0002;
+
+#[derive(Clone, Copy, Default)]
+pub(super) struct Record {
+    code: u64,
+    info1: u64,
+    info2: u64,
+    rip: u64,
+    /// EXITINTINFO of the exit (an event whose delivery it interrupted).
+    intinfo: u32,
+    /// EVENTINJ of the entry before it, and whether V_IRQ offered an interrupt (0x100 | vector).
+    injected: u32,
+    virq: u32,
+}
+
+impl Record {
+    /// The exit the VMCB holds; `injected` and `virq` describe the entry before it.
+    pub(super) fn exit(v: &Vmcb, injected: u32, virq: Option<u8>) -> Self {
+        let c = &v.control;
+        Self {
+            code: c.exit_code,
+            info1: c.exit_info_1,
+            info2: c.exit_info_2,
+            rip: v.save.rip,
+            intinfo: c.exit_int_info.0,
+            injected,
+            virq: virq.map_or(0, |q| 0x100 | q as u32),
+        }
+    }
+
+    /// A module-side event (`SIPI`, `INIT`) with its argument.
+    pub(super) fn event(code: u64, arg: u64, rip: u64) -> Self {
+        Self { code, info1: arg, rip, ..Default::default() }
+    }
+}
+
+/// What a shutdown report shows of the VMCB (copied: the ring and the VMCB are both in the
+/// vCPU state).
+pub(super) struct Shutdown {
+    cs: u16,
+    intinfo: u32,
+    save: Regs,
+}
+
+/// The registers the report prints.
+struct Regs {
+    rip: u64,
+    rsp: u64,
+    rflags: u64,
+    cr0: u64,
+    cr3: u64,
+    cr4: u64,
+    efer: u64,
+    idtr: VmcbSeg,
+    cpl: u8,
+}
+
+impl Shutdown {
+    pub(super) fn of(v: &Vmcb) -> Self {
+        let s = &v.save;
+        Self {
+            cs: s.cs.selector,
+            intinfo: v.control.exit_int_info.0,
+            save: Regs { rip: s.rip, rsp: s.rsp, rflags: s.rflags, cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, idtr: s.idtr, cpl: s.cpl },
+        }
+    }
+}
+
+/// The ring; `next` is where the next record goes, `n` how many are valid.
+pub(super) struct ExitHistory {
+    ring: [Record; LEN],
+    next: usize,
+    n: usize,
+}
+
+impl ExitHistory {
+    pub(super) const fn new() -> Self {
+        Self { ring: [Record { code: 0, info1: 0, info2: 0, rip: 0, intinfo: 0, injected: 0, virq: 0 }; LEN], next: 0, n: 0 }
+    }
+
+    pub(super) fn push(&mut self, r: Record) {
+        if let Some(slot) = self.ring.get_mut(self.next) {
+            *slot = r;
+        }
+        self.next = (self.next + 1) % LEN;
+        self.n = (self.n + 1).min(LEN);
+    }
+
+
+
+    /// Prints the state at a shutdown intercept and the exits before it, oldest first.
+    pub(super) fn report_shutdown(&self, vm: u64, vcpu: u32, at: &Shutdown) {
+        let (cs, s) = (at.cs, &at.save);
+        pr_info!(
+            "vm{} vcpu{}: shutdown (triple fault) at {:04x}:{:016x} rsp {:016x} rflags {:x} cr0 {:x} cr3 {:x} cr4 {:x} efer {:x} idtr {:x}/{:x} cpl {} exitintinfo {:08x}\n",
+            vm, vcpu, cs, s.rip, s.rsp, s.rflags, s.cr0, s.cr3, s.cr4, s.efer, s.idtr.base, s.idtr.limit, s.cpl, at.intinfo
+        );
+        let first = (self.next + LEN - self.n) % LEN;
+        for i in 0..self.n {
+            if let Some(r) = self.ring.get((first + i) % LEN) {
+                pr_info!(
+                    "vm{} vcpu{}:  exit {:x} info1 {:x} info2 {:x} rip {:x} intinfo {:08x} inj {:08x} virq {:x}\n",
+                    vm, vcpu, r.code, r.info1, r.info2, r.rip, r.intinfo, r.injected, r.virq
+                );
+            }
+        }
+    }
+}
