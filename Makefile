@@ -3,7 +3,7 @@
 #   make         build rsvm.ko against KDIR (default: the cached test kernel)
 #   make test    build everything, run the host unit tests and the in-VM test suites
 #   make run     boot the test VM with rsvm loaded, interactively
-#   make bench   exit costs under -icount, rsvm vs kvm_amd
+#   make bench   exit costs under -icount, rsvm vs kvm_amd, on a production kernel and the test kernel
 #   make soak    the L2 soak (tests/l1/19-soak.sh for RSVM_SOAK_SECS per CPU model)
 #   make flake   the long-run reproducer (scripts/flake-loop: the suite, repeated in one boot)
 SHELL := /bin/bash

@@ -14,7 +14,28 @@ max_log=${RSVM_BENCH_MAX_LOG:-28}
 repeat=${RSVM_BENCH_REPEAT:-3}
 mib=${RSVM_BENCH_TOUCH_MIB:-1024}
 io_mib=${RSVM_BENCH_IOMMU_MIB:-256,1024}
-out="$RSVM_TOP/build/bench"
+# RSVM_BENCH_KERNELS: which kernels to measure on: "prod" (the test configuration without
+# its debug options, scripts/rsvm-prod.config; built and cached on first use, about as long as
+# the test kernel) and "debug" (the test kernel, for reference). Each gets its own rsvm.ko
+# (built in build/bench/KERNEL/module) and its results in build/bench/KERNEL/.
+kernels=${RSVM_BENCH_KERNELS:-prod debug}
+if [ "${1:-}" != --one ]; then
+	for k in $kernels; do
+		case "$k" in
+		prod) kd=$("$here/kernel.sh" --prod) ;;
+		debug) kd=${KDIR:-$("$here/kernel.sh")} ;;
+		*) die "RSVM_BENCH_KERNELS: unknown kernel $k (prod, debug)" ;;
+		esac
+		mo="$RSVM_TOP/build/bench/$k/module"
+		mkdir -p "$mo"
+		make -C "$kd" M="$RSVM_TOP" MO="$mo" LLVM= -j"$(nproc)" modules >/dev/null || die "building rsvm.ko for the $k kernel"
+		log "bench: the $k kernel ($kd)"
+		KDIR=$kd RSVM_KO="$mo/rsvm.ko" RSVM_BENCH_KERNEL=$k "$0" --one
+	done
+	exit 0
+fi
+kernel=${RSVM_BENCH_KERNEL:-debug}
+out="$RSVM_TOP/build/bench/$kernel"
 mkdir -p "$out"
 log="$out/vm.log"
 # One vCPU, and no kmemleak scanner: under -icount the TSC is QEMU's instruction clock,
@@ -30,7 +51,7 @@ grep -E '^(exit|chase|touch|overhead|startup|boot|iommu_map),' "$log" > "$res" |
 val() { awk -F, -v n="$1" -v d="$2" '$1 == "exit" && $2 == n && $3 == d { print $4 }' "$res"; }
 ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; else echo "-"; fi; }
 {
-	echo "# Exit costs, L1 instructions per round trip (QEMU TCG -icount shift=0, -cpu $cpu, -smp 1, $iters iterations)"
+	echo "# Exit costs on the $kernel kernel, L1 instructions per round trip (QEMU TCG -icount shift=0, -cpu $cpu, -smp 1, $iters iterations)"
 	echo
 	echo "| exit | rsvm | kvm_amd | rsvm / kvm_amd | goal |"
 	echo "| --- | ---: | ---: | ---: | --- |"

@@ -5,13 +5,34 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+# --prod: the production variant for `make bench` (scripts/rsvm-prod.config), cached beside
+# the test kernel under its own key. --print-dir: print the build directory only.
+prod=0; print=0
+for a in "$@"; do
+	case "$a" in
+	--prod) prod=1 ;;
+	--print-dir) print=1 ;;
+	*) die "kernel.sh: unknown option $a" ;;
+	esac
+done
+fragment=$(mktemp); trap 'rm -f "$fragment"' EXIT
+if [ "$prod" = 1 ]; then
+	# rsvm.config minus every option the prod fragment sets, then the prod fragment.
+	opts=$(sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1/p; s/^\(CONFIG_[A-Z0-9_]*\)=.*/\1/p' "$here/rsvm-prod.config")
+	grep -v -w -F "$opts" "$here/rsvm.config" > "$fragment" || true
+	cat "$here/rsvm-prod.config" >> "$fragment"
+else
+	cp "$here/rsvm.config" "$fragment"
+fi
+
 ksrc=${KSRC:-$RSVM_CACHE/linux-src}
 [ -f "$ksrc/Makefile" ] || die "no kernel source at $ksrc: run 'make deps' (or set KSRC=/path/to/linux-7.2)"
 srcver=$(cat "$ksrc/.rsvm-unpacked" 2>/dev/null || make -s -C "$ksrc" kernelversion)
-key=$( { echo "$srcver"; cat "$here/rsvm.config"; rustc --version; bindgen --version; gcc --version | head -n1; } \
+key=$( { echo "$srcver"; cat "$fragment"; rustc --version; bindgen --version; gcc --version | head -n1; } \
 	| sha256sum | cut -c1-16)
 out="$RSVM_CACHE/kbuild-$key"
-if [ "${1:-}" = --print-dir ]; then echo "$out"; exit 0; fi
+[ "$prod" = 1 ] && out="$RSVM_CACHE/kbuild-prod-$key"
+if [ "$print" = 1 ]; then echo "$out"; exit 0; fi
 if [ -f "$out/.rsvm-built" ]; then
 	echo "$out"; exit 0
 fi
@@ -20,7 +41,7 @@ log "building the test kernel ($srcver, key $key) in $out; this takes several mi
 mkdir -p "$out"
 kmake() { make -C "$ksrc" O="$out" ARCH=x86_64 LLVM= "$@"; }
 kmake -s tinyconfig >/dev/null
-"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$here/rsvm.config" >/dev/null
+"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$fragment" >/dev/null
 kmake -s olddefconfig >/dev/null
 
 # Every option of the fragment must have survived: a silently dropped CONFIG_RUST or
@@ -34,7 +55,7 @@ while IFS= read -r line; do
 		opt=${line#\# }; opt=${opt%% *}
 		grep -q "^$opt=" "$out/.config" && { log "config: wanted $opt unset"; bad=1; } ;;
 	esac
-done < "$here/rsvm.config"
+done < "$fragment"
 if [ "$bad" = 1 ]; then
 	kmake rustavailable || true
 	die "the kernel config lost options of scripts/rsvm.config (see above)"
