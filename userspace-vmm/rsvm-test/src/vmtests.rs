@@ -208,6 +208,10 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
         // deliver; #GP for reading EOI, writing ID, x2APIC -> xAPIC, reading DFR; one-shot
         // timer through the MSRs.
         "apic_x2_64" => vec![0xfee0_0900, 0, 1, 0x0105_0014, 0x20_0000, 0x55, 0x56, 0x57, 0xd, 0xd, 0xd, 0xd, 1],
+        // Debug registers after reset (DR0 0, DR7 0x400, DR6 0xffff0ff0: the guest's, never
+        // the host's), DR0-3 and DR7 read back after an exit to userspace; a data breakpoint
+        // (DR6.B0) and a single step (DR6.BS) reach the guest's #DB handler; two #DBs.
+        "dr64" => vec![0, 0x400, 0xffff_0ff0, 0x11_1000, 0x22_2000, 0x33_3000, 0x44_4000, 0xd_0401, 0xffff_0ff1, 0xffff_4ff0, 2],
         "fpu64" => vec![0x5566_7788, 0x1122_3344, 0x27f, 0x8123_4567, 0xffff_ffff],
         "slotdel16" => vec![0x33, mmio_val(0x50000, 1)],
         _ => return None,
