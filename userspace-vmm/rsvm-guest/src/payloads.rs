@@ -886,6 +886,24 @@ payloads! {
         .word 256 * 16 - 1
         .quad 0x3000
     ";
+    pkru64: Long64, "
+        .code64
+        mov rax, cr4
+        or rax, 1 << 22
+        mov cr4, rax
+        xor ecx, ecx
+        rdpkru
+        out 0xe9, eax
+        mov eax, 0xc
+        xor ecx, ecx
+        xor edx, edx
+        wrpkru
+        out 0x80, al
+        xor ecx, ecx
+        rdpkru
+        out 0xe9, eax
+        hlt
+    ";
     undecodable64: Long64, "
         .code64
         mov eax, 1

@@ -144,8 +144,45 @@ fn debug_registers(dev: &str) -> TestResult {
     check(missed == 0, || format!("the host's breakpoint fired after each of 10 guest runs (missed {missed})"))
 }
 
-/// Guest-controlled host state: debug registers (then PKRU and CR4).
-pub fn host_state(dev: &str) -> TestResult {
+/// This thread's PKRU, if the kernel enabled protection keys (CPUID 7 ECX.OSPKE).
+fn host_pkru() -> Option<u32> {
+    let ospke = std::arch::x86_64::__cpuid_count(7, 0).ecx & (1 << 4) != 0;
+    if !ospke {
+        return None;
+    }
+    let pkru: u32;
+    // SAFETY: RDPKRU is enabled (OSPKE); it reads PKRU into EAX and clears EDX.
+    unsafe { std::arch::asm!("rdpkru", in("ecx") 0, out("eax") pkru, out("edx") _, options(nomem, nostack)) };
+    Some(pkru)
+}
+
+/// PKRU (KVM's kvm_load_guest_xsave_state/kvm_load_host_xsave_state): payload pkru64 sets
+/// CR4.PKE (its CPUID offers PKU), reads its PKRU (0 after reset, never the VMM's), writes
+/// 0xc, exits to the VMM, reads it back. The VMM thread's PKRU is unchanged throughout.
+fn pkru(dev: &str) -> TestResult {
+    let Some(before) = host_pkru() else {
+        println!("# SKIP the PKRU part: the host kernel has no protection keys (OSPKE)");
+        return Ok(());
+    };
+    for round in 0..2 {
+        let g = run_payload(dev, "pkru64")?;
+        let after = host_pkru();
+        let r = results(&g);
+        check(g.trace.iter().any(|l| l == "hlt"), || format!("round {round}: pkru64 ends in HLT ({:?})", g.trace.last()))?;
+        check(r == [0, 0xc], || format!("round {round}: the guest reads PKRU 0 after reset (not the VMM's {before:#x}) and its own 0xc after an exit ({r:x?})"))?;
+        check(after == Some(before), || format!("round {round}: the VMM thread's PKRU is still {before:#x} after the guest wrote 0xc ({after:x?})"))?;
+    }
+    Ok(())
+}
+
+/// Guest-controlled host state: debug registers, PKRU; `only`: one part.
+pub fn host_state(dev: &str, only: Option<&str>) -> TestResult {
     pin_cpu0()?;
-    debug_registers(dev)
+    let parts: [(&str, fn(&str) -> TestResult); 2] = [("debugregs", debug_registers), ("pkru", pkru)];
+    for (name, f) in parts {
+        if only.is_none_or(|o| o == name) {
+            f(dev)?;
+        }
+    }
+    Ok(())
 }

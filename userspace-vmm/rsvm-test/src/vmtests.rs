@@ -36,11 +36,24 @@ pub fn apic_cpuid_table() -> CpuId {
     t
 }
 
+/// The table of payload pkru64: `cpuid_table()` with protection keys (leaf 7 ECX bit 3).
+pub fn pkru_cpuid_table() -> CpuId {
+    let mut e: Vec<kvm_cpuid_entry2> = cpuid_table().as_slice().to_vec();
+    e.push(kvm_cpuid_entry2 { function: 7, index: 0, flags: 1, ecx: 1 << 3, ..Default::default() });
+    CpuId::from_entries(&e).expect("static table fits")
+}
+
 /// Builds and runs payload `name` on `dev` with its setup; returns the guest and the trace.
 pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
     let (_, mode, code) = payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or(format!("no payload {name}"))?;
     let apic = name.starts_with("apic");
-    let mut g = if apic { Guest::with_apic(dev, mode, code, &apic_cpuid_table())? } else { Guest::new(dev, mode, code, &cpuid_table())? };
+    let mut g = if apic {
+        Guest::with_apic(dev, mode, code, &apic_cpuid_table())?
+    } else if name == "pkru64" {
+        Guest::new(dev, mode, code, &pkru_cpuid_table())?
+    } else {
+        Guest::new(dev, mode, code, &cpuid_table())?
+    };
     match name {
         "prot32" => g.mem.write(0x2000, b"HELLO"),
         "readonly16" => g.add_slot(2, 0xc0000, 0x1000, 0xc5, true)?,
@@ -285,7 +298,8 @@ pub fn payload_names() -> Vec<&'static str> {
         .into_iter()
         .map(|(n, _, _)| n)
         .filter(|n| {
-            !matches!(*n, "spin64" | "undecodable64" | "chase64" | "touchn64" | "first16" | "apic_wake64" | "apic_sleep64")
+            // pkru64 needs protection keys in the host (rsvm-test host-state runs it).
+            !matches!(*n, "spin64" | "pkru64" | "undecodable64" | "chase64" | "touchn64" | "first16" | "apic_wake64" | "apic_sleep64")
                 && !n.starts_with("bench")
         })
         .collect()
