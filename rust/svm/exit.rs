@@ -19,6 +19,8 @@ pub(crate) enum Handler {
     Vintr,
     Cpuid,
     Hlt,
+    /// MOV to CR4.
+    Cr4Write,
     /// MOV to CR8 while the TPR holds an interrupt back.
     Cr8Write,
     Msr,
@@ -106,6 +108,8 @@ macro_rules! exit_table {
 }
 
 exit_table! {
+    /// MOV to CR4 (always intercepted: the guest's CPUID decides its bits).
+    WRITE_CR4 = 0x014 => Cr4Write, Other;
     /// MOV to CR8 (intercepted only while the TPR holds a requested interrupt back).
     WRITE_CR8 = 0x018 => Cr8Write, Other;
     /// #DB: exception intercepts are 0x40 + vector (1).

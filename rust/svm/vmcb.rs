@@ -36,6 +36,8 @@ impl VmcbSeg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Intercept {
+    /// MOV to CR4.
+    Cr4Write = 16 + 4,
     /// MOV to CR8.
     Cr8Write = 16 + 8,
     /// #DB (exception vector 1).
@@ -292,7 +294,10 @@ const DR_INTERCEPTS: u32 = 0x00ff_00ff;
 /// same exception again (a data breakpoint on its IDT or stack, an unaligned stack with
 /// alignment checking) would otherwise keep the CPU in microcode forever, deaf to
 /// interrupts (CVE-2015-8104, CVE-2015-5307); intercepted, each attempt is an exit.
-const BASE_INTERCEPTS: [Intercept; 21] = [
+/// CR4 writes always, as KVM's `init_vmcb()`: the CPU checks a guest's CR4 against its own
+/// features, not against the guest's CPUID (vcpu/cr.rs).
+const BASE_INTERCEPTS: [Intercept; 22] = [
+    Intercept::Cr4Write,
     Intercept::ExceptionDb,
     Intercept::ExceptionAc,
     Intercept::Intr,
@@ -479,6 +484,11 @@ impl Vmcb {
     pub(crate) fn set_g_pat(&mut self, v: u64) {
         self.save.g_pat = v;
         self.mark_dirty(Field::GPat);
+    }
+
+    pub(crate) fn set_cr4(&mut self, v: u64) {
+        self.save.cr4 = v;
+        self.mark_dirty(Field::Cr4);
     }
 
     pub(crate) fn set_cr2(&mut self, v: u64) {

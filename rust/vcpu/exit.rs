@@ -97,6 +97,7 @@ impl Vcpu {
                 run.set_reason(KVM_EXIT_HLT);
                 Action::User
             }
+            Handler::Cr4Write => self.cr4_write(st, run, info1),
             Handler::Cr8Write => self.cr8_write(st, run, info1),
             Handler::Msr => self.msr_exit(st, run, info1 != 0),
             Handler::Ioio => self.io_exit(st, run, IoioInfo(info1), info2)?,

@@ -886,6 +886,55 @@ payloads! {
         .word 256 * 16 - 1
         .quad 0x3000
     ";
+    cr4_64: Long64, "
+        .code64
+        lea rax, [rip + .Lcr4_gp]
+        mov rdi, 0x3000 + 13 * 16
+        mov word ptr [rdi], ax
+        mov word ptr [rdi + 2], 0x08
+        mov word ptr [rdi + 4], 0x8e00
+        shr rax, 16
+        mov word ptr [rdi + 6], ax
+        shr rax, 16
+        mov dword ptr [rdi + 8], eax
+        mov dword ptr [rdi + 12], 0
+        lidt [rip + .Lcr4_idtr]
+        mov r15, 3
+        mov rax, cr4
+        out 0xe9, eax
+        mov rax, cr4
+        or rax, 1 << 22
+        mov cr4, rax
+        mov rax, cr4
+        or rax, 1 << 20
+        mov cr4, rax
+        mov rax, cr4
+        or rax, 1 << 14
+        mov cr4, rax
+        mov rax, cr4
+        and rax, ~(1 << 5)
+        mov cr4, rax
+        mov rax, cr4
+        bts rax, 32
+        mov cr4, rax
+        mov rax, cr4
+        or rax, 1 << 7
+        mov cr4, rax
+        mov rax, cr4
+        out 0xe9, eax
+        hlt
+    .Lcr4_gp:
+        mov al, 13
+        out 0xe9, al
+        mov eax, dword ptr [rsp]
+        out 0xe9, eax
+        add rsp, 8
+        add qword ptr [rsp], r15
+        iretq
+    .Lcr4_idtr:
+        .word 256 * 16 - 1
+        .quad 0x3000
+    ";
     pkru64: Long64, "
         .code64
         mov rax, cr4

@@ -175,10 +175,52 @@ fn pkru(dev: &str) -> TestResult {
     Ok(())
 }
 
-/// Guest-controlled host state: debug registers, PKRU; `only`: one part.
+/// CR4 bits the supported CPUID `e` offers, as Linux's set_sregs_test computes them
+/// (`calc_supported_cr4_feature_bits()`): the always-valid bits, plus each feature's bit.
+fn supported_cr4(e: &[kvm_bindings::kvm_cpuid_entry2]) -> u64 {
+    let has = |leaf: u32, sub: u32, reg: usize, bit: u32| {
+        e.iter().find(|x| x.function == leaf && (x.flags & 1 == 0 || x.index == sub)).map(|x| [x.eax, x.ebx, x.ecx, x.edx][reg] >> bit & 1 != 0).unwrap_or(false)
+    };
+    let mut c = 0x7ffu64;
+    for (cr4, leaf, sub, reg, bit) in [(11, 7, 0, 2, 2), (12, 7, 0, 2, 16), (13, 1, 0, 2, 5), (16, 7, 0, 1, 0), (17, 1, 0, 2, 17), (18, 1, 0, 2, 26), (20, 7, 0, 1, 7), (21, 7, 0, 1, 20), (22, 7, 0, 2, 3), (28, 7, 1, 0, 26)] {
+        if has(leaf, sub, reg, bit) {
+            c |= 1 << cr4;
+        }
+    }
+    if has(7, 0, 2, 7) || has(7, 0, 3, 20) {
+        c |= 1 << 23; // CET: shadow stacks or IBT
+    }
+    c
+}
+
+/// CR4 through KVM_SET_SREGS (Linux's set_sregs_test, "KVM allowed invalid cr4 bit"): with
+/// the supported CPUID as the vCPU's, each CR4 bit is accepted exactly when the table
+/// offers its feature, else EINVAL; a guest's MOV to CR4 is payload cr4_64 (09, 11).
+fn cr4(dev: &str) -> TestResult {
+    let kvm = rsvm_guest::guest::open(dev)?;
+    let cpuid = kvm.get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
+    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    let vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
+    vcpu.set_cpuid2(&cpuid).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
+    let base = vcpu.get_sregs().map_err(|e| format!("KVM_GET_SREGS: {e}"))?;
+    let want = supported_cr4(cpuid.as_slice());
+    let mut wrong = Vec::new();
+    for bit in 0..64 {
+        let mut s = base;
+        s.cr4 |= 1u64 << bit;
+        let ok = vcpu.set_sregs(&s).is_ok();
+        if ok != (want >> bit & 1 != 0) {
+            wrong.push((bit, ok));
+        }
+        vcpu.set_sregs(&base).map_err(|e| format!("KVM_SET_SREGS back: {e}"))?;
+    }
+    check(wrong.is_empty(), || format!("KVM_SET_SREGS takes exactly the CR4 bits the CPUID offers ({want:#x}); wrong (bit, accepted): {wrong:?}"))
+}
+
+/// Guest-controlled host state: debug registers, PKRU, CR4; `only`: one part.
 pub fn host_state(dev: &str, only: Option<&str>) -> TestResult {
     pin_cpu0()?;
-    let parts: [(&str, fn(&str) -> TestResult); 2] = [("debugregs", debug_registers), ("pkru", pkru)];
+    let parts: [(&str, fn(&str) -> TestResult); 3] = [("debugregs", debug_registers), ("pkru", pkru), ("cr4", cr4)];
     for (name, f) in parts {
         if only.is_none_or(|o| o == name) {
             f(dev)?;
