@@ -46,15 +46,23 @@ pub(crate) struct VcpuAsid {
     generation: u64,
     last_cpu: usize,
     npt_gen: u64,
+    /// The guest's own TLB entries must go before its next entry (an emulated CR4 write
+    /// that a real MOV to CR4 would have flushed with): handled like an NPT change.
+    flush: bool,
 }
 
 impl Default for VcpuAsid {
     fn default() -> Self {
-        Self { asid: 0, generation: 0, last_cpu: usize::MAX, npt_gen: 0 }
+        Self { asid: 0, generation: 0, last_cpu: usize::MAX, npt_gen: 0, flush: false }
     }
 }
 
 impl VcpuAsid {
+    /// Flushes this vCPU's ASID at its next entry (KVM's KVM_REQ_TLB_FLUSH_GUEST).
+    pub(crate) fn request_flush(&mut self) {
+        self.flush = true;
+    }
+
     /// Decides the ASID and TLB_CONTROL for an entry on `cpu` (preemption off, GIF=0).
     /// Returns `(asid, tlb_control)`.
     pub(crate) fn pre_run(&mut self, c: &mut AsidCpu, cpu: usize, npt_gen: u64, flush_by_asid: bool) -> (u32, u8) {
@@ -63,7 +71,7 @@ impl VcpuAsid {
             self.last_cpu = cpu;
             self.generation = 0;
         }
-        if self.npt_gen != npt_gen {
+        if core::mem::take(&mut self.flush) || self.npt_gen != npt_gen {
             self.npt_gen = npt_gen;
             if flush_by_asid {
                 tlb = TLB_CONTROL_FLUSH_ASID;

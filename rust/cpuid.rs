@@ -32,9 +32,10 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
             // (TSC_AUX is not switched). No TSC_ADJUST, and none of the speculation-control
             // MSRs (SPEC_CTRL, PRED_CMD, ARCH_CAPABILITIES): rsvm does not give guests
             // those MSRs, so it must not offer them.
-            e.ecx &= !((1 << 3) | (1 << 4) | (1 << 22));
+            // No shadow stacks or IBT (CET state is not switched; CR4.CET stays reserved).
+            e.ecx &= !((1 << 3) | (1 << 4) | (1 << 7) | (1 << 22));
             e.ebx &= !(1 << 1);
-            e.edx &= !((1 << 26) | (1 << 27) | (1 << 29) | (1 << 31));
+            e.edx &= !((1 << 20) | (1 << 26) | (1 << 27) | (1 << 29) | (1 << 31));
         }
         0xd if e.index == 0 => {
             // XSAVE components: the host's, without PKRU.
@@ -93,6 +94,41 @@ pub(crate) fn supported(host_xcr0: u64) -> Result<KVec<KvmCpuidEntry2>> {
 /// in leaf `function` (subleaf 0)?
 pub(crate) fn has(table: &[KvmCpuidEntry2], function: u32, reg: usize, bit: u32) -> bool {
     lookup(table, function, 0).map(|e| [e.eax, e.ebx, e.ecx, e.edx].get(reg).copied().unwrap_or(0) >> bit & 1 != 0).unwrap_or(false)
+}
+
+/// CR4 bits every guest may set: VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR,
+/// OSXMMEXCPT.
+const CR4_BASE: u64 = 0x7ff;
+
+/// CR4 bits that need a CPUID feature, with it: (CR4 bit, leaf, subleaf, register, bit).
+/// KVM's `__cr4_reserved_bits()` (arch/x86/kvm/regs.h), without CET (rsvm does not switch
+/// the CET state, so CR4.CET is always reserved) and SMXE (never offered, as KVM).
+const CR4_FEATURES: [(u32, u32, u32, usize, u32); 10] = [
+    (11, 7, 0, 2, 2),  // UMIP
+    (12, 7, 0, 2, 16), // LA57
+    (13, 1, 0, 2, 5),  // VMXE: VMX
+    (16, 7, 0, 1, 0),  // FSGSBASE
+    (17, 1, 0, 2, 17), // PCIDE: PCID
+    (18, 1, 0, 2, 26), // OSXSAVE: XSAVE
+    (20, 7, 0, 1, 7),  // SMEP
+    (21, 7, 0, 1, 20), // SMAP
+    (22, 7, 0, 2, 3),  // PKE: PKU
+    (28, 7, 1, 0, 26), // LAM_SUP: LAM
+];
+
+/// The CR4 bits a guest with CPUID table `table` may set (`KVM_SET_SREGS` refuses others
+/// with `EINVAL`, a guest's MOV to CR4 gets #GP), as KVM's `kvm_is_valid_cr4()`: a bit whose
+/// feature the guest's CPUID lacks, or this CPU lacks, is reserved.
+pub(crate) fn cr4_allowed(table: &[KvmCpuidEntry2]) -> u64 {
+    let mut a = CR4_BASE;
+    for (cr4_bit, leaf, sub, reg, bit) in CR4_FEATURES {
+        let guest = lookup(table, leaf, sub).map(|e| [e.eax, e.ebx, e.ecx, e.edx].get(reg).copied().unwrap_or(0) >> bit & 1 != 0).unwrap_or(false);
+        let host = ffi::cpuid(0, 0)[0] >= leaf && ffi::cpuid(leaf, sub).get(reg).copied().unwrap_or(0) >> bit & 1 != 0;
+        if guest && host {
+            a |= 1 << cr4_bit;
+        }
+    }
+    a
 }
 
 /// EFER bits the guest's CPUID allows (KVM's __kvm_valid_efer): LME/LMA need long mode,

@@ -23,7 +23,7 @@ pub(crate) mod pci;
 pub(crate) mod sched;
 
 pub(crate) use cpu::{
-    cpuhp_remove, cpuhp_setup, cpuid, fpu_begin, fpu_end, kick_cpu, kick_cpu_async, nr_cpu_ids, rdmsr, rdtsc, read_cr4,
+    cpuhp_remove, cpuhp_setup, cpuid, fpu_begin, fpu_end, kick_cpu, kick_cpu_async, host_dr7, nr_cpu_ids, rdmsr, rdtsc, read_cr4,
     this_cpu, tsc_khz, wrmsr, IrqSave, NoPreempt,
 };
 pub(crate) use file::{anon_fd, file_private, misc_deregister, misc_register, mmap_pages, EventFd, FdKind};
@@ -45,6 +45,7 @@ extern "C" {
     fn rsvm_shim_wrmsr(msr: u32, val: u64) -> c_int;
     fn rsvm_shim_cpuid(leaf: u32, subleaf: u32, out: *mut u32);
     fn rsvm_shim_read_cr4() -> c_ulong;
+    fn rsvm_shim_host_dr7() -> c_ulong;
     fn rsvm_shim_alloc_pages(order: c_uint) -> c_ulong;
     fn rsvm_shim_virt_to_phys(va: c_ulong) -> u64;
     fn rsvm_shim_phys_to_virt(pa: u64) -> c_ulong;

@@ -6,11 +6,16 @@
 //! state and the kernel restores it on return to userspace), XRSTORs the guest image, loads
 //! the guest's XCR0 if it differs, runs the guest, and XSAVEs the image back. The image is
 //! the standard (non-compacted) XSAVE format, so `KVM_GET/SET_XSAVE` copy it as is, and
-//! `KVM_GET/SET_FPU` read and write its legacy FXSAVE region. PKRU is not part of it (PKU
-//! is not offered to guests).
+//! `KVM_GET/SET_FPU` read and write its legacy FXSAVE region. PKRU is not part of it: as KVM
+//! (`kvm_load_guest_xsave_state()`/`kvm_load_host_xsave_state()` in arch/x86/kvm/x86.c) it is
+//! switched on its own, around VMRUN (`enter_pkru`/`exit_pkru`), because the host kernel
+//! checks user accesses against the live PKRU and does not reload it on return to userspace.
 
-use crate::{ffi, hwpage::HwPages, uapi::kvm::{KvmFpu, KvmXsave}, x86::CR4_OSXSAVE};
-use core::arch::asm;
+use crate::{ffi, hwpage::HwPages, uapi::kvm::{KvmFpu, KvmXsave}, x86::{CR4_OSXSAVE, CR4_PKE}};
+use core::{
+    arch::asm,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::prelude::*;
 
 pub(crate) const XFEATURE_FP: u64 = 1 << 0;
@@ -39,6 +44,27 @@ unsafe fn xsetbv0(v: u64) {
     unsafe { asm!("xsetbv", in("ecx") 0, in("eax") v as u32, in("edx") (v >> 32) as u32, options(nomem, nostack)) };
 }
 
+/// The host kernel runs with CR4.PKE (`X86_FEATURE_OSPKE`): PKRU is live and RDPKRU works.
+/// Set once at load (`probe`); CR4.PKE does not change afterwards.
+static HOST_OSPKE: AtomicBool = AtomicBool::new(false);
+
+fn rdpkru() -> u32 {
+    let pkru: u32;
+    // SAFETY: only called with the host's CR4.PKE set (HOST_OSPKE), so RDPKRU does not #UD;
+    // it reads PKRU into EAX (ECX must be 0, EDX is cleared) and has no other effect.
+    unsafe { asm!("rdpkru", in("ecx") 0, out("eax") pkru, out("edx") _, options(nomem, nostack, preserves_flags)) };
+    pkru
+}
+
+/// # Safety
+///
+/// The host's CR4.PKE is set, and the caller puts the host's value back before the host
+/// kernel touches user memory again (GIF=0 around VMRUN).
+unsafe fn wrpkru(pkru: u32) {
+    // SAFETY: the caller's guarantees; WRPKRU takes ECX = EDX = 0.
+    unsafe { asm!("wrpkru", in("eax") pkru, in("ecx") 0, in("edx") 0, options(nostack, preserves_flags)) };
+}
+
 /// The XSAVE components rsvm switches for guests: the host's, without PKRU.
 pub(crate) fn guest_supported_xcr0() -> u64 {
     xgetbv0() & !XFEATURE_PKRU
@@ -57,6 +83,7 @@ pub(crate) fn probe() -> Result {
         pr_err!("the host's XSAVE image exceeds 4 KiB: not supported\n");
         return Err(ENODEV);
     }
+    HOST_OSPKE.store(cr4 & CR4_PKE != 0, Ordering::Relaxed);
     Ok(())
 }
 
@@ -65,11 +92,13 @@ pub(crate) struct GuestFpu {
     image: HwPages,
     pub(crate) xcr0: u64,
     mask: u64,
+    /// The guest's PKRU (0 after reset, PKRU's init state), live only while it runs.
+    pkru: u32,
 }
 
 impl GuestFpu {
     pub(crate) fn new() -> Result<Self> {
-        let mut f = Self { image: HwPages::page()?, xcr0: XFEATURE_FP, mask: guest_supported_xcr0() };
+        let mut f = Self { image: HwPages::page()?, xcr0: XFEATURE_FP, mask: guest_supported_xcr0(), pkru: 0 };
         f.reset();
         Ok(f)
     }
@@ -82,6 +111,44 @@ impl GuestFpu {
         b[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
         b[24..28].copy_from_slice(&MXCSR_DEFAULT.to_le_bytes());
         self.xcr0 = XFEATURE_FP;
+        self.pkru = 0;
+    }
+
+    /// Whether the guest's PKRU is in force: it enabled protection keys (CR4.PKE) or put
+    /// PKRU in its XCR0 (its XRSTOR could load it), as `kvm_load_guest_xsave_state()`.
+    fn pkru_used(&self, guest_cr4: u64) -> bool {
+        guest_cr4 & CR4_PKE != 0 || self.xcr0 & XFEATURE_PKRU != 0
+    }
+
+    /// Just before VMRUN (GIF=0): the guest's PKRU in, if it uses one and it differs.
+    /// Returns the host's PKRU for `exit_pkru` (`None`: the host has no protection keys;
+    /// then no guest can have CR4.PKE either, as CR4 follows the host's features).
+    pub(crate) fn enter_pkru(&self, guest_cr4: u64) -> Option<u32> {
+        if !HOST_OSPKE.load(Ordering::Relaxed) {
+            return None;
+        }
+        let host = rdpkru();
+        if self.pkru_used(guest_cr4) && self.pkru != host {
+            // SAFETY: HOST_OSPKE; GIF=0 (the caller), and `exit_pkru` restores `host`.
+            unsafe { wrpkru(self.pkru) };
+        }
+        Some(host)
+    }
+
+    /// Right after #VMEXIT (GIF=0): keeps the guest's PKRU if it uses one and puts the
+    /// host's back, as `kvm_load_host_xsave_state()`. The host's is restored whenever the
+    /// register differs from it, whatever the guest's CR4 says now: no value a guest wrote
+    /// reaches the host kernel's user accesses or the VMM thread.
+    pub(crate) fn exit_pkru(&mut self, host: Option<u32>, guest_cr4: u64) {
+        let Some(host) = host else { return };
+        let cur = rdpkru();
+        if self.pkru_used(guest_cr4) {
+            self.pkru = cur;
+        }
+        if cur != host {
+            // SAFETY: HOST_OSPKE (`host` is Some); the host's own value.
+            unsafe { wrpkru(host) };
+        }
     }
 
     /// Loads the guest image into the registers. Call between `kernel_fpu_begin()` and

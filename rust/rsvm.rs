@@ -14,6 +14,7 @@ mod anonfd;
 mod asid;
 mod cpu;
 mod cpuid;
+mod debugreg;
 mod dev;
 mod emulate;
 mod ffi;

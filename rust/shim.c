@@ -28,6 +28,7 @@
 #include <asm/processor.h>
 #include <asm/special_insns.h>
 #include <asm/cpuid/api.h>
+#include <asm/debugreg.h>
 
 #include "shim.h"
 
@@ -106,6 +107,16 @@ int rsvm_shim_wrmsr(u32 msr, u64 val)
 void rsvm_shim_cpuid(u32 leaf, u32 subleaf, u32 out[4])
 {
 	cpuid_count(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
+}
+
+/*
+ * The DR7 the host kernel keeps loaded on this CPU (its hardware breakpoints: perf, ptrace).
+ * Why C: cpu_dr7 is a per-CPU variable (this_cpu_read is a macro), hw_breakpoint_active() a
+ * static inline, and hw_breakpoint_restore() is exported to KVM's own modules only.
+ */
+unsigned long rsvm_shim_host_dr7(void)
+{
+	return this_cpu_read(cpu_dr7);
 }
 
 /* Why C: __read_cr4() is a static inline (paravirt). */

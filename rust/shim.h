@@ -28,6 +28,7 @@ int rsvm_shim_misc_register(void);
 void rsvm_shim_misc_deregister(void);
 void rsvm_shim_preempt_disable(void);
 void rsvm_shim_preempt_enable(void);
+unsigned long rsvm_shim_host_dr7(void);
 unsigned long rsvm_shim_irq_save(void);
 void rsvm_shim_irq_restore(unsigned long flags);
 int rsvm_shim_rdmsr(u32 msr, u64 *val);

@@ -4,7 +4,7 @@
 //! current CPU and the CPU ids; IPIs that make a CPU leave guest mode; the kernel FPU
 //! section; CPU hotplug states.
 
-use super::{rsvm_shim_cpuid, rsvm_shim_fpu_begin, rsvm_shim_irq_restore, rsvm_shim_irq_save, rsvm_shim_kick_cpu_async, rsvm_shim_preempt_disable, rsvm_shim_preempt_enable, rsvm_shim_rdmsr, rsvm_shim_read_cr4, rsvm_shim_wrmsr};
+use super::{rsvm_shim_cpuid, rsvm_shim_fpu_begin, rsvm_shim_host_dr7, rsvm_shim_irq_restore, rsvm_shim_irq_save, rsvm_shim_kick_cpu_async, rsvm_shim_preempt_disable, rsvm_shim_preempt_enable, rsvm_shim_rdmsr, rsvm_shim_read_cr4, rsvm_shim_wrmsr};
 use kernel::{bindings, ffi::{c_int, c_uint, c_ulong, c_void}};
 
 /// CPUID leaf `leaf`, subleaf `sub`: [eax, ebx, ecx, edx].
@@ -121,6 +121,13 @@ pub(crate) fn kick_cpu_async(cpu: u32) {
 pub(crate) fn read_cr4() -> u64 {
     // SAFETY: reading CR4 has no side effects.
     unsafe { rsvm_shim_read_cr4() as u64 }
+}
+
+/// The DR7 the host kernel keeps on this CPU (`cpu_dr7`: its perf and ptrace hardware
+/// breakpoints). Call with preemption off.
+pub(crate) fn host_dr7() -> u64 {
+    // SAFETY: reads this CPU's copy of a per-CPU variable; no side effects.
+    unsafe { rsvm_shim_host_dr7() as u64 }
 }
 
 /// `kernel_fpu_begin()`: the task's FPU state saved, the FPU rsvm's until `fpu_end`.

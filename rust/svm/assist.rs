@@ -49,6 +49,30 @@ pub(crate) fn cr8_write_source(decode_assists: bool, exit_info_1: u64, fetch: im
     }
 }
 
+/// The source GPR of an intercepted MOV to CR`cr` (0-15), and the instruction's length if
+/// the RIP must be advanced by it (`None`: take NRIP). With decode assists EXITINFO1 bit 63
+/// says bits 3:0 hold the GPR (APM 15.33.1); else the bytes at RIP (`fetch`) must be
+/// `[REX] 0F 22 /r` with mod=11 and ModRM.reg (REX.R extended) = `cr`; a REX prefix only in
+/// 64-bit mode (`long_mode`; elsewhere 40h-4Fh are INC/DEC). `None`: neither.
+pub(crate) fn mov_to_cr_source(decode_assists: bool, exit_info_1: u64, cr: u8, long_mode: bool, fetch: impl FnOnce() -> Option<([u8; 15], usize)>) -> Option<(usize, Option<u64>)> {
+    if decode_assists && exit_info_1 >> 63 != 0 {
+        return Some(((exit_info_1 & 0xf) as usize, None));
+    }
+    let (b, n) = fetch()?;
+    let b = b.get(..n.min(15))?;
+    let (rex, rest) = match b {
+        [r, rest @ ..] if long_mode && r & 0xf0 == 0x40 => (*r, rest),
+        _ => (0, b),
+    };
+    match rest {
+        [0x0f, 0x22, modrm, ..] if modrm & 0xc0 == 0xc0 && (((rex >> 2) & 1) << 3 | ((modrm >> 3) & 7)) == cr => {
+            let len = 3 + (rex != 0) as u64;
+            Some(((modrm & 7) as usize | ((rex as usize & 1) << 3), Some(len)))
+        }
+        _ => None,
+    }
+}
+
 /// The segment register number (ES=0, CS, SS, DS, FS, GS=5) OUTS reads from: EXITINFO1's
 /// SEG field with decode assists, else the decoded segment-override prefix, else DS.
 pub(crate) fn outs_segment(decode_assists: bool, exitinfo_seg: u8, prefix_seg: Option<u8>) -> u8 {

@@ -19,6 +19,8 @@ pub(crate) enum Handler {
     Vintr,
     Cpuid,
     Hlt,
+    /// MOV to CR4.
+    Cr4Write,
     /// MOV to CR8 while the TPR holds an interrupt back.
     Cr8Write,
     Msr,
@@ -32,6 +34,10 @@ pub(crate) enum Handler {
     Xsetbv,
     /// #AC, reflected to the guest.
     Ac,
+    /// #DB, reflected to the guest.
+    Db,
+    /// MOV to or from a debug register: the guest's debug registers become live.
+    DrAccess,
     /// VMEXIT_INVALID: VMRUN refused the state.
     FailEntry,
     /// Anything rsvm does not intercept on purpose: KVM_EXIT_INTERNAL_ERROR.
@@ -102,9 +108,13 @@ macro_rules! exit_table {
 }
 
 exit_table! {
+    /// MOV to CR4 (always intercepted: the guest's CPUID decides its bits).
+    WRITE_CR4 = 0x014 => Cr4Write, Other;
     /// MOV to CR8 (intercepted only while the TPR holds a requested interrupt back).
     WRITE_CR8 = 0x018 => Cr8Write, Other;
-    /// #AC: exception intercepts are 0x40 + vector (17).
+    /// #DB: exception intercepts are 0x40 + vector (1).
+    EXCP_DB = 0x041 => Db, Exception;
+    /// #AC (vector 17).
     EXCP_AC = 0x051 => Ac, Exception;
     INTR = 0x060 => HostEvent, Intr;
     NMI = 0x061 => HostEvent, Intr;
@@ -127,6 +137,9 @@ exit_table! {
     NPF = 0x400 => Npf, Npf;
     /// VMEXIT_INVALID: VMRUN refused the VMCB state.
     INVALID = 0xffff_ffff_ffff_ffff => FailEntry, FailEntry;
+    // MOV from DR0-7 (0x20 + n) and to DR0-7 (0x30 + n).
+    [0x020..=0x027] => DrAccess, Other;
+    [0x030..=0x037] => DrAccess, Other;
     // Exceptions rsvm does not intercept.
     [0x040..=0x05f] => Unexpected, Exception;
     default => Unexpected, Other;

@@ -30,13 +30,18 @@ impl VmcbSeg {
 }
 
 /// Intercept vectors of the control area, as word * 32 + bit: word 0 is the CR
-/// read/write vector (byte offset 0x00, writes in bits 31:16), word 2 the exception vector
-/// (0x08), word 3 is 0x0C, word 4 is 0x10 (APM table B-1).
+/// read/write vector (byte offset 0x00, writes in bits 31:16), word 1 the DR vector (0x04,
+/// see `DR_INTERCEPTS`), word 2 the exception vector (0x08), word 3 is 0x0C, word 4 is 0x10
+/// (APM table B-1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Intercept {
+    /// MOV to CR4.
+    Cr4Write = 16 + 4,
     /// MOV to CR8.
     Cr8Write = 16 + 8,
+    /// #DB (exception vector 1).
+    ExceptionDb = 2 * 32 + 1,
     /// #AC (exception vector 17).
     ExceptionAc = 2 * 32 + 17,
     Intr = 3 * 32,
@@ -280,8 +285,20 @@ pub(crate) const TLB_CONTROL_FLUSH_ASID: u8 = 3;
 /// nested_ctl bit 0: NP_ENABLE.
 pub(crate) const NP_ENABLE: u64 = 1;
 
+/// Word 1 of the intercept vectors: reads (bits 7:0) and writes (bits 23:16) of DR0-7, as
+/// KVM's `set_dr_intercepts()`.
+const DR_INTERCEPTS: u32 = 0x00ff_00ff;
+
 /// Instructions and events every rsvm guest (VMs and the self-test alike) is intercepted on.
-const BASE_INTERCEPTS: [Intercept; 20] = [
+/// #DB and #AC always, as KVM's `init_vmcb()`: a guest that makes their delivery raise the
+/// same exception again (a data breakpoint on its IDT or stack, an unaligned stack with
+/// alignment checking) would otherwise keep the CPU in microcode forever, deaf to
+/// interrupts (CVE-2015-8104, CVE-2015-5307); intercepted, each attempt is an exit.
+/// CR4 writes always, as KVM's `init_vmcb()`: the CPU checks a guest's CR4 against its own
+/// features, not against the guest's CPUID (vcpu/cr.rs).
+const BASE_INTERCEPTS: [Intercept; 22] = [
+    Intercept::Cr4Write,
+    Intercept::ExceptionDb,
     Intercept::ExceptionAc,
     Intercept::Intr,
     Intercept::Nmi,
@@ -308,6 +325,8 @@ const BASE_INTERCEPTS: [Intercept; 20] = [
 /// guest cannot keep the CPU in endless #AC delivery without the host getting it back
 /// (CVE-2015-5307).
 pub(crate) const AC_VECTOR: u8 = 17;
+/// Exception vector of #DB: intercepted and reflected likewise (CVE-2015-8104).
+pub(crate) const DB_VECTOR: u8 = 1;
 
 impl Vmcb {
     /// The control area every rsvm guest starts from: permission maps, nested paging on
@@ -321,6 +340,17 @@ impl Vmcb {
         c.nested_cr3 = npt_root;
         for i in BASE_INTERCEPTS {
             self.set_intercept(i);
+        }
+        self.set_dr_intercepts(true);
+    }
+
+    /// Intercepts every MOV to or from DR0-7 (`true`), or none (the guest's debug registers
+    /// are loaded: debugreg.rs).
+    pub(crate) fn set_dr_intercepts(&mut self, on: bool) {
+        let new = if on { DR_INTERCEPTS } else { 0 };
+        if self.control.intercepts[1] != new {
+            self.control.intercepts[1] = new;
+            self.mark_dirty(Field::Intercepts);
         }
     }
 
@@ -454,6 +484,11 @@ impl Vmcb {
     pub(crate) fn set_g_pat(&mut self, v: u64) {
         self.save.g_pat = v;
         self.mark_dirty(Field::GPat);
+    }
+
+    pub(crate) fn set_cr4(&mut self, v: u64) {
+        self.save.cr4 = v;
+        self.mark_dirty(Field::Cr4);
     }
 
     pub(crate) fn set_cr2(&mut self, v: u64) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Exit dispatch (`svm::exit::ExitCode`'s table names the handler) and the exits handled
-//! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, SVM instructions, #AC, failed
-//! entries; advancing RIP past an intercepted instruction (NRIP or decoding).
+//! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, SVM instructions, #AC, #DB, DR
+//! accesses, failed entries; advancing RIP past an intercepted instruction (NRIP or decoding).
 
 use super::{history::Shutdown, state::VcpuState, Action, RunPage, Vcpu};
 use crate::{
@@ -12,7 +12,7 @@ use crate::{
     svm::{
         assist,
         exit::{ExitCode, Handler, IoioInfo, NpfInfo},
-        vmcb::AC_VECTOR,
+        vmcb::{AC_VECTOR, DB_VECTOR},
     },
     uapi::kvm::*,
     x86::{CR4_OSXSAVE, GP_VECTOR, UD_VECTOR},
@@ -97,6 +97,7 @@ impl Vcpu {
                 run.set_reason(KVM_EXIT_HLT);
                 Action::User
             }
+            Handler::Cr4Write => self.cr4_write(st, run, info1),
             Handler::Cr8Write => self.cr8_write(st, run, info1),
             Handler::Msr => self.msr_exit(st, run, info1 != 0),
             Handler::Ioio => self.io_exit(st, run, IoioInfo(info1), info2)?,
@@ -130,6 +131,19 @@ impl Vcpu {
             }
             Handler::Ac => {
                 st.queue_exception(AC_VECTOR, Some(info1 as u32));
+                Action::Resume
+            }
+            Handler::Db => {
+                // As KVM's db_interception() without host-side guest debugging: the CPU has
+                // recorded the condition in the guest's DR6 (VMCB), the guest gets the #DB.
+                st.queue_exception(DB_VECTOR, None);
+                Action::Resume
+            }
+            Handler::DrAccess => {
+                // As KVM's dr_interception(): no more DR exits until the next exit of any
+                // kind; the guest re-executes the MOV on its own registers (debugreg.rs).
+                st.vmcb().set_dr_intercepts(false);
+                st.debug.live = true;
                 Action::Resume
             }
             Handler::FailEntry => {

@@ -20,9 +20,6 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-/// Valid CR4 bits for a guest (the rest are reserved, as KVM's cr4_reserved_bits).
-const CR4_GUEST_VALID: u64 = 0x1f_07ff | (1 << 11) | (1 << 12) | (1 << 20) | (1 << 21) | (1 << 22);
-
 /// A VMCB segment as `struct kvm_segment` (attributes unpacked, G from the limit).
 fn seg_to_kvm(s: &VmcbSeg) -> KvmSegment {
     let a = s.attrib;
@@ -169,7 +166,8 @@ impl Vcpu {
         let mut st = self.state.lock();
         st.user_state = true;
         let efer_ok = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-        if k.cr4 & !CR4_GUEST_VALID != 0 || k.efer & !(efer_ok & cpuid::efer_allowed(&st.cpuid)) != 0 {
+        // CR4: as KVM's kvm_is_valid_sregs() -> kvm_is_valid_cr4(), by the guest's CPUID.
+        if k.cr4 & !cpuid::cr4_allowed(&st.cpuid) != 0 || k.efer & !(efer_ok & cpuid::efer_allowed(&st.cpuid)) != 0 {
             return Err(EINVAL);
         }
         let v = st.vmcb();

@@ -17,6 +17,7 @@
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
 
 mod apic;
+mod cr;
 mod exit;
 mod history;
 mod ioctl;

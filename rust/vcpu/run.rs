@@ -242,9 +242,19 @@ impl Vcpu {
                 v.control.tlb_ctl = tlb;
                 v.prepare_clean(features.vmcb_clean, cached);
             }
+            let guest_dr7 = st.vmcb().save.dr7;
+            // SAFETY: GIF=0 since the CLGI above; `exit` follows before STGI.
+            let host_dr = unsafe { st.debug.enter(guest_dr7) };
+            let host_pkru = st.fpu.enter_pkru(guest_cr4);
             // SAFETY: SVM is on for this CPU (checked with preemption off), GIF=0, and the
             // VMCB, its IOPM/MSRPM/NPT and the GPR array are valid for the whole call.
             unsafe { ffi::__rsvm_vmrun(vmcb_pa, svm.host_save.phys(), st.gprs.as_mut_ptr()) };
+            let cr4_now = st.vmcb().save.cr4;
+            st.fpu.exit_pkru(host_pkru, cr4_now);
+            // SAFETY: GIF=0 still, right after the VMRUN `enter` prepared.
+            if unsafe { st.debug.exit(host_dr) } {
+                st.vmcb().set_dr_intercepts(true);
+            }
         }
         ops::stgi();
         self.shared.in_guest_cpu.store(-1, Ordering::SeqCst);

@@ -7,6 +7,7 @@
 use crate::{
     asid::VcpuAsid,
     cpuid,
+    debugreg::GuestDebug,
     emulate::{CpuMode, MmioInsn},
     fpu::GuestFpu,
     gmem::{self, AccessKind, Paging, WalkError},
@@ -60,6 +61,8 @@ pub(super) struct VcpuState {
     pub(super) vmcb_cpu: Option<usize>,
     pub(super) cpuid: KVec<KvmCpuidEntry2>,
     pub(super) fpu: GuestFpu,
+    /// DR0-3 and whether they are live (DR6 and DR7 are in the VMCB).
+    pub(super) debug: GuestDebug,
     pub(super) pending: Pending,
     /// KVM_INTERRUPT vector waiting for an interrupt window.
     pub(super) irq: Option<u8>,
@@ -105,6 +108,7 @@ impl VcpuState {
             vmcb_cpu: None,
             cpuid: KVec::new(),
             fpu: GuestFpu::new()?,
+            debug: GuestDebug::default(),
             pending: Pending::None,
             irq: None,
             event: None,
@@ -146,6 +150,9 @@ impl VcpuState {
         self.event = None;
         self.virq = None;
         self.fpu.reset();
+        // DR0-3 are 0 after RESET and INIT; DR6/DR7 are set with the VMCB below, whose
+        // fresh control area intercepts DR accesses again.
+        self.debug = GuestDebug::default();
         self.apic_base = 0xfee0_0000 | (1 << 11) | if id == 0 { 1 << 8 } else { 0 };
         self.halted = false;
         self.timer = None;

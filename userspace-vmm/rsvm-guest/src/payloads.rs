@@ -821,6 +821,138 @@ payloads! {
         wrmsr
         hlt
     ";
+    dr64: Long64, "
+        .code64
+        lea rax, [rip + .Ldr_db]
+        mov rdi, 0x3000 + 1 * 16
+        mov word ptr [rdi], ax
+        mov word ptr [rdi + 2], 0x08
+        mov word ptr [rdi + 4], 0x8e00
+        shr rax, 16
+        mov word ptr [rdi + 6], ax
+        shr rax, 16
+        mov dword ptr [rdi + 8], eax
+        mov dword ptr [rdi + 12], 0
+        lidt [rip + .Ldr_idtr]
+        mov rax, dr0
+        out 0xe9, eax
+        mov rax, dr7
+        out 0xe9, eax
+        mov rax, dr6
+        out 0xe9, eax
+        mov rax, 0x111000
+        mov dr0, rax
+        mov rax, 0x222000
+        mov dr1, rax
+        mov rax, 0x333000
+        mov dr2, rax
+        mov rax, 0x444000
+        mov dr3, rax
+        mov rax, 0xd0401
+        mov dr7, rax
+        out 0x80, al
+        mov rax, dr0
+        out 0xe9, eax
+        mov rax, dr1
+        out 0xe9, eax
+        mov rax, dr2
+        out 0xe9, eax
+        mov rax, dr3
+        out 0xe9, eax
+        mov rax, dr7
+        out 0xe9, eax
+        mov dword ptr [0x111000], 1
+        mov rax, 0x400
+        mov dr7, rax
+        pushfq
+        or qword ptr [rsp], 0x100
+        popfq
+        nop
+        nop
+        mov eax, dword ptr [0x600]
+        out 0xe9, eax
+        hlt
+    .Ldr_db:
+        push rax
+        mov rax, dr6
+        out 0xe9, eax
+        mov eax, 0xffff0ff0
+        mov dr6, rax
+        and qword ptr [rsp + 24], ~0x100
+        inc dword ptr [0x600]
+        pop rax
+        iretq
+    .Ldr_idtr:
+        .word 256 * 16 - 1
+        .quad 0x3000
+    ";
+    cr4_64: Long64, "
+        .code64
+        lea rax, [rip + .Lcr4_gp]
+        mov rdi, 0x3000 + 13 * 16
+        mov word ptr [rdi], ax
+        mov word ptr [rdi + 2], 0x08
+        mov word ptr [rdi + 4], 0x8e00
+        shr rax, 16
+        mov word ptr [rdi + 6], ax
+        shr rax, 16
+        mov dword ptr [rdi + 8], eax
+        mov dword ptr [rdi + 12], 0
+        lidt [rip + .Lcr4_idtr]
+        mov r15, 3
+        mov rax, cr4
+        out 0xe9, eax
+        mov rax, cr4
+        or rax, 1 << 22
+        mov cr4, rax
+        mov rax, cr4
+        or rax, 1 << 20
+        mov cr4, rax
+        mov rax, cr4
+        or rax, 1 << 14
+        mov cr4, rax
+        mov rax, cr4
+        and rax, ~(1 << 5)
+        mov cr4, rax
+        mov rax, cr4
+        bts rax, 32
+        mov cr4, rax
+        mov rax, cr4
+        or rax, 1 << 7
+        mov cr4, rax
+        mov rax, cr4
+        out 0xe9, eax
+        hlt
+    .Lcr4_gp:
+        mov al, 13
+        out 0xe9, al
+        mov eax, dword ptr [rsp]
+        out 0xe9, eax
+        add rsp, 8
+        add qword ptr [rsp], r15
+        iretq
+    .Lcr4_idtr:
+        .word 256 * 16 - 1
+        .quad 0x3000
+    ";
+    pkru64: Long64, "
+        .code64
+        mov rax, cr4
+        or rax, 1 << 22
+        mov cr4, rax
+        xor ecx, ecx
+        rdpkru
+        out 0xe9, eax
+        mov eax, 0xc
+        xor ecx, ecx
+        xor edx, edx
+        wrpkru
+        out 0x80, al
+        xor ecx, ecx
+        rdpkru
+        out 0xe9, eax
+        hlt
+    ";
     undecodable64: Long64, "
         .code64
         mov eax, 1

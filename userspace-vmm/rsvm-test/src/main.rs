@@ -13,6 +13,7 @@ use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 mod hostile;
+mod hoststate;
 mod apic;
 mod passthrough;
 mod vmtests;
@@ -89,6 +90,12 @@ enum Cmd {
     HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
     Hostile,
+    /// Guest-controlled host state: debug registers, PKRU, CR4 (pins itself to CPU 0).
+    HostState {
+        /// Only this part: debugregs, pkru, cr4.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// The in-kernel APIC's ABI: KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) and KVM_SIGNAL_MSI
     /// rules, HLT sleeping in the kernel until an MSI from another thread, signals while
     /// halted, a vCPU closed with its timer armed.
@@ -294,6 +301,7 @@ fn main() -> ExitCode {
         Cmd::Memslots => vmtests::memslot_rules(&args.dev),
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
+        Cmd::HostState { only } => hoststate::host_state(&args.dev, only.as_deref()),
         Cmd::Lapic => apic::lapic(&args.dev),
         Cmd::Passthrough { device, other, no_msi, intx, forge_msi, wait_file, hold_secs } => match hold_secs {
             Some(secs) => passthrough::hold(&device, secs, intx),

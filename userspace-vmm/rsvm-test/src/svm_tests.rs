@@ -357,3 +357,26 @@ fn tlb_control_for_asid_generations_and_npt_changes() {
     // `v`'s ASID 3 belongs to the old generation: it gets a new one.
     assert_eq!(v.pre_run(&mut cpu, 0, 2, true), (2, TLB_CONTROL_DO_NOTHING));
 }
+
+#[test]
+fn mov_to_cr4_source_register() {
+    let insn = |b: &[u8]| {
+        let mut a = [0u8; 15];
+        a[..b.len()].copy_from_slice(b);
+        Some((a, b.len()))
+    };
+    // Decode assists: the GPR from EXITINFO1, RIP from NRIP.
+    assert_eq!(mov_to_cr_source(true, (1 << 63) | 3, 4, true, || panic!("fetched")), Some((3, None)));
+    // mov cr4, rax (0f 22 e0), 3 bytes; mov cr4, r9 (41 0f 22 e1), 4 bytes in 64-bit mode.
+    assert_eq!(mov_to_cr_source(false, 0, 4, true, || insn(&[0x0f, 0x22, 0xe0])), Some((0, Some(3))));
+    assert_eq!(mov_to_cr_source(false, 0, 4, true, || insn(&[0x41, 0x0f, 0x22, 0xe1])), Some((9, Some(4))));
+    // Outside 64-bit mode 41h is INC ECX, not a prefix.
+    assert_eq!(mov_to_cr_source(false, 0, 4, false, || insn(&[0x41, 0x0f, 0x22, 0xe1])), None);
+    assert_eq!(mov_to_cr_source(false, 0, 4, false, || insn(&[0x0f, 0x22, 0xe3])), Some((3, Some(3))));
+    // mov cr0 / cr12 (REX.R) are not CR4 writes; memory forms do not exist.
+    assert_eq!(mov_to_cr_source(false, 0, 4, true, || insn(&[0x0f, 0x22, 0xc0])), None);
+    assert_eq!(mov_to_cr_source(false, 0, 4, true, || insn(&[0x44, 0x0f, 0x22, 0xe0])), None);
+    assert_eq!(mov_to_cr_source(false, 0, 4, true, || insn(&[0x0f, 0x22, 0x20])), None);
+    // The CR8 form through the same decoder.
+    assert_eq!(mov_to_cr_source(false, 0, 8, true, || insn(&[0x44, 0x0f, 0x22, 0xc0])), Some((0, Some(4))));
+}

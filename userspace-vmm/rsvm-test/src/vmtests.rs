@@ -36,11 +36,24 @@ pub fn apic_cpuid_table() -> CpuId {
     t
 }
 
+/// The table of payload pkru64: `cpuid_table()` with protection keys (leaf 7 ECX bit 3).
+pub fn pkru_cpuid_table() -> CpuId {
+    let mut e: Vec<kvm_cpuid_entry2> = cpuid_table().as_slice().to_vec();
+    e.push(kvm_cpuid_entry2 { function: 7, index: 0, flags: 1, ecx: 1 << 3, ..Default::default() });
+    CpuId::from_entries(&e).expect("static table fits")
+}
+
 /// Builds and runs payload `name` on `dev` with its setup; returns the guest and the trace.
 pub fn run_payload(dev: &str, name: &str) -> Result<Guest, String> {
     let (_, mode, code) = payloads::all().into_iter().find(|(n, _, _)| *n == name).ok_or(format!("no payload {name}"))?;
     let apic = name.starts_with("apic");
-    let mut g = if apic { Guest::with_apic(dev, mode, code, &apic_cpuid_table())? } else { Guest::new(dev, mode, code, &cpuid_table())? };
+    let mut g = if apic {
+        Guest::with_apic(dev, mode, code, &apic_cpuid_table())?
+    } else if name == "pkru64" {
+        Guest::new(dev, mode, code, &pkru_cpuid_table())?
+    } else {
+        Guest::new(dev, mode, code, &cpuid_table())?
+    };
     match name {
         "prot32" => g.mem.write(0x2000, b"HELLO"),
         "readonly16" => g.add_slot(2, 0xc0000, 0x1000, 0xc5, true)?,
@@ -208,6 +221,13 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
         // deliver; #GP for reading EOI, writing ID, x2APIC -> xAPIC, reading DFR; one-shot
         // timer through the MSRs.
         "apic_x2_64" => vec![0xfee0_0900, 0, 1, 0x0105_0014, 0x20_0000, 0x55, 0x56, 0x57, 0xd, 0xd, 0xd, 0xd, 1],
+        // Debug registers after reset (DR0 0, DR7 0x400, DR6 0xffff0ff0: the guest's, never
+        // the host's), DR0-3 and DR7 read back after an exit to userspace; a data breakpoint
+        // (DR6.B0) and a single step (DR6.BS) reach the guest's #DB handler; two #DBs.
+        "dr64" => vec![0, 0x400, 0xffff_0ff0, 0x11_1000, 0x22_2000, 0x33_3000, 0x44_4000, 0xd_0401, 0xffff_0ff1, 0xffff_4ff0, 2],
+        // CR4 0x620; #GP(0) for PKE and SMEP (not in this payload's CPUID), SMXE, clearing
+        // PAE in long mode, bit 32; PGE is taken (kvm_set_cr4()).
+        "cr4_64" => vec![0x620, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 0x6a0],
         "fpu64" => vec![0x5566_7788, 0x1122_3344, 0x27f, 0x8123_4567, 0xffff_ffff],
         "slotdel16" => vec![0x33, mmio_val(0x50000, 1)],
         _ => return None,
@@ -281,7 +301,8 @@ pub fn payload_names() -> Vec<&'static str> {
         .into_iter()
         .map(|(n, _, _)| n)
         .filter(|n| {
-            !matches!(*n, "spin64" | "undecodable64" | "chase64" | "touchn64" | "first16" | "apic_wake64" | "apic_sleep64")
+            // pkru64 needs protection keys in the host (rsvm-test host-state runs it).
+            !matches!(*n, "spin64" | "pkru64" | "undecodable64" | "chase64" | "touchn64" | "first16" | "apic_wake64" | "apic_sleep64")
                 && !n.starts_with("bench")
         })
         .collect()
