@@ -9,6 +9,7 @@ mod exit;
 mod i8042;
 mod ioapic;
 mod layout;
+mod logger;
 mod memory;
 mod mptable;
 mod passthrough;
@@ -119,9 +120,15 @@ struct Args {
     #[arg(long, value_name = "SSSS:BB:DD.F", value_parser = passthrough::parse_bdf)]
     passthrough: Vec<passthrough::Bdf>,
 
-    /// Log the configuration and the first access to each unemulated port or MMIO page.
+    /// Log the configuration and the first access to each unemulated port or MMIO page
+    /// (the same as --log-level debug).
     #[arg(long, short)]
     verbose: bool,
+
+    /// What the VMM logs on stderr: off, error, warn, info (the default: what ended the run,
+    /// --stats), debug (as -v), trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = logger::parse_level)]
+    log_level: log::LevelFilter,
 }
 
 /// A --mem value that is not a size (clap prints it after "invalid value").
@@ -160,6 +167,7 @@ fn main() {
             std::process::exit(if e.use_stderr() { exit::STATUS_ERROR } else { exit::STATUS_OK });
         }
     };
+    logger::init(if args.verbose { args.log_level.max(log::LevelFilter::Debug) } else { args.log_level });
     // The default command line has pci=off, which would hide a passed-through device.
     let cmdline = if !args.passthrough.is_empty() && args.cmdline == boot::DEFAULT_CMDLINE { boot::DEFAULT_CMDLINE_PCI.to_string() } else { args.cmdline };
     let cfg = vm::Config {
@@ -178,24 +186,24 @@ fn main() {
         stats: args.stats,
         mark: args.mark,
         passthrough: args.passthrough,
-        verbose: args.verbose,
+        verbose: log::log_enabled!(log::Level::Debug),
     };
     let result = match vm::run(&cfg) {
         Ok(result) => result,
         Err(e) => {
-            eprintln!("rsvm-vmm: error: {e}");
+            log::error!("{e}");
             std::process::exit(exit::STATUS_ERROR);
         }
     };
     match &result {
-        VmExit::Reset => eprintln!("rsvm-vmm: the guest rebooted"),
-        VmExit::PowerOff => eprintln!("rsvm-vmm: the guest powered off"),
-        VmExit::Halted => eprintln!("rsvm-vmm: the guest halted (its kernel said so on the console; no ACPI power-off)"),
-        VmExit::UserQuit => eprintln!("rsvm-vmm: quit (Ctrl-A x)"),
-        VmExit::Panic => eprintln!("rsvm-vmm: the guest kernel panicked"),
-        VmExit::Crash(m) => eprintln!("rsvm-vmm: the guest crashed: {m}"),
-        VmExit::Error(e) => eprintln!("rsvm-vmm: error: {e}"),
-        VmExit::Timeout => eprintln!("rsvm-vmm: --timeout expired; guest stopped"),
+        VmExit::Reset => log::info!("the guest rebooted"),
+        VmExit::PowerOff => log::info!("the guest powered off"),
+        VmExit::Halted => log::info!("the guest halted (its kernel said so on the console; no ACPI power-off)"),
+        VmExit::UserQuit => log::info!("quit (Ctrl-A x)"),
+        VmExit::Panic => log::error!("the guest kernel panicked"),
+        VmExit::Crash(m) => log::error!("the guest crashed: {m}"),
+        VmExit::Error(e) => log::error!("{e}"),
+        VmExit::Timeout => log::warn!("--timeout expired; guest stopped"),
     }
     std::process::exit(result.status());
 }

@@ -83,7 +83,7 @@ impl Mark {
     fn check(&self, line: &[u8]) -> Option<String> {
         (!self.text.is_empty() && line.windows(self.text.len()).any(|w| w == self.text.as_slice())).then(|| {
             format!(
-                "rsvm-vmm: mark \"{}\" after {:.6} s and {} exits",
+                "mark \"{}\" after {:.6} s and {} exits",
                 String::from_utf8_lossy(&self.text),
                 self.start.elapsed().as_secs_f64(),
                 self.stats.total()
@@ -112,7 +112,7 @@ impl ConsoleWatch {
             return;
         }
         if let Some(r) = self.mark.as_ref().and_then(|m| m.check(&self.line)) {
-            eprintln!("{r}");
+            log::info!("{r}");
             self.mark = None;
         }
         match classify(&self.line) {
@@ -228,7 +228,7 @@ mod tests {
         let m = Mark::new("init started", std::time::Instant::now(), stats);
         assert_eq!(m.check(b"[ 1.0] Run /init as init process"), None);
         let r = m.check(b"RSVM-L2: init started").expect("the line has the text");
-        assert!(r.starts_with("rsvm-vmm: mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
+        assert!(r.starts_with("mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
         assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::stats::Stats::new(false))).check(b"x"), None);
     }
 

@@ -41,7 +41,7 @@ impl Stats {
     }
 
     pub fn report(&self) -> String {
-        let mut s = String::from("rsvm-vmm: KVM_RUN exits by reason:\n");
+        let mut s = String::from("KVM_RUN exits by reason:\n");
         let mut total = 0;
         for (i, name) in REASONS.iter().enumerate() {
             let n = self.counts[i].load(Ordering::Relaxed);
@@ -55,7 +55,7 @@ impl Stats {
             let mut v: Vec<_> = m.iter().collect();
             v.sort_by(|a, b| b.1.cmp(a.1));
             if !v.is_empty() {
-                s += "\nrsvm-vmm: busiest ports and MMIO addresses:";
+                s += "\nbusiest ports and MMIO addresses:";
             }
             for ((i, addr), n) in v.into_iter().take(8) {
                 s += &format!("\n  {:<15} {addr:#10x} {n:>10}", REASONS[*i]);

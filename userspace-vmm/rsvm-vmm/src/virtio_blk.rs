@@ -84,7 +84,7 @@ impl Block {
         }
         let len = meta.len();
         if len % SECTOR_SIZE != 0 {
-            eprintln!("rsvm-vmm: warning: --disk {}: size {len} is not a multiple of 512; the tail is ignored", path.display());
+            log::warn!("--disk {}: size {len} is not a multiple of 512; the tail is ignored", path.display());
         }
         let mut id = [0u8; VIRTIO_BLK_ID_BYTES as usize];
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -179,7 +179,7 @@ impl VirtioMmioBlock {
                 let len = match Block::parse(mem, chain) {
                     Ok(req) => self.blk.execute(mem, &req),
                     Err(e) => {
-                        eprintln!("rsvm-vmm: virtio-blk: bad request: {e}");
+                        log::warn!("virtio-blk: bad request: {e}");
                         0
                     }
                 };
@@ -206,7 +206,7 @@ impl VirtioMmioBlock {
     }
 
     fn fail(&mut self, why: &str) {
-        eprintln!("rsvm-vmm: virtio-blk: {why}; the device stops until the guest resets it");
+        log::error!("virtio-blk: {why}; the device stops until the guest resets it");
         self.failed = true;
         self.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
         self.interrupt_status |= VIRTIO_MMIO_INT_CONFIG;

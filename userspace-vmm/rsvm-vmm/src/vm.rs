@@ -132,7 +132,7 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let kvm = open_device(&cfg.dev)?;
     let tsc_deadline = kvm.check_extension(Cap::TscDeadlineTimer);
     if !tsc_deadline {
-        eprintln!("rsvm-vmm: warning: the device has no KVM_CAP_TSC_DEADLINE_TIMER; a Linux guest without a PIT may not get timer interrupts");
+        log::warn!("the device has no KVM_CAP_TSC_DEADLINE_TIMER; a Linux guest without a PIT may not get timer interrupts");
     }
     let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
     let cap = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, args: [IOAPIC_PINS, 0, 0, 0], ..Default::default() };
@@ -203,7 +203,7 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let term = RawMode::enter()?;
     serial::spawn_stdin_reader(com1, exit.clone()).map_err(|source| VmError::Thread { what: "stdin", source })?;
     if cfg.verbose {
-        eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
+        log::debug!("{} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
 
     for (id, v) in vcpus.into_iter().enumerate() {
@@ -216,12 +216,13 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let result = exit.wait(cfg.timeout);
     drop(term);
     if cfg.stats {
-        eprintln!("{}\nrsvm-vmm: ran {:.1} s", stats.report(), start.elapsed().as_secs_f64());
+        log::info!("{}", stats.report());
+        log::info!("ran {:.1} s", start.elapsed().as_secs_f64());
         if let Some(kb) = anon_huge_kb() {
-            eprintln!("rsvm-vmm: guest RAM in transparent huge pages: {} MiB", kb / 1024);
+            log::info!("guest RAM in transparent huge pages: {} MiB", kb / 1024);
         }
         if let Some((total, guest)) = resident_kb(&mem) {
-            eprintln!("rsvm-vmm: resident {total} KiB, of which guest RAM {guest} KiB: {} KiB beyond guest RAM", total.saturating_sub(guest));
+            log::info!("resident {total} KiB, of which guest RAM {guest} KiB: {} KiB beyond guest RAM", total.saturating_sub(guest));
         }
     }
     // Keep the VM (and its memory) alive until the process exits: vCPU threads may still be
@@ -279,8 +280,8 @@ fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>, mmio: &Arc<Bus>
         let bars = passthrough::host_bars(bdf)?;
         let backend: Arc<dyn DeviceBackend> = Arc::new(passthrough::Assigned::assign(vm.clone(), bdf, &cfg.dev)?);
         if i == 0 {
-            eprintln!(
-                "rsvm-vmm: note: a device is assigned: all {} MiB of guest RAM are pinned for its DMA for the whole run (no overcommit, no swap)",
+            log::info!(
+                "note: a device is assigned: all {} MiB of guest RAM are pinned for its DMA for the whole run (no overcommit, no swap)",
                 cfg.mem >> 20
             );
         }
@@ -288,7 +289,7 @@ fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>, mmio: &Arc<Bus>
         let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars, mmio.clone())?;
         let line = if (1..=4).contains(&f.interrupt_pin()) { pci::intx_gsi(slot, f.interrupt_pin()) as u8 } else { 0xff };
         f.assign_resources(&mut next, line)?;
-        eprintln!("rsvm-vmm: {} is the guest's 0000:00:{slot:02x}.0", bdf.text);
+        log::info!("{} is the guest's 0000:00:{slot:02x}.0", bdf.text);
         out.push((backend, f));
     }
     Ok(out)
