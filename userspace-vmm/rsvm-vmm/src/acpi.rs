@@ -18,7 +18,7 @@
 
 use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
-use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, SERIAL_IRQ, VIRTIO_MMIO_SIZE, MAX_VIRTIO_DEVICES, virtio_slot};
 use crate::pci::{intx_gsi, SlotIrq, CONFIG_ADDRESS};
 use crate::mptable;
 use std::sync::Arc;
@@ -240,7 +240,7 @@ fn res_interrupt(gsi: u32) -> Vec<u8> {
 /// The DSDT: \_S5, and under \_SB COM1 (PNP0501) and the virtio-mmio device (LNRO0005)
 /// with their interrupts as GSIs: hardware-reduced ACPI has no legacy IRQ numbering, so the
 /// devices must be described here to get their interrupts.
-fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
+fn dsdt(virtio: usize, pci: &[SlotIrq]) -> Vec<u8> {
     // Name (_S5, Package (4) { 5, 0, 0, 0 })
     let mut aml = vec![0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x04, 0x0a, SLP_TYP_S5, 0x00, 0x00, 0x00];
     let mut sb = b"_SB_".to_vec();
@@ -249,13 +249,15 @@ fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
     com1.extend(res_interrupt(SERIAL_IRQ));
     let eisa_pnp0501 = [0x0c, 0x41, 0xd0, 0x05, 0x01];
     sb.extend(aml_device(b"COM1", &eisa_pnp0501, &com1));
-    if virtio {
+    for i in 0..virtio.min(MAX_VIRTIO_DEVICES) {
+        let (base, irq) = virtio_slot(i);
         // Memory32Fixed (ReadWrite, base, 4 KiB)
         let mut vr = vec![0x86, 0x09, 0x00, 0x01];
-        vr.extend_from_slice(&(VIRTIO_MMIO_BASE as u32).to_le_bytes());
+        vr.extend_from_slice(&(base as u32).to_le_bytes());
         vr.extend_from_slice(&(VIRTIO_MMIO_SIZE as u32).to_le_bytes());
-        vr.extend(res_interrupt(VIRTIO_BLK_IRQ));
-        sb.extend(aml_device(b"VR00", b"\x0dLNRO0005\x00", &vr));
+        vr.extend(res_interrupt(irq));
+        let name = [b'V', b'R', b'0', b'0' + i as u8];
+        sb.extend(aml_device(&name, b"\x0dLNRO0005\x00", &vr));
     }
     if !pci.is_empty() {
         sb.extend(aml_pci_root(pci));
@@ -266,7 +268,7 @@ fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
 
 /// (guest address, bytes) of each table; `virtio`: describe the virtio-mmio device; `pci`:
 /// the PCI bus's populated slots (empty: no PCI root bridge).
-pub fn build(ncpus: u8, virtio: bool, pci: &[SlotIrq]) -> Vec<(u64, Vec<u8>)> {
+pub fn build(ncpus: u8, virtio: usize, pci: &[SlotIrq]) -> Vec<(u64, Vec<u8>)> {
     let dsdt = dsdt(virtio, pci);
 
     let mut f = vec![0u8; FADT_LEN - 36];
@@ -349,7 +351,7 @@ mod tests {
 
     #[test]
     fn tables() {
-        let t = build(2, true, &[]);
+        let t = build(2, 2, &[]);
         let (rsdp_at, rsdp) = &t[0];
         assert_eq!(*rsdp_at, 0xe0000);
         assert_eq!(&rsdp[..8], b"RSD PTR ");
@@ -375,7 +377,8 @@ mod tests {
         assert_eq!(u64::from_le_bytes(fadt[248..256].try_into().unwrap()), 0x600);
         let (_, dsdt) = &t[3];
         assert_eq!(&dsdt[36..41], b"\x08_S5_");
-        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"LNRO0005", b"\x0c\x41\xd0\x05\x01"] {
+        // Two virtio-mmio devices: VR00 at 0xd0000000, VR01 at 0xd0001000.
+        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"VR01", b"LNRO0005", b"\x0c\x41\xd0\x05\x01", &[0x00, 0x10, 0x00, 0xd0]] {
             assert!(dsdt.windows(needle.len()).any(|w| w == needle), "{needle:?} in the DSDT");
         }
         assert_eq!(u64::from_le_bytes(xsdt[44..52].try_into().unwrap()), t[4].0);
@@ -399,11 +402,11 @@ mod tests {
     #[test]
     fn pci_root_bridge() {
         let slots: Vec<SlotIrq> = (1..=crate::pci::MAX_DEVICES as u8).map(|s| SlotIrq { slot: s, pin: 1 }).collect();
-        let t = build(32, true, &slots);
+        let t = build(32, 1, &slots);
         for w in t.windows(2) {
             assert!(w[0].0 + w[0].1.len() as u64 <= w[1].0, "the largest DSDT fits before the MADT");
         }
-        let t = build(1, false, &slots[..1]);
+        let t = build(1, 0, &slots[..1]);
         let dsdt = &t[3].1;
         assert_eq!(sum(dsdt), 0);
         let has = |needle: &[u8]| dsdt.windows(needle.len()).any(|w| w == needle);
@@ -428,7 +431,7 @@ mod tests {
             assert!(has(&e), "slot 1 pin {pin} -> GSI {gsi}");
         }
         // Without PCI: no root bridge.
-        assert!(!build(1, false, &[])[3].1.windows(4).any(|w| w == b"PCI0"));
+        assert!(!build(1, 0, &[])[3].1.windows(4).any(|w| w == b"PCI0"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::time::Duration;
 pub enum RunError {
     #[error("vCPU {vcpu}: KVM_RUN: {source}")]
     KvmRun { vcpu: u8, source: kvm_ioctls::Error },
+    #[error("{0}")]
+    IoThread(String),
     #[error("exit lock poisoned")]
     LockPoisoned,
 }

@@ -4,22 +4,24 @@
 mod acpi;
 mod boot;
 mod bus;
+mod console;
 mod cpuid;
 mod exit;
 mod i8042;
+mod io_thread;
 mod ioapic;
 mod layout;
 mod logger;
 mod memory;
 mod mptable;
+mod options;
 mod passthrough;
 mod pci;
 mod serial;
 mod stats;
 mod terminal;
 mod vcpu;
-mod virtio_blk;
-mod virtio_mmio;
+mod virtio;
 mod vm;
 
 use clap::Parser;
@@ -32,8 +34,8 @@ const AFTER_HELP: &str = "\
 The guest's console is COM1 on this terminal (raw mode while it runs): type Ctrl-A x to
 quit, Ctrl-A Ctrl-A to send Ctrl-A. The VMM appends to the command line what its devices
 need: tsc_early_khz=<the device's TSC frequency> (the guest has no PIT, HPET or
-kvm-clock) and, with --no-acpi and --disk, virtio_mmio.device=4K@0xd0000000:5 (with ACPI
-the disk is described in the DSDT).
+kvm-clock) and, with --no-acpi, virtio_mmio.device=4K@0xd0000000:5 per virtio device
+(with ACPI they are described in the DSDT).
 
 Exit status:
   0    the guest rebooted (i8042 reset) or powered off (ACPI S5; with --no-acpi, seen as
@@ -71,11 +73,13 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=32))]
     cpus: u8,
 
-    /// Disk image for a virtio-blk device (virtio-mmio at 0xd0000000, IRQ 5; /dev/vda in the guest).
-    #[arg(long, value_name = "FILE")]
-    disk: Option<PathBuf>,
+    /// Disk image for a virtio-blk device: FILE, or path=FILE[,ro=on|off]. Repeatable: the
+    /// first is /dev/vda in the guest (virtio-mmio at 0xd0000000, IRQ 5), the next vdb
+    /// (0xd0001000, IRQ 6), and so on; at most 8 virtio devices in all.
+    #[arg(long, value_name = "FILE", value_parser = options::parse_disk)]
+    disk: Vec<options::DiskSpec>,
 
-    /// Attach --disk read-only (the guest sees VIRTIO_BLK_F_RO; writes fail).
+    /// Attach the first --disk read-only (the guest sees VIRTIO_BLK_F_RO; writes fail).
     #[arg(long, requires = "disk")]
     disk_ro: bool,
 
@@ -170,6 +174,10 @@ fn main() {
     logger::init(if args.verbose { args.log_level.max(log::LevelFilter::Debug) } else { args.log_level });
     // The default command line has pci=off, which would hide a passed-through device.
     let cmdline = if !args.passthrough.is_empty() && args.cmdline == boot::DEFAULT_CMDLINE { boot::DEFAULT_CMDLINE_PCI.to_string() } else { args.cmdline };
+    let mut disks = args.disk;
+    if let Some(d) = disks.first_mut() {
+        d.read_only |= args.disk_ro;
+    }
     let cfg = vm::Config {
         dev: args.dev,
         kernel: args.kernel,
@@ -177,8 +185,7 @@ fn main() {
         cmdline,
         mem: args.mem,
         cpus: args.cpus,
-        disk: args.disk,
-        disk_ro: args.disk_ro,
+        disks,
         hugepages: args.hugepages,
         xsave: args.xsave,
         acpi: !args.no_acpi,
@@ -233,8 +240,7 @@ mod tests {
             cmdline: boot::DEFAULT_CMDLINE.into(),
             mem,
             cpus: 1,
-            disk: None,
-            disk_ro: false,
+            disks: Vec::new(),
             hugepages: false,
             xsave: false,
             acpi: false,

@@ -10,12 +10,17 @@ use crate::cpuid::CpuidError;
 use crate::ioapic::{Ioapic, IrqLine, MsiSink};
 use crate::memory::MemoryError;
 use crate::passthrough::PassthroughError;
-use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::console::{Console, OutBuf, RxReady};
+use crate::io_thread::{IoThread, IoThreadError, Subscriber};
+use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_MMIO_SIZE};
+use crate::options::DiskSpec;
 use crate::serial::{self, Com1, ConsoleOut, COM1_BASE, COM1_LEN};
 use crate::stats::Stats;
 use crate::vcpu;
-use crate::virtio_blk::{Block, BlockError};
-use crate::virtio_mmio::{VirtioMmioBlock, VirtioMmioError};
+use crate::virtio::blk::{Block, BlockError};
+use crate::virtio::block::BlockDevice;
+use crate::virtio::mmio::{MmioTransport, VirtioMmioError};
+use crate::virtio::{Counters, VirtioDevice};
 use crate::pci::{self, DeviceBackend, Function, IntxRoute, IntxRouter, PciBus, PciError, SlotIrq};
 use crate::{cpuid, memory, mptable, passthrough};
 use kvm_bindings::{kvm_enable_cap, KVM_API_VERSION, KVM_CAP_SPLIT_IRQCHIP, KVM_MAX_CPUID_ENTRIES};
@@ -38,8 +43,8 @@ pub struct Config {
     pub cmdline: String,
     pub mem: u64,
     pub cpus: u8,
-    pub disk: Option<PathBuf>,
-    pub disk_ro: bool,
+    /// --disk, in order (the guest's vda, vdb, ...).
+    pub disks: Vec<DiskSpec>,
     pub hugepages: bool,
     pub xsave: bool,
     pub acpi: bool,
@@ -72,6 +77,12 @@ pub enum VmError {
     TscKhzZero,
     #[error("--passthrough: at most {} devices", pci::MAX_DEVICES)]
     TooManyDevices,
+    #[error("at most {} virtio devices (--disk and --net together), {n} given", layout::MAX_VIRTIO_DEVICES)]
+    TooManyVirtio { n: usize },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error(transparent)]
+    IoThread(#[from] IoThreadError),
     #[error("{what} thread: {source}")]
     Thread { what: &'static str, source: std::io::Error },
     #[error("device ranges: {0}")]
@@ -129,6 +140,10 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     if cfg.mem < layout::MIN_MEM {
         return Err(VmError::MemTooSmall { mem: cfg.mem });
     }
+    let nvirtio = cfg.disks.len();
+    if nvirtio > layout::MAX_VIRTIO_DEVICES {
+        return Err(VmError::TooManyVirtio { n: nvirtio });
+    }
     let kvm = open_device(&cfg.dev)?;
     let tsc_deadline = kvm.check_extension(Cap::TscDeadlineTimer);
     if !tsc_deadline {
@@ -159,11 +174,11 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     if tsc_khz == 0 {
         return Err(VmError::TscKhzZero);
     }
-    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, cfg.disk.is_some() && !cfg.acpi)?;
+    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, if cfg.acpi { 0 } else { nvirtio })?;
     let cpu_signature = cpuid::signature(&supported);
     let entry = boot::load(
         &mem,
-        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: cfg.acpi && cfg.disk.is_some(), pci: &slots },
+        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: if cfg.acpi { nvirtio } else { 0 }, pci: &slots },
     )?;
     boot::setup_boot_vcpu(&vcpus[0], entry)?;
 
@@ -174,15 +189,26 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let line = |pin: u32| IrqLine { ioapic: ioapic.clone(), pin: pin as usize };
     let stats = Arc::new(Stats::new(cfg.stats));
     let start = Instant::now();
-    let mut out = ConsoleOut::new(Box::new(std::io::stdout()), exit.clone());
+    let io_err = |what: &str| { let what = what.to_string(); move |source| VmError::Io { what, source } };
+    let out_buf = Arc::new(OutBuf::new(Box::new(std::io::stdout())).map_err(io_err("console eventfd"))?);
+    let mut out = ConsoleOut::new(out_buf.clone(), exit.clone());
     if let Some(text) = &cfg.mark {
         out.set_mark(serial::Mark::new(text, start, stats.clone()));
     }
-    let com1 = Arc::new(Mutex::new(Serial::new(line(SERIAL_IRQ), out)));
-    let blk = match &cfg.disk {
-        Some(p) => Some(VirtioMmioBlock::new(Block::open(p, cfg.disk_ro)?, mem.clone(), line(VIRTIO_BLK_IRQ))?),
-        None => None,
-    };
+    let rx_ready = Arc::new(RxReady::new().map_err(io_err("console eventfd"))?);
+    let com1 = Arc::new(Mutex::new(Serial::with_events(line(SERIAL_IRQ), rx_ready.clone(), out)));
+    let mut io = IoThread::new()?;
+    let mut virtio = Vec::new();
+    let mut _counters: Vec<Arc<Counters>> = Vec::new();
+    for (i, d) in cfg.disks.iter().enumerate() {
+        let dev = BlockDevice::new(Block::open(&d.path, d.read_only)?, format!("disk{i}")).map_err(io_err("virtio-blk eventfd"))?;
+        let notify = vec![dev.notify_fd().map_err(io_err("virtio-blk eventfd"))?];
+        _counters.push(dev.counters());
+        let dev = Arc::new(Mutex::new(dev));
+        io.add(dev.clone());
+        let (_, irq) = layout::virtio_slot(virtio.len());
+        virtio.push(MmioTransport::new(dev as Arc<Mutex<dyn VirtioDevice>>, notify, mem.clone(), line(irq))?);
+    }
     let sleep = cfg.acpi.then(|| SleepControl::new(exit.clone()));
     let pci_bus = if pci.is_empty() {
         None
@@ -197,11 +223,13 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
         }
         Some(PciBus::new(pci.into_iter().map(|(_, f)| f).collect()))
     };
-    let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), blk, sleep, pci: pci_bus };
+    let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), virtio, sleep, pci: pci_bus };
     attach(devices, &bus).map_err(VmError::DeviceRanges)?;
 
     let term = RawMode::enter()?;
-    serial::spawn_stdin_reader(com1, exit.clone()).map_err(|source| VmError::Thread { what: "stdin", source })?;
+    let console: Subscriber = Arc::new(Mutex::new(Console::new(com1, out_buf.clone(), rx_ready, exit.clone()).map_err(io_err("console input"))?));
+    io.add(console);
+    io.spawn(exit.clone(), || {})?;
     if cfg.verbose {
         log::debug!("{} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
@@ -214,6 +242,8 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
             .map_err(|source| VmError::Thread { what: "vCPU", source })?;
     }
     let result = exit.wait(cfg.timeout);
+    // What the guest wrote last (its final lines before a reboot) may still be buffered.
+    out_buf.drain();
     drop(term);
     if cfg.stats {
         log::info!("{}", stats.report());
@@ -237,7 +267,8 @@ pub struct Devices {
     pub com1: Arc<Mutex<Com1>>,
     pub i8042: I8042,
     pub ioapic: Arc<Mutex<Ioapic>>,
-    pub blk: Option<VirtioMmioBlock>,
+    /// virtio-mmio devices, in slot order (layout::virtio_slot).
+    pub virtio: Vec<MmioTransport>,
     pub sleep: Option<SleepControl>,
     pub pci: Option<PciBus>,
 }
@@ -258,8 +289,8 @@ pub fn attach(d: Devices, bus: &Buses) -> Result<(), BusError> {
         pio.insert(Arc::new(Mutex::new(p)), pci::CONFIG_ADDRESS.into(), pci::CONFIG_PORTS)?;
     }
     mmio.insert(d.ioapic, IOAPIC_BASE, IOAPIC_SIZE)?;
-    if let Some(b) = d.blk {
-        mmio.insert(Arc::new(Mutex::new(b)), VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE)?;
+    for (i, v) in d.virtio.into_iter().enumerate() {
+        mmio.insert(Arc::new(Mutex::new(v)), layout::virtio_slot(i).0, VIRTIO_MMIO_SIZE)?;
     }
     Ok(())
 }
@@ -347,9 +378,10 @@ mod tests {
         let exit = Arc::new(ExitSignal::default());
         let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
         let out = Shared::default();
-        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(out.clone()), exit.clone()));
+        let buf = Arc::new(OutBuf::new(Box::new(out.clone())).unwrap());
+        let com1 = Serial::with_events(IrqLine { ioapic: ioapic.clone(), pin: 4 }, Arc::new(RxReady::new().unwrap()), ConsoleOut::new(buf.clone(), exit.clone()));
         let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
-        let devices = Devices { com1: Arc::new(Mutex::new(com1)), i8042: I8042::new(exit.clone()), ioapic, blk: None, sleep: None, pci: None };
+        let devices = Devices { com1: Arc::new(Mutex::new(com1)), i8042: I8042::new(exit.clone()), ioapic, virtio: Vec::new(), sleep: None, pci: None };
         attach(devices, &bus).unwrap();
         // Unclaimed port and MMIO: all-ones, writes ignored (no PIC, no PIT, no PCI).
         for port in [0x21u64, 0x40, 0x61, 0xcfc, 0x600] {
@@ -366,6 +398,7 @@ mod tests {
         // COM1: a byte out; LSR says the transmitter is empty; a word access is not decoded.
         bus.pio.write(0x3f8, b"A");
         bus.pio.write(0x3f8, b"BC");
+        buf.drain();
         assert_eq!(*out.0.lock().unwrap(), b"A");
         let mut lsr = [0u8];
         bus.pio.read(0x3fd, &mut lsr);
@@ -388,13 +421,14 @@ mod tests {
     fn device_ranges() {
         let exit = Arc::new(ExitSignal::default());
         let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
-        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(Shared::default()), exit.clone()));
+        let buf = Arc::new(OutBuf::new(Box::new(Shared::default())).unwrap());
+        let com1 = Serial::with_events(IrqLine { ioapic: ioapic.clone(), pin: 4 }, Arc::new(RxReady::new().unwrap()), ConsoleOut::new(buf, exit.clone()));
         let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
         let devices = Devices {
             com1: Arc::new(Mutex::new(com1)),
             i8042: I8042::new(exit.clone()),
             ioapic,
-            blk: None,
+            virtio: Vec::new(),
             sleep: Some(SleepControl::new(exit.clone())),
             pci: Some(PciBus::new(Vec::new())),
         };
