@@ -18,7 +18,7 @@
 
 use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
-use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, SERIAL_IRQ, VIRTIO_MMIO_SIZE, MAX_VIRTIO_DEVICES, virtio_slot};
+use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, GED_IRQ, SERIAL_IRQ, VIRTIO_MMIO_SIZE, MAX_VIRTIO_DEVICES, virtio_slot};
 use crate::pci::{intx_gsi, SlotIrq, CONFIG_ADDRESS};
 use crate::mptable;
 use std::sync::Arc;
@@ -222,12 +222,29 @@ fn aml_crs(resources: &[u8]) -> Vec<u8> {
 
 /// AML: Device (name) { _HID, _UID 0, _CRS }.
 fn aml_device(name: &[u8; 4], hid: &[u8], crs: &[u8]) -> Vec<u8> {
+    aml_device_ext(name, hid, 0, crs, &[])
+}
+
+/// AML: Device (name) { _HID, _UID uid, _CRS, then `extra` (more objects) }.
+fn aml_device_ext(name: &[u8; 4], hid: &[u8], uid: u8, crs: &[u8], extra: &[u8]) -> Vec<u8> {
     let mut body = name.to_vec();
     body.extend_from_slice(&[0x08, b'_', b'H', b'I', b'D']);
     body.extend_from_slice(hid);
-    body.extend_from_slice(&[0x08, b'_', b'U', b'I', b'D', 0x00]);
+    body.extend_from_slice(&[0x08, b'_', b'U', b'I', b'D', 0x0a, uid]);
     body.extend(aml_crs(crs));
+    body.extend_from_slice(extra);
     aml_pkg(&[0x5b, 0x82], &body)
+}
+
+/// The ACPI power button of hardware-reduced ACPI: a Generic Event Device (ACPI0013) on
+/// GSI `gsi` whose _EVT notifies the button device PWRB (PNP0C0C) with 0x80 ("pressed"),
+/// as Cloud Hypervisor does. The VMM presses it by pulsing the GSI.
+fn aml_power_button(gsi: u32) -> Vec<u8> {
+    // Method (_EVT, 1) { Notify (PWRB, 0x80) }
+    let evt = aml_pkg(&[0x14], &[b'_', b'E', b'V', b'T', 0x01, 0x86, b'P', b'W', b'R', b'B', 0x0a, 0x80]);
+    let mut v = aml_device_ext(b"GED0", b"\x0dACPI0013\x00", 0, &res_interrupt(gsi), &evt);
+    v.extend(aml_device(b"PWRB", &[0x0c, 0x41, 0xd0, 0x0c, 0x0c], &[]));
+    v
 }
 
 /// An Extended Interrupt descriptor: consumer, edge, active high, exclusive, one GSI.
@@ -257,8 +274,9 @@ fn dsdt(virtio: usize, pci: &[SlotIrq]) -> Vec<u8> {
         vr.extend_from_slice(&(VIRTIO_MMIO_SIZE as u32).to_le_bytes());
         vr.extend(res_interrupt(irq));
         let name = [b'V', b'R', b'0', b'0' + i as u8];
-        sb.extend(aml_device(&name, b"\x0dLNRO0005\x00", &vr));
+        sb.extend(aml_device_ext(&name, b"\x0dLNRO0005\x00", i as u8, &vr, &[]));
     }
+    sb.extend(aml_power_button(GED_IRQ));
     if !pci.is_empty() {
         sb.extend(aml_pci_root(pci));
     }
@@ -378,7 +396,7 @@ mod tests {
         let (_, dsdt) = &t[3];
         assert_eq!(&dsdt[36..41], b"\x08_S5_");
         // Two virtio-mmio devices: VR00 at 0xd0000000, VR01 at 0xd0001000.
-        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"VR01", b"LNRO0005", b"\x0c\x41\xd0\x05\x01", &[0x00, 0x10, 0x00, 0xd0]] {
+        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"VR01", b"GED0", b"ACPI0013", b"_EVT\x01\x86PWRB\x0a\x80", b"PWRB", b"LNRO0005", b"\x0c\x41\xd0\x05\x01", &[0x00, 0x10, 0x00, 0xd0]] {
             assert!(dsdt.windows(needle.len()).any(|w| w == needle), "{needle:?} in the DSDT");
         }
         assert_eq!(u64::from_le_bytes(xsdt[44..52].try_into().unwrap()), t[4].0);

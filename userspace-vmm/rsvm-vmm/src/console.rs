@@ -126,8 +126,9 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(com1: Arc<Mutex<Com1>>, out: Arc<OutBuf>, rx_ready: Arc<RxReady>, exit: Arc<ExitSignal>) -> std::io::Result<Self> {
-        let input = if pollable(libc::STDIN_FILENO) { Input::Stdin } else { Input::Copied(copier()?) };
+    /// `sandbox`: the stdin copier (if one is needed) runs under its seccomp filter.
+    pub fn new(com1: Arc<Mutex<Com1>>, out: Arc<OutBuf>, rx_ready: Arc<RxReady>, exit: Arc<ExitSignal>, sandbox: bool) -> std::io::Result<Self> {
+        let input = if pollable(libc::STDIN_FILENO) { Input::Stdin } else { Input::Copied(copier(sandbox)?) };
         Ok(Self { com1, out, rx_ready, input: Some(input), watching: false, pending: Vec::new(), escape: Escape::default(), exit })
     }
 
@@ -229,11 +230,26 @@ fn pollable(fd: RawFd) -> bool {
 }
 
 /// A thread copying stdin into a socket pair until EOF; returns the read end.
-fn copier() -> std::io::Result<UnixStream> {
+fn copier(sandbox: bool) -> std::io::Result<UnixStream> {
     let (rx, mut tx) = UnixStream::pair()?;
     std::thread::Builder::new().name("stdin-copy".into()).spawn(move || {
+        crate::seccomp::apply_or_exit(crate::seccomp::ThreadKind::StdinCopy, sandbox);
+        // A plain read/write loop: std::io::copy may pick splice or sendfile, which this
+        // thread's seccomp filter does not allow.
         let mut stdin = std::io::stdin();
-        let _ = std::io::copy(&mut stdin, &mut tx);
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if tx.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
     })?;
     Ok(rx)
 }

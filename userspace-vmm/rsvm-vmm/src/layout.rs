@@ -64,6 +64,8 @@ pub const IOAPIC_BASE: u64 = 0xfec0_0000;
 pub const IOAPIC_SIZE: u64 = 0x1000;
 pub const LAPIC_BASE: u64 = 0xfee0_0000;
 pub const SERIAL_IRQ: u32 = 4;
+/// The ACPI power button's Generic Event Device (with ACPI): after the virtio IRQs.
+pub const GED_IRQ: u32 = 15;
 
 /// Smallest --mem accepted: a kernel, its initramfs and some room to run.
 pub const MIN_MEM: u64 = 32 << 20;
@@ -153,7 +155,7 @@ mod tests {
         // not COM1's.
         let (last, irq) = virtio_slot(MAX_VIRTIO_DEVICES - 1);
         assert!(last + VIRTIO_MMIO_SIZE <= IOAPIC_BASE);
-        assert!(irq < 16 && irq != SERIAL_IRQ && VIRTIO_IRQ_BASE > SERIAL_IRQ);
+        assert!(irq < GED_IRQ && irq != SERIAL_IRQ && VIRTIO_IRQ_BASE > SERIAL_IRQ);
         assert_eq!(virtio_slot(1), (0xd000_1000, 6));
         // Below the hole is all the low RAM there is: the window never overlaps RAM.
         assert_eq!(low_ram_end(8 << 30), PCI_MMIO_START);

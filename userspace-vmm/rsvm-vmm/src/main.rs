@@ -2,9 +2,11 @@
 //! the subset of KVM's ABI rsvm implements. See Documentation/vmm.md.
 
 mod acpi;
+mod api;
 mod boot;
 mod bus;
 mod console;
+mod control;
 mod cpuid;
 mod exit;
 mod i8042;
@@ -16,6 +18,7 @@ mod memory;
 mod mptable;
 mod options;
 mod passthrough;
+mod seccomp;
 mod pci;
 mod serial;
 mod stats;
@@ -129,6 +132,19 @@ struct Args {
     #[arg(long, short)]
     verbose: bool,
 
+    /// A control socket at PATH (a Unix stream socket): one JSON request per line, e.g.
+    /// {"cmd":"pause"}, "resume", "power-button", "reset", "stats"; one JSON answer per line.
+    #[arg(long, value_name = "PATH")]
+    api_sock: Option<PathBuf>,
+
+    /// Enable the control socket's debug requests (for tests: debug-forbidden-syscall).
+    #[arg(long, hide = true)]
+    api_debug: bool,
+
+    /// Run without the sandbox (the per-thread seccomp filters), to debug.
+    #[arg(long)]
+    no_seccomp: bool,
+
     /// What the VMM logs on stderr: off, error, warn, info (the default: what ended the run,
     /// --stats), debug (as -v), trace.
     #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = logger::parse_level)]
@@ -194,6 +210,9 @@ fn main() {
         mark: args.mark,
         passthrough: args.passthrough,
         verbose: log::log_enabled!(log::Level::Debug),
+        api_sock: args.api_sock,
+        api_debug: args.api_debug,
+        seccomp: !args.no_seccomp,
     };
     let result = match vm::run(&cfg) {
         Ok(result) => result,
@@ -249,6 +268,9 @@ mod tests {
             mark: None,
             passthrough: Vec::new(),
             verbose: false,
+            api_sock: None,
+            api_debug: false,
+            seccomp: false,
         };
         let err = |mem, dev| vm::run(&base(mem, dev)).map(|e| format!("{e:?}")).unwrap_err().to_string();
         assert_eq!(err(16 << 20, "/dev/null"), "--mem 16 MiB is too small: at least 32 MiB");

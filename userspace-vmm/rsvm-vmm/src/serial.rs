@@ -124,11 +124,7 @@ impl ConsoleWatch {
             LineEvent::Halted => self.exit.request(VmExit::Halted),
             LineEvent::PowerDown => {
                 // If no power-off arrives (no ACPI), the guest is halted: end the run anyway.
-                let exit = self.exit.clone();
-                let _ = std::thread::Builder::new().name("power-down".into()).spawn(move || {
-                    std::thread::sleep(POWER_DOWN_GRACE);
-                    exit.request(VmExit::Halted);
-                });
+                self.exit.request_later(VmExit::Halted, POWER_DOWN_GRACE);
             }
             LineEvent::None => {}
         }

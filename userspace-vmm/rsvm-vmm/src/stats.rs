@@ -40,6 +40,13 @@ impl Stats {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
+    /// Exits by reason (every reason, zeros too), then "total".
+    pub fn by_reason(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = REASONS.iter().zip(&self.counts).map(|(n, c)| (*n, c.load(Ordering::Relaxed))).collect();
+        v.push(("total", self.total()));
+        v
+    }
+
     pub fn report(&self) -> String {
         let mut s = String::from("KVM_RUN exits by reason:\n");
         let mut total = 0;
@@ -83,5 +90,7 @@ mod tests {
         assert!(r.contains("io-in                0x3fd          3"), "{r}");
         assert!(r.contains("mmio-write      0xd0000050          1"), "{r}");
         assert!(!r.contains("hlt"), "zero counts are left out: {r}");
+        let b = s.by_reason();
+        assert_eq!((b[0], b[4], b[b.len() - 1]), (("io-in", 3), ("hlt", 0), ("total", 5)));
     }
 }

@@ -2,6 +2,7 @@
 //! counted by reason (stats.rs) for --stats.
 
 use crate::bus::{Bus, Buses};
+use crate::control::VmControl;
 use crate::exit::{ExitSignal, RunError, VmExit};
 use crate::stats::Stats;
 use kvm_ioctls::{VcpuExit, VcpuFd};
@@ -70,8 +71,10 @@ fn pio(bus: &Bus, port: u16, data: &mut [u8], write: bool) {
     }
 }
 
-pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>) {
+pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>, control: Arc<VmControl>) {
     loop {
+        // Paused (the control socket): wait here, outside KVM_RUN.
+        control.checkpoint();
         if exit.is_set() {
             return;
         }

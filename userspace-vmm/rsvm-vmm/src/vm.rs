@@ -10,7 +10,10 @@ use crate::cpuid::CpuidError;
 use crate::ioapic::{Ioapic, IrqLine, MsiSink};
 use crate::memory::MemoryError;
 use crate::passthrough::PassthroughError;
+use crate::api::{self, ApiError, ApiServer, ApiTargets};
 use crate::console::{Console, OutBuf, RxReady};
+use crate::control::{self, VmControl};
+use crate::seccomp::{self, SandboxError, ThreadKind};
 use crate::io_thread::{IoThread, IoThreadError, Subscriber};
 use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_MMIO_SIZE};
 use crate::options::DiskSpec;
@@ -54,6 +57,12 @@ pub struct Config {
     /// Host PCI functions to assign (--passthrough).
     pub passthrough: Vec<crate::passthrough::Bdf>,
     pub verbose: bool,
+    /// --api-sock: the control socket's path.
+    pub api_sock: Option<PathBuf>,
+    /// --api-debug: the control socket's debug requests.
+    pub api_debug: bool,
+    /// The sandbox (per-thread seccomp filters); off with --no-seccomp.
+    pub seccomp: bool,
 }
 
 /// Why a VM could not be built or started (a message for "rsvm-vmm: error: ", status 1).
@@ -83,6 +92,12 @@ pub enum VmError {
     Io { what: String, source: std::io::Error },
     #[error(transparent)]
     IoThread(#[from] IoThreadError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("vCPU kick signal handler: {0}")]
+    KickHandler(vmm_sys_util::errno::Error),
     #[error("{what} thread: {source}")]
     Thread { what: &'static str, source: std::io::Error },
     #[error("device ranges: {0}")]
@@ -199,11 +214,11 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let com1 = Arc::new(Mutex::new(Serial::with_events(line(SERIAL_IRQ), rx_ready.clone(), out)));
     let mut io = IoThread::new()?;
     let mut virtio = Vec::new();
-    let mut _counters: Vec<Arc<Counters>> = Vec::new();
+    let mut counters: Vec<Arc<Counters>> = Vec::new();
     for (i, d) in cfg.disks.iter().enumerate() {
         let dev = BlockDevice::new(Block::open(&d.path, d.read_only)?, format!("disk{i}")).map_err(io_err("virtio-blk eventfd"))?;
         let notify = vec![dev.notify_fd().map_err(io_err("virtio-blk eventfd"))?];
-        _counters.push(dev.counters());
+        counters.push(dev.counters());
         let dev = Arc::new(Mutex::new(dev));
         io.add(dev.clone());
         let (_, irq) = layout::virtio_slot(virtio.len());
@@ -226,25 +241,57 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), virtio, sleep, pci: pci_bus };
     attach(devices, &bus).map_err(VmError::DeviceRanges)?;
 
+    let control = Arc::new(VmControl::default());
+    if let Some(path) = &cfg.api_sock {
+        let listener = api::bind(path)?;
+        let targets = ApiTargets {
+            control: control.clone(),
+            exit: exit.clone(),
+            stats: stats.clone(),
+            devices: counters,
+            power_button: cfg.acpi.then(|| line(layout::GED_IRQ)),
+            debug: cfg.api_debug,
+        };
+        io.add(Arc::new(Mutex::new(ApiServer::new(listener, targets))));
+    }
+    control::install_kick_handler().map_err(VmError::KickHandler)?;
+    if cfg.seccomp {
+        seccomp::install_sigsys_handler()?;
+        // Built once here: a list that does not compile fails the start, not a thread.
+        for k in [ThreadKind::Main, ThreadKind::Vcpu, ThreadKind::Io, ThreadKind::StdinCopy] {
+            seccomp::filter(k)?;
+        }
+    }
+
     let term = RawMode::enter()?;
-    let console: Subscriber = Arc::new(Mutex::new(Console::new(com1, out_buf.clone(), rx_ready, exit.clone()).map_err(io_err("console input"))?));
+    let console = Console::new(com1, out_buf.clone(), rx_ready, exit.clone(), cfg.seccomp).map_err(io_err("console input"))?;
+    let console: Subscriber = Arc::new(Mutex::new(console));
     io.add(console);
-    io.spawn(exit.clone(), || {})?;
+    let sandbox = cfg.seccomp;
+    io.spawn(exit.clone(), move || seccomp::apply_or_exit(ThreadKind::Io, sandbox))?;
     if cfg.verbose {
         log::debug!("{} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
 
     for (id, v) in vcpus.into_iter().enumerate() {
-        let (bus, exit, stats) = (bus.clone(), exit.clone(), stats.clone());
-        std::thread::Builder::new()
+        let (bus, exit, stats, ctl) = (bus.clone(), exit.clone(), stats.clone(), control.clone());
+        let h = std::thread::Builder::new()
             .name(format!("vcpu{id}"))
-            .spawn(move || vcpu::run(id as u8, v, bus, exit, stats))
+            .spawn(move || {
+                seccomp::apply_or_exit(ThreadKind::Vcpu, sandbox);
+                vcpu::run(id as u8, v, bus, exit, stats, ctl)
+            })
             .map_err(|source| VmError::Thread { what: "vCPU", source })?;
+        control.add_vcpu(h);
     }
+    seccomp::apply(ThreadKind::Main, cfg.seccomp)?;
     let result = exit.wait(cfg.timeout);
     // What the guest wrote last (its final lines before a reboot) may still be buffered.
     out_buf.drain();
     drop(term);
+    if let Some(p) = &cfg.api_sock {
+        let _ = std::fs::remove_file(p);
+    }
     if cfg.stats {
         log::info!("{}", stats.report());
         log::info!("ran {:.1} s", start.elapsed().as_secs_f64());
