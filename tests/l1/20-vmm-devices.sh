@@ -12,6 +12,10 @@ K=/work/bzImage; I=/work/l2-initramfs.cpio.gz
 [ -f /lib/modules/kvm-amd.ko ] || skip "no kvm-amd.ko in this VM"
 command -v rsvm-vmm > /dev/null && command -v rsvm-api > /dev/null || fail "rsvm-vmm or rsvm-api not installed"
 TMO=${RSVM_L2_TIMEOUT:-400}
+# The network part needs TUN and INET in this kernel (L1 and L2 are the same kernel).
+TAP=rsvmtap0
+NET=""
+[ -c /dev/net/tun ] && [ -d /proc/sys/net/ipv4 ] && NET="--net tap=$TAP,mac=52:54:00:aa:bb:01"
 # The sandbox needs seccomp filters in this (L1) kernel: without them the VMM refuses to start
 # unless told --no-seccomp, and the sandbox checks are skipped (said below).
 SANDBOX=""
@@ -45,22 +49,50 @@ devices_l2() {
 	dev=$1; name=$2; log=/tmp/l2-$name-devices.log; sock=/tmp/api-$name.sock
 	dd if=/dev/zero of=/tmp/vda.img bs=1M count=8 2>/dev/null
 	head -c 8388608 /dev/urandom > /tmp/vdb.img; vdb_sum=$(md5sum < /tmp/vdb.img); vdb_sum=${vdb_sum%% *}
-	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 128M --cpus 2 --disk /tmp/vda.img --disk path=/tmp/vdb.img,ro=on \
-		--api-sock $sock --timeout "$TMO" --stats $SANDBOX \
-		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_test=devices l2_end=poweroff" < /dev/null > $log 2>&1 &
+	l2_net=0
+	if [ -n "$NET" ]; then
+		l2_net=1
+		head -c 16777216 /dev/urandom > /tmp/to-guest; to_sum=$(md5sum < /tmp/to-guest); to_sum=${to_sum%% *}
+		# The receiving nc's stdin must not end (it quits at EOF): a FIFO held open.
+		rm -f /tmp/hold; mkfifo /tmp/hold; exec 5<> /tmp/hold
+		nc -l -p 5001 <&5 > /tmp/from-guest & srv1=$!
+		nc -l -p 5002 < /tmp/to-guest > /dev/null & srv2=$!
+	fi
+	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 192M --cpus 2 --disk /tmp/vda.img --disk path=/tmp/vdb.img,ro=on \
+		$NET --api-sock $sock --timeout "$TMO" --stats $SANDBOX \
+		--cmdline "console=ttyS0 reboot=k panic=1 pci=off l2_test=devices l2_net=$l2_net l2_end=poweroff" < /dev/null > $log 2>&1 &
 	pid=$!
+	if [ -n "$NET" ]; then
+		i=0; while [ ! -d /sys/class/net/$TAP ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+		ip addr add 10.0.2.1/24 dev $TAP && ip link set $TAP up || { kill $pid; fail "$name: the VMM's TAP $TAP did not appear"; }
+	fi
 	if ! wait_log $log 'RSVM-L2: devices ready' "$TMO" $pid; then
 		tail -n 40 $log | l2_show; kill $pid 2>/dev/null; fail "$name: the guest did not get to its device checks"
 	fi
-	grep -E '^RSVM-L2: (disks|FAIL)' $log | l2_show
+	grep -E '^RSVM-L2: (disks|net|offloads|FAIL)' $log | l2_show
 	grep -q 'RSVM-L2: FAIL' $log && { kill $pid; fail "$name: the guest's checks (above)"; }
 	assert "$name: the guest read the whole read-only vdb (8 MiB) intact while writing vda" grep -q "disks ok .* vdb=$vdb_sum vdb-ro=1" $log
 	w=$(dd if=/tmp/vda.img bs=65536 skip=16 count=64 2>/dev/null | md5sum); w=${w%% *}
 	assert "$name: what the guest wrote to vda is in the image" grep -q "disks ok vda=$w" $log
 	assert "$name: vdb's image is unchanged" test "$(md5sum < /tmp/vdb.img | cut -d' ' -f1)" = "$vdb_sum"
+	if [ -n "$NET" ]; then
+		# The servers end when the guest is done with them; if it never came, they are stopped.
+		grep -q 'RSVM-L2: net rx' $log || kill $srv1 $srv2 2>/dev/null
+		wait $srv1 $srv2 2>/dev/null; exec 5>&-
+		assert "$name: net: the guest pings L1 over virtio-net" grep -q 'RSVM-L2: net ping ok (3 packets received' $log
+		from_sum=$(md5sum < /tmp/from-guest); from_sum=${from_sum%% *}
+		assert "$name: net: 16 MiB guest -> L1 over TCP, checksums equal" grep -q "RSVM-L2: net tx rc=0 md5=$from_sum " $log
+		assert "$name: net: ... all of it" test "$(wc -c < /tmp/from-guest)" = 16777216
+		assert "$name: net: 16 MiB L1 -> guest over TCP, checksums equal" grep -q "RSVM-L2: net rx rc=0 md5=$to_sum bytes=16777216 " $log
+		tx_cs=$(sed -n 's/^RSVM-L2: net tx .* cs=\([0-9]*\).*/\1/p' $log); rx_cs=$(sed -n 's/^RSVM-L2: net rx .* cs=\([0-9]*\).*/\1/p' $log)
+		pass "$name: net throughput: guest -> L1 $(awk -v c="$tx_cs" 'BEGIN { printf "%.2f", 16 / (c / 100) }') MiB/s, L1 -> guest $(awk -v c="$rx_cs" 'BEGIN { printf "%.2f", 16 / (c / 100) }') MiB/s (16 MiB each, L2 under nested TCG)"
+		rm -f /tmp/from-guest /tmp/to-guest
+	else
+		echo "note: no TUN/INET in this kernel: the network part is left out"
+	fi
 
 	rsvm-api $sock stats > /tmp/st || { cat /tmp/st; fail "$name: stats"; }
-	grep -o '"disk1":{[^}]*}' /tmp/st | sed 's/^/  /'
+	grep -o '"\(disk1\|net0\)":{[^}]*}' /tmp/st | sed 's/^/  /'
 	r1=$(grep -o '"disk1":{[^}]*}' /tmp/st > /tmp/d1; api_num /tmp/d1 read_bytes)
 	w0=$(grep -o '"disk0":{[^}]*}' /tmp/st > /tmp/d0; api_num /tmp/d0 write_bytes)
 	assert "$name: stats: disk1 read >= 8 MiB ($r1), disk0 written >= 4 MiB ($w0)" test "${r1:-0}" -ge 8388608 -a "${w0:-0}" -ge 4194304
@@ -118,6 +150,9 @@ kvm_unload() { rmmod kvm_amd; rmmod kvm; rmmod irqbypass; }
 ( 
 	bad "--api-sock /nonexistent/dir/s" --dev /dev/kvm --kernel $K --initrd $I --api-sock /nonexistent/dir/s $SANDBOX
 	: > /tmp/not-a-socket; bad "exists and is not a socket" --dev /dev/kvm --kernel $K --initrd $I --api-sock /tmp/not-a-socket $SANDBOX
+	bad "expected six hex bytes" --kernel $K --net tap=t0,mac=52:54:00:00:01
+	bad "an interface name is 1 to 15 characters" --kernel $K --net tap=this-name-is-too-long
+	[ -z "$NET" ] || bad "--net tap=lo: cannot attach to the TAP device" --dev /dev/kvm --kernel $K --initrd $I --net tap=lo $SANDBOX
 	devices_l2 /dev/kvm kvm_amd
 	[ -n "$SANDBOX" ] || sandbox_trap /dev/kvm kvm_amd
 ); r=$?

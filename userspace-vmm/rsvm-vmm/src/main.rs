@@ -22,6 +22,7 @@ mod seccomp;
 mod pci;
 mod serial;
 mod stats;
+mod tap;
 mod terminal;
 mod vcpu;
 mod virtio;
@@ -81,6 +82,11 @@ struct Args {
     /// (0xd0001000, IRQ 6), and so on; at most 8 virtio devices in all.
     #[arg(long, value_name = "FILE", value_parser = options::parse_disk)]
     disk: Vec<options::DiskSpec>,
+
+    /// A virtio-net device on the TAP interface NAME (created if it does not exist; needs
+    /// CAP_NET_ADMIN): tap=NAME[,mac=MAC]. Repeatable; virtio-mmio after the disks.
+    #[arg(long, value_name = "tap=NAME[,mac=MAC]", value_parser = options::parse_net)]
+    net: Vec<options::NetSpec>,
 
     /// Attach the first --disk read-only (the guest sees VIRTIO_BLK_F_RO; writes fail).
     #[arg(long, requires = "disk")]
@@ -202,6 +208,7 @@ fn main() {
         mem: args.mem,
         cpus: args.cpus,
         disks,
+        nets: args.net,
         hugepages: args.hugepages,
         xsave: args.xsave,
         acpi: !args.no_acpi,
@@ -260,6 +267,7 @@ mod tests {
             mem,
             cpus: 1,
             disks: Vec::new(),
+            nets: Vec::new(),
             hugepages: false,
             xsave: false,
             acpi: false,

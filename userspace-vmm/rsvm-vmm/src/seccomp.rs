@@ -116,6 +116,8 @@ fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     ];
     // FIONBIO: std's set_nonblocking on the control socket's connections.
     rules.push(SeccompRule::new(vec![eq(libc::FIONBIO)?])?);
+    // TUNSETOFFLOAD: virtio-net's activation (a vCPU's DRIVER_OK) and reset.
+    rules.push(SeccompRule::new(vec![eq(crate::tap::TUNSETOFFLOAD())?])?);
     Ok(rules)
 }
 

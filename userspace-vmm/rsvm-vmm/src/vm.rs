@@ -16,7 +16,9 @@ use crate::control::{self, VmControl};
 use crate::seccomp::{self, SandboxError, ThreadKind};
 use crate::io_thread::{IoThread, IoThreadError, Subscriber};
 use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_MMIO_SIZE};
-use crate::options::DiskSpec;
+use crate::options::{DiskSpec, NetSpec};
+use crate::tap::{Tap, TapError};
+use crate::virtio::net::NetDevice;
 use crate::serial::{self, Com1, ConsoleOut, COM1_BASE, COM1_LEN};
 use crate::stats::Stats;
 use crate::vcpu;
@@ -48,6 +50,8 @@ pub struct Config {
     pub cpus: u8,
     /// --disk, in order (the guest's vda, vdb, ...).
     pub disks: Vec<DiskSpec>,
+    /// --net, in order (eth0, eth1, ... after the disks' virtio-mmio slots).
+    pub nets: Vec<NetSpec>,
     pub hugepages: bool,
     pub xsave: bool,
     pub acpi: bool,
@@ -94,6 +98,8 @@ pub enum VmError {
     IoThread(#[from] IoThreadError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Tap(#[from] TapError),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error("vCPU kick signal handler: {0}")]
@@ -155,7 +161,7 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     if cfg.mem < layout::MIN_MEM {
         return Err(VmError::MemTooSmall { mem: cfg.mem });
     }
-    let nvirtio = cfg.disks.len();
+    let nvirtio = cfg.disks.len() + cfg.nets.len();
     if nvirtio > layout::MAX_VIRTIO_DEVICES {
         return Err(VmError::TooManyVirtio { n: nvirtio });
     }
@@ -218,6 +224,16 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     for (i, d) in cfg.disks.iter().enumerate() {
         let dev = BlockDevice::new(Block::open(&d.path, d.read_only)?, format!("disk{i}")).map_err(io_err("virtio-blk eventfd"))?;
         let notify = vec![dev.notify_fd().map_err(io_err("virtio-blk eventfd"))?];
+        counters.push(dev.counters());
+        let dev = Arc::new(Mutex::new(dev));
+        io.add(dev.clone());
+        let (_, irq) = layout::virtio_slot(virtio.len());
+        virtio.push(MmioTransport::new(dev as Arc<Mutex<dyn VirtioDevice>>, notify, mem.clone(), line(irq))?);
+    }
+    for (i, n) in cfg.nets.iter().enumerate() {
+        let mac = n.mac.unwrap_or([0x52, 0x54, 0x00, 0x12, 0x34, 0x50 + i as u8]);
+        let dev = NetDevice::new(Tap::open(&n.tap)?, mac, format!("net{i}")).map_err(io_err("virtio-net eventfd"))?;
+        let notify = dev.notify_fds().map_err(io_err("virtio-net eventfd"))?;
         counters.push(dev.counters());
         let dev = Arc::new(Mutex::new(dev));
         io.add(dev.clone());

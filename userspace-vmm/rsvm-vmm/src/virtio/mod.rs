@@ -11,6 +11,7 @@
 pub mod blk;
 pub mod block;
 pub mod mmio;
+pub mod net;
 
 use crate::ioapic::IrqLine;
 use event_manager::MutEventSubscriber;
