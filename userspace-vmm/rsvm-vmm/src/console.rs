@@ -141,7 +141,13 @@ impl Console {
 
     fn read_input(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self.input.as_mut() {
-            Some(Input::Stdin) => std::io::stdin().lock().read(buf),
+            // Straight from fd 0: std's Stdin buffers, and bytes in its buffer would not
+            // wake epoll.
+            Some(Input::Stdin) => {
+                // SAFETY: read(2) into `buf`, which is valid for buf.len() bytes.
+                let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+            }
             Some(Input::Copied(s)) => s.read(buf),
             None => Ok(0),
         }

@@ -140,8 +140,9 @@ impl VirtioDevice for BlockDevice {
         let queue = queues.swap_remove(0);
         self.active = Some(Active { mem, queue, irq });
         self.failed = false;
-        // Requests the driver queued before DRIVER_OK (none from Linux) are served now.
-        self.process_queue();
+        // Requests the driver queued before DRIVER_OK (none from Linux) are served by the
+        // I/O thread, not here on the vCPU thread (whose sandbox has no file I/O).
+        let _ = self.notify.write(1);
     }
 
     fn reset(&mut self) {
