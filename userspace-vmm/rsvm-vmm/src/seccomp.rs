@@ -210,7 +210,7 @@ extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     // SAFETY: the kernel passes a valid siginfo for SIGSYS (SA_SIGINFO); for SYS_SECCOMP its
     // layout after the common header is {call_addr: *void, syscall: int, arch: u32}.
     let nr = unsafe {
-        let p = (info as *const u8).add(16 + std::mem::size_of::<usize>()) as *const libc::c_int;
+        let p = info.cast_const().cast::<u8>().add(16 + std::mem::size_of::<usize>()).cast::<libc::c_int>();
         i64::from(*p)
     };
     // Not prctl(PR_GET_NAME): the filters do not allow it, and a second trap inside the
