@@ -71,7 +71,7 @@ fn pio(bus: &Bus, port: u16, data: &mut [u8], write: bool) {
     }
 }
 
-pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>, control: Arc<VmControl>) {
+pub fn run(id: u8, vcpu: &mut VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>, control: Arc<VmControl>) {
     loop {
         // Paused (the control socket): wait here, outside KVM_RUN.
         control.checkpoint();
@@ -168,8 +168,8 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, sta
                 return;
             }
             Next::Crash(what) => {
-                let detail = internal_error_detail(&mut vcpu);
-                exit.request(VmExit::Crash(format!("vCPU {id}: {what}{detail}\n{}", dump(&vcpu))));
+                let detail = internal_error_detail(vcpu);
+                exit.request(VmExit::Crash(format!("vCPU {id}: {what}{detail}\n{}", dump(vcpu))));
                 return;
             }
         }

@@ -294,8 +294,12 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
         let h = std::thread::Builder::new()
             .name(format!("vcpu{id}"))
             .spawn(move || {
+                let mut v = v;
                 seccomp::apply_or_exit(ThreadKind::Vcpu, sandbox);
-                vcpu::run(id as u8, v, bus, exit, stats, ctl)
+                vcpu::run(id as u8, &mut v, bus, exit, stats, ctl);
+                // The vCPU fd stays open until the process exits (as the VM's does): the
+                // run is over, and close(2) is not in this thread's sandbox.
+                std::mem::forget(v);
             })
             .map_err(|source| VmError::Thread { what: "vCPU", source })?;
         control.add_vcpu(h);
@@ -321,6 +325,9 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     // Keep the VM (and its memory) alive until the process exits: vCPU threads may still be
     // inside KVM_RUN; the caller exits the process.
     std::mem::forget(vm);
+    // The devices (and their eventfds) too: a vCPU thread must never drop the last
+    // reference, which would close fds under its sandbox.
+    std::mem::forget(bus);
     std::mem::forget(mem);
     Ok(result)
 }
