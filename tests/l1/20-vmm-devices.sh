@@ -138,11 +138,17 @@ devices_l2() {
 
 # sandbox_trap DEV NAME: the debug request makes the I/O thread call personality(2): the
 # VMM must name it and exit 1 (the guest need not finish booting).
+# The boot to the guest's init is timed on the way (--mark), and once more without the
+# sandbox (the guest reboots at once: no disk).
 sandbox_trap() {
 	dev=$1; name=$2; log=/tmp/$name-trap.log; sock=/tmp/api-$name-trap.sock
-	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 64M --api-sock $sock --api-debug --timeout 120 < /dev/null > $log 2>&1 &
+	mark="RSVM-L2: init started"
+	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 64M --no-seccomp --mark "$mark" --timeout 120 < /dev/null > /tmp/$name-nosandbox.log 2>&1
+	rsvm-vmm --dev "$dev" --kernel $K --initrd $I --mem 64M --api-sock $sock --api-debug --mark "$mark" --timeout 120 < /dev/null > $log 2>&1 &
 	pid=$!
-	i=0; while [ ! -S $sock ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+	wait_log $log "rsvm-vmm: mark" 120 $pid
+	t_with=$(sed -n 's/.*mark .* after \([0-9.]*\) s.*/\1/p' $log); t_without=$(sed -n 's/.*mark .* after \([0-9.]*\) s.*/\1/p' /tmp/$name-nosandbox.log)
+	pass "$name: boot to the guest's init: $t_with s with the sandbox, $t_without s without"
 	rsvm-api $sock debug-forbidden-syscall > /tmp/trap-answer 2>&1
 	wait $pid; rc=$?
 	grep '^rsvm-vmm:' $log | sed 's/^/  /'
