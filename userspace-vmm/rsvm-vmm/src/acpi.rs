@@ -18,7 +18,7 @@
 
 use crate::bus::BusDevice;
 use crate::exit::{ExitSignal, VmExit};
-use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::layout::{IOAPIC_BASE, LAPIC_BASE, PCI_IO_END, PCI_IO_START, PCI_MMIO_END, PCI_MMIO_START, GED_IRQ, SERIAL_IRQ, VIRTIO_MMIO_SIZE, MAX_VIRTIO_DEVICES, virtio_slot};
 use crate::pci::{intx_gsi, SlotIrq, CONFIG_ADDRESS};
 use crate::mptable;
 use std::sync::Arc;
@@ -222,12 +222,29 @@ fn aml_crs(resources: &[u8]) -> Vec<u8> {
 
 /// AML: Device (name) { _HID, _UID 0, _CRS }.
 fn aml_device(name: &[u8; 4], hid: &[u8], crs: &[u8]) -> Vec<u8> {
+    aml_device_ext(name, hid, 0, crs, &[])
+}
+
+/// AML: Device (name) { _HID, _UID uid, _CRS, then `extra` (more objects) }.
+fn aml_device_ext(name: &[u8; 4], hid: &[u8], uid: u8, crs: &[u8], extra: &[u8]) -> Vec<u8> {
     let mut body = name.to_vec();
     body.extend_from_slice(&[0x08, b'_', b'H', b'I', b'D']);
     body.extend_from_slice(hid);
-    body.extend_from_slice(&[0x08, b'_', b'U', b'I', b'D', 0x00]);
+    body.extend_from_slice(&[0x08, b'_', b'U', b'I', b'D', 0x0a, uid]);
     body.extend(aml_crs(crs));
+    body.extend_from_slice(extra);
     aml_pkg(&[0x5b, 0x82], &body)
+}
+
+/// The ACPI power button of hardware-reduced ACPI: a Generic Event Device (ACPI0013) on
+/// GSI `gsi` whose _EVT notifies the button device PWRB (PNP0C0C) with 0x80 ("pressed"),
+/// as Cloud Hypervisor does. The VMM presses it by pulsing the GSI.
+fn aml_power_button(gsi: u32) -> Vec<u8> {
+    // Method (_EVT, 1) { Notify (PWRB, 0x80) }
+    let evt = aml_pkg(&[0x14], &[b'_', b'E', b'V', b'T', 0x01, 0x86, b'P', b'W', b'R', b'B', 0x0a, 0x80]);
+    let mut v = aml_device_ext(b"GED0", b"\x0dACPI0013\x00", 0, &res_interrupt(gsi), &evt);
+    v.extend(aml_device(b"PWRB", &[0x0c, 0x41, 0xd0, 0x0c, 0x0c], &[]));
+    v
 }
 
 /// An Extended Interrupt descriptor: consumer, edge, active high, exclusive, one GSI.
@@ -240,7 +257,7 @@ fn res_interrupt(gsi: u32) -> Vec<u8> {
 /// The DSDT: \_S5, and under \_SB COM1 (PNP0501) and the virtio-mmio device (LNRO0005)
 /// with their interrupts as GSIs: hardware-reduced ACPI has no legacy IRQ numbering, so the
 /// devices must be described here to get their interrupts.
-fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
+fn dsdt(virtio: usize, pci: &[SlotIrq]) -> Vec<u8> {
     // Name (_S5, Package (4) { 5, 0, 0, 0 })
     let mut aml = vec![0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x04, 0x0a, SLP_TYP_S5, 0x00, 0x00, 0x00];
     let mut sb = b"_SB_".to_vec();
@@ -249,14 +266,17 @@ fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
     com1.extend(res_interrupt(SERIAL_IRQ));
     let eisa_pnp0501 = [0x0c, 0x41, 0xd0, 0x05, 0x01];
     sb.extend(aml_device(b"COM1", &eisa_pnp0501, &com1));
-    if virtio {
+    for i in 0..virtio.min(MAX_VIRTIO_DEVICES) {
+        let (base, irq) = virtio_slot(i);
         // Memory32Fixed (ReadWrite, base, 4 KiB)
         let mut vr = vec![0x86, 0x09, 0x00, 0x01];
-        vr.extend_from_slice(&(VIRTIO_MMIO_BASE as u32).to_le_bytes());
+        vr.extend_from_slice(&(base as u32).to_le_bytes());
         vr.extend_from_slice(&(VIRTIO_MMIO_SIZE as u32).to_le_bytes());
-        vr.extend(res_interrupt(VIRTIO_BLK_IRQ));
-        sb.extend(aml_device(b"VR00", b"\x0dLNRO0005\x00", &vr));
+        vr.extend(res_interrupt(irq));
+        let name = [b'V', b'R', b'0', b'0' + i as u8];
+        sb.extend(aml_device_ext(&name, b"\x0dLNRO0005\x00", i as u8, &vr, &[]));
     }
+    sb.extend(aml_power_button(GED_IRQ));
     if !pci.is_empty() {
         sb.extend(aml_pci_root(pci));
     }
@@ -266,7 +286,7 @@ fn dsdt(virtio: bool, pci: &[SlotIrq]) -> Vec<u8> {
 
 /// (guest address, bytes) of each table; `virtio`: describe the virtio-mmio device; `pci`:
 /// the PCI bus's populated slots (empty: no PCI root bridge).
-pub fn build(ncpus: u8, virtio: bool, pci: &[SlotIrq]) -> Vec<(u64, Vec<u8>)> {
+pub fn build(ncpus: u8, virtio: usize, pci: &[SlotIrq]) -> Vec<(u64, Vec<u8>)> {
     let dsdt = dsdt(virtio, pci);
 
     let mut f = vec![0u8; FADT_LEN - 36];
@@ -349,7 +369,7 @@ mod tests {
 
     #[test]
     fn tables() {
-        let t = build(2, true, &[]);
+        let t = build(2, 2, &[]);
         let (rsdp_at, rsdp) = &t[0];
         assert_eq!(*rsdp_at, 0xe0000);
         assert_eq!(&rsdp[..8], b"RSD PTR ");
@@ -375,7 +395,8 @@ mod tests {
         assert_eq!(u64::from_le_bytes(fadt[248..256].try_into().unwrap()), 0x600);
         let (_, dsdt) = &t[3];
         assert_eq!(&dsdt[36..41], b"\x08_S5_");
-        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"LNRO0005", b"\x0c\x41\xd0\x05\x01"] {
+        // Two virtio-mmio devices: VR00 at 0xd0000000, VR01 at 0xd0001000.
+        for needle in [&b"_SB_"[..], b"COM1", b"VR00", b"VR01", b"GED0", b"ACPI0013", b"_EVT\x01\x86PWRB\x0a\x80", b"PWRB", b"LNRO0005", b"\x0c\x41\xd0\x05\x01", &[0x00, 0x10, 0x00, 0xd0]] {
             assert!(dsdt.windows(needle.len()).any(|w| w == needle), "{needle:?} in the DSDT");
         }
         assert_eq!(u64::from_le_bytes(xsdt[44..52].try_into().unwrap()), t[4].0);
@@ -399,11 +420,11 @@ mod tests {
     #[test]
     fn pci_root_bridge() {
         let slots: Vec<SlotIrq> = (1..=crate::pci::MAX_DEVICES as u8).map(|s| SlotIrq { slot: s, pin: 1 }).collect();
-        let t = build(32, true, &slots);
+        let t = build(32, 1, &slots);
         for w in t.windows(2) {
             assert!(w[0].0 + w[0].1.len() as u64 <= w[1].0, "the largest DSDT fits before the MADT");
         }
-        let t = build(1, false, &slots[..1]);
+        let t = build(1, 0, &slots[..1]);
         let dsdt = &t[3].1;
         assert_eq!(sum(dsdt), 0);
         let has = |needle: &[u8]| dsdt.windows(needle.len()).any(|w| w == needle);
@@ -428,7 +449,7 @@ mod tests {
             assert!(has(&e), "slot 1 pin {pin} -> GSI {gsi}");
         }
         // Without PCI: no root bridge.
-        assert!(!build(1, false, &[])[3].1.windows(4).any(|w| w == b"PCI0"));
+        assert!(!build(1, 0, &[])[3].1.windows(4).any(|w| w == b"PCI0"));
     }
 
     #[test]

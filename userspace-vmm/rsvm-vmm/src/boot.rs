@@ -85,12 +85,12 @@ pub const DEFAULT_CMDLINE_PCI: &str = "console=ttyS0 reboot=k panic=1";
 
 /// The command line the guest gets: the user's (or the default), then what the VMM must add
 /// for its devices and the clock: the virtio-mmio device, and the TSC frequency.
-pub fn cmdline(user: &str, tsc_khz: u32, disk: bool) -> Result<Cmdline, BootError> {
-    // With ACPI the device is in the DSDT instead (callers pass disk = false).
+pub fn cmdline(user: &str, tsc_khz: u32, virtio_devices: usize) -> Result<Cmdline, BootError> {
+    // With ACPI the devices are in the DSDT instead (callers pass 0).
     let mut c = Cmdline::try_from(user, CMDLINE_MAX).map_err(BootError::Cmdline)?;
-    if disk {
-        c.add_virtio_mmio_device(VIRTIO_MMIO_SIZE, GuestAddress(VIRTIO_MMIO_BASE), VIRTIO_BLK_IRQ, None)
-            .map_err(BootError::CmdlineTooLong)?;
+    for i in 0..virtio_devices {
+        let (base, irq) = virtio_slot(i);
+        c.add_virtio_mmio_device(VIRTIO_MMIO_SIZE, GuestAddress(base), irq, None).map_err(BootError::CmdlineTooLong)?;
     }
     c.insert("tsc_early_khz", &tsc_khz.to_string()).map_err(BootError::CmdlineTooLong)?;
     Ok(c)
@@ -122,8 +122,8 @@ pub struct LoadSpec<'a> {
     pub cpu_signature: u32,
     /// Write the ACPI tables (acpi.rs).
     pub acpi: bool,
-    /// Describe the virtio-mmio device in the DSDT (with --acpi and --disk).
-    pub virtio_in_acpi: bool,
+    /// virtio-mmio devices to describe in the DSDT (with ACPI).
+    pub virtio_in_acpi: usize,
     /// The PCI bus's populated slots and their interrupt pins (empty: no PCI bus).
     pub pci: &'a [crate::pci::SlotIrq],
 }
@@ -343,15 +343,20 @@ mod tests {
 
     #[test]
     fn cmdline_assembly() {
-        let c = cmdline(DEFAULT_CMDLINE, 2_500_000, true).unwrap();
+        let c = cmdline(DEFAULT_CMDLINE, 2_500_000, 1).unwrap();
         assert_eq!(
             c.as_cstring().unwrap().to_str().unwrap(),
             "console=ttyS0 reboot=k panic=1 pci=off virtio_mmio.device=4K@0xd0000000:5 tsc_early_khz=2500000"
         );
-        let c = cmdline("console=ttyS0 -- init-arg", 1000, false).unwrap();
+        let c = cmdline("console=ttyS0", 1, 2).unwrap();
+        assert_eq!(
+            c.as_cstring().unwrap().to_str().unwrap(),
+            "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6 tsc_early_khz=1"
+        );
+        let c = cmdline("console=ttyS0 -- init-arg", 1000, 0).unwrap();
         // Init arguments stay last.
         assert_eq!(c.as_cstring().unwrap().to_str().unwrap(), "console=ttyS0 tsc_early_khz=1000 -- init-arg");
-        assert!(cmdline(&"x".repeat(5000), 1000, false).is_err());
+        assert!(cmdline(&"x".repeat(5000), 1000, 0).is_err());
     }
 
     #[test]
@@ -387,21 +392,21 @@ mod tests {
     #[test]
     fn bad_kernels() {
         let dir = std::env::temp_dir();
-        let c = cmdline(DEFAULT_CMDLINE, 1000, false).unwrap();
+        let c = cmdline(DEFAULT_CMDLINE, 1000, 0).unwrap();
         let spec = |k: &'static str| (dir.join(k), c.clone());
         let m = mem(64 << 20);
         let (p, c1) = spec("rsvm-vmm-test-missing-kernel");
         let _ = std::fs::remove_file(&p);
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false, pci: &[] }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: 0, pci: &[] }).unwrap_err();
         assert_eq!(e.to_string(), format!("--kernel {}: No such file or directory (os error 2)", p.display()));
         let (p, c1) = spec("rsvm-vmm-test-garbage-kernel");
         std::fs::write(&p, vec![0x42u8; 8192]).unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false, pci: &[] }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: 0, pci: &[] }).unwrap_err();
         let e = e.to_string();
         assert!(e.starts_with(&format!("--kernel {}: not a loadable bzImage or ELF vmlinux: ", p.display())), "{e}");
         assert!(e.ends_with(" (or it does not fit in --mem)"), "{e}");
         std::fs::write(&p, b"").unwrap();
-        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: false, pci: &[] }).unwrap_err();
+        let e = load(&m, &LoadSpec { kernel: &p, initrd: None, cmdline: &c1, mem_size: 64 << 20, ncpus: 1, cpu_signature: 0, acpi: true, virtio_in_acpi: 0, pci: &[] }).unwrap_err();
         assert_eq!(e.to_string(), format!("--kernel {}: cannot read: failed to fill whole buffer (is it a kernel image?)", p.display()));
         std::fs::remove_file(&p).unwrap();
     }

@@ -205,8 +205,8 @@ impl Bus {
         let key = if self.kind == BusKind::Mmio { addr & !0xfff } else { addr };
         if let Ok(mut s) = self.seen.lock() {
             if s.insert(key) {
-                eprintln!(
-                    "rsvm-vmm: unclaimed {} {} at {addr:#x} (reads all-ones, writes ignored; logged once)",
+                log::debug!(
+                    "unclaimed {} {} at {addr:#x} (reads all-ones, writes ignored; logged once)",
                     self.kind.name(),
                     if write { "write" } else { "read" }
                 );

@@ -8,6 +8,8 @@ use std::time::Duration;
 pub enum RunError {
     #[error("vCPU {vcpu}: KVM_RUN: {source}")]
     KvmRun { vcpu: u8, source: kvm_ioctls::Error },
+    #[error("{0}")]
+    IoThread(String),
     #[error("exit lock poisoned")]
     LockPoisoned,
 }
@@ -59,6 +61,8 @@ pub struct ExitSignal {
     cond: Condvar,
     /// Set when a kernel panic line was seen: a later reset is reported as the panic.
     panicked: std::sync::atomic::AtomicBool,
+    /// An exit that happens at a time unless another comes first ([`ExitSignal::request_later`]).
+    later: Mutex<Option<(std::time::Instant, VmExit)>>,
 }
 
 impl ExitSignal {
@@ -81,6 +85,19 @@ impl ExitSignal {
         self.reason.lock().map(|r| r.is_some()).unwrap_or(true)
     }
 
+    /// Ends the run with `e` after `after`, unless something else ends it first (the
+    /// console's "reboot: Power down" without the power-off that should follow).
+    pub fn request_later(&self, e: VmExit, after: Duration) {
+        if let Ok(mut l) = self.later.lock() {
+            if l.is_none() {
+                *l = Some((std::time::Instant::now() + after, e));
+            }
+        }
+        // Under the reason lock, so the waiter either sees it or is woken.
+        let _r = self.reason.lock();
+        self.cond.notify_all();
+    }
+
     /// Waits for an exit reason, at most `timeout` (then `VmExit::Timeout`).
     pub fn wait(&self, timeout: Option<Duration>) -> VmExit {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
@@ -89,22 +106,28 @@ impl ExitSignal {
             if let Some(e) = r.clone() {
                 return e;
             }
-            match deadline {
-                None => match self.cond.wait(r) {
-                    Ok(g) => r = g,
-                    Err(_) => return VmExit::Error(RunError::LockPoisoned),
-                },
-                Some(d) => {
-                    let now = std::time::Instant::now();
-                    if now >= d {
-                        return VmExit::Timeout;
-                    }
-                    match self.cond.wait_timeout(r, d - now) {
-                        Ok((g, _)) => r = g,
-                        Err(_) => return VmExit::Error(RunError::LockPoisoned),
-                    }
+            let now = std::time::Instant::now();
+            let later = self.later.lock().ok().and_then(|l| l.clone());
+            if let Some((at, e)) = &later {
+                if now >= *at {
+                    *r = Some(e.clone());
+                    continue;
                 }
             }
+            if deadline.is_some_and(|d| now >= d) {
+                return VmExit::Timeout;
+            }
+            let until = [deadline, later.map(|l| l.0)].into_iter().flatten().min();
+            r = match until {
+                None => match self.cond.wait(r) {
+                    Ok(g) => g,
+                    Err(_) => return VmExit::Error(RunError::LockPoisoned),
+                },
+                Some(d) => match self.cond.wait_timeout(r, d - now) {
+                    Ok((g, _)) => g,
+                    Err(_) => return VmExit::Error(RunError::LockPoisoned),
+                },
+            };
         }
     }
 }

@@ -99,7 +99,7 @@ impl Ioapic {
         let (address, data) = rte_to_msi(rte);
         if let Err(e) = self.sink.signal_msi(address, data) {
             if !self.error_reported {
-                eprintln!("rsvm-vmm: IOAPIC pin {pin}: {e}");
+                log::error!("IOAPIC pin {pin}: {e}");
                 self.error_reported = true;
             }
         }

@@ -12,7 +12,7 @@
 //!              initrd at the top of low RAM
 //! 0xc000_0000  32-bit MMIO hole (RAM above it is moved to 4 GiB):
 //!   0xc000_0000  PCI MMIO window (256 MiB, with --passthrough): the devices' BARs
-//!   0xd000_0000  virtio-mmio block device (4 KiB, IRQ 5)
+//!   0xd000_0000  virtio-mmio devices, 4 KiB each (disks, then network), IRQs 5-12
 //!   0xfec0_0000  IOAPIC (VMM)
 //!   0xfee0_0000  local APIC (in the kernel: split irqchip)
 //! 0x1_0000_0000  RAM beyond 3 GiB
@@ -50,11 +50,22 @@ pub const PCI_IO_END: u16 = 0xffff;
 pub const PCI_GSI_BASE: u32 = 16;
 pub const VIRTIO_MMIO_BASE: u64 = 0xd000_0000;
 pub const VIRTIO_MMIO_SIZE: u64 = 0x1000;
-pub const VIRTIO_BLK_IRQ: u32 = 5;
+/// The first virtio-mmio device's IRQ; device i has IRQ 5 + i (ISA IRQs, edge: no PIT, RTC
+/// or IDE here to clash with).
+pub const VIRTIO_IRQ_BASE: u32 = 5;
+/// virtio-mmio devices in all (--disk and --net): IRQs 5-12.
+pub const MAX_VIRTIO_DEVICES: usize = 8;
+
+/// Guest-physical base and IRQ of virtio-mmio device `i` (< MAX_VIRTIO_DEVICES).
+pub fn virtio_slot(i: usize) -> (u64, u32) {
+    (VIRTIO_MMIO_BASE + i as u64 * VIRTIO_MMIO_SIZE, VIRTIO_IRQ_BASE + i as u32)
+}
 pub const IOAPIC_BASE: u64 = 0xfec0_0000;
 pub const IOAPIC_SIZE: u64 = 0x1000;
 pub const LAPIC_BASE: u64 = 0xfee0_0000;
 pub const SERIAL_IRQ: u32 = 4;
+/// The ACPI power button's Generic Event Device (with ACPI): after the virtio IRQs.
+pub const GED_IRQ: u32 = 15;
 
 /// Smallest --mem accepted: a kernel, its initramfs and some room to run.
 pub const MIN_MEM: u64 = 32 << 20;
@@ -140,6 +151,12 @@ mod tests {
             assert!(!(PCI_MMIO_START..PCI_MMIO_END).contains(&a), "{a:#x} outside the PCI window");
         }
         const { assert!(MMIO_HOLE_START <= PCI_MMIO_START && PCI_MMIO_END <= VIRTIO_MMIO_BASE) };
+        // The last virtio-mmio device ends below the IOAPIC; its IRQ is an ISA IRQ that is
+        // not COM1's.
+        let (last, irq) = virtio_slot(MAX_VIRTIO_DEVICES - 1);
+        assert!(last + VIRTIO_MMIO_SIZE <= IOAPIC_BASE);
+        assert!(irq < GED_IRQ && irq != SERIAL_IRQ && VIRTIO_IRQ_BASE > SERIAL_IRQ);
+        assert_eq!(virtio_slot(1), (0xd000_1000, 6));
         // Below the hole is all the low RAM there is: the window never overlaps RAM.
         assert_eq!(low_ram_end(8 << 30), PCI_MMIO_START);
     }

@@ -2,23 +2,30 @@
 //! the subset of KVM's ABI rsvm implements. See Documentation/vmm.md.
 
 mod acpi;
+mod api;
 mod boot;
 mod bus;
+mod console;
+mod control;
 mod cpuid;
 mod exit;
 mod i8042;
+mod io_thread;
 mod ioapic;
 mod layout;
+mod logger;
 mod memory;
 mod mptable;
+mod options;
 mod passthrough;
+mod seccomp;
 mod pci;
 mod serial;
 mod stats;
+mod tap;
 mod terminal;
 mod vcpu;
-mod virtio_blk;
-mod virtio_mmio;
+mod virtio;
 mod vm;
 
 use clap::Parser;
@@ -31,8 +38,8 @@ const AFTER_HELP: &str = "\
 The guest's console is COM1 on this terminal (raw mode while it runs): type Ctrl-A x to
 quit, Ctrl-A Ctrl-A to send Ctrl-A. The VMM appends to the command line what its devices
 need: tsc_early_khz=<the device's TSC frequency> (the guest has no PIT, HPET or
-kvm-clock) and, with --no-acpi and --disk, virtio_mmio.device=4K@0xd0000000:5 (with ACPI
-the disk is described in the DSDT).
+kvm-clock) and, with --no-acpi, virtio_mmio.device=4K@0xd0000000:5 per virtio device
+(with ACPI they are described in the DSDT).
 
 Exit status:
   0    the guest rebooted (i8042 reset) or powered off (ACPI S5; with --no-acpi, seen as
@@ -70,11 +77,18 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=32))]
     cpus: u8,
 
-    /// Disk image for a virtio-blk device (virtio-mmio at 0xd0000000, IRQ 5; /dev/vda in the guest).
-    #[arg(long, value_name = "FILE")]
-    disk: Option<PathBuf>,
+    /// Disk image for a virtio-blk device: FILE, or path=FILE[,ro=on|off]. Repeatable: the
+    /// first is /dev/vda in the guest (virtio-mmio at 0xd0000000, IRQ 5), the next vdb
+    /// (0xd0001000, IRQ 6), and so on; at most 8 virtio devices in all.
+    #[arg(long, value_name = "FILE", value_parser = options::parse_disk)]
+    disk: Vec<options::DiskSpec>,
 
-    /// Attach --disk read-only (the guest sees VIRTIO_BLK_F_RO; writes fail).
+    /// A virtio-net device on the TAP interface NAME (created if it does not exist; needs
+    /// CAP_NET_ADMIN): tap=NAME[,mac=MAC]. Repeatable; virtio-mmio after the disks.
+    #[arg(long, value_name = "tap=NAME[,mac=MAC]", value_parser = options::parse_net)]
+    net: Vec<options::NetSpec>,
+
+    /// Attach the first --disk read-only (the guest sees VIRTIO_BLK_F_RO; writes fail).
     #[arg(long, requires = "disk")]
     disk_ro: bool,
 
@@ -119,9 +133,28 @@ struct Args {
     #[arg(long, value_name = "SSSS:BB:DD.F", value_parser = passthrough::parse_bdf)]
     passthrough: Vec<passthrough::Bdf>,
 
-    /// Log the configuration and the first access to each unemulated port or MMIO page.
+    /// Log the configuration and the first access to each unemulated port or MMIO page
+    /// (the same as --log-level debug).
     #[arg(long, short)]
     verbose: bool,
+
+    /// A control socket at PATH (a Unix stream socket): one JSON request per line, e.g.
+    /// {"cmd":"pause"}, "resume", "power-button", "reset", "stats"; one JSON answer per line.
+    #[arg(long, value_name = "PATH")]
+    api_sock: Option<PathBuf>,
+
+    /// Enable the control socket's debug requests (for tests: debug-forbidden-syscall).
+    #[arg(long, hide = true)]
+    api_debug: bool,
+
+    /// Run without the sandbox (the per-thread seccomp filters), to debug.
+    #[arg(long)]
+    no_seccomp: bool,
+
+    /// What the VMM logs on stderr: off, error, warn, info (the default: what ended the run,
+    /// --stats), debug (as -v), trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = logger::parse_level)]
+    log_level: log::LevelFilter,
 }
 
 /// A --mem value that is not a size (clap prints it after "invalid value").
@@ -160,8 +193,13 @@ fn main() {
             std::process::exit(if e.use_stderr() { exit::STATUS_ERROR } else { exit::STATUS_OK });
         }
     };
+    logger::init(if args.verbose { args.log_level.max(log::LevelFilter::Debug) } else { args.log_level });
     // The default command line has pci=off, which would hide a passed-through device.
     let cmdline = if !args.passthrough.is_empty() && args.cmdline == boot::DEFAULT_CMDLINE { boot::DEFAULT_CMDLINE_PCI.to_string() } else { args.cmdline };
+    let mut disks = args.disk;
+    if let Some(d) = disks.first_mut() {
+        d.read_only |= args.disk_ro;
+    }
     let cfg = vm::Config {
         dev: args.dev,
         kernel: args.kernel,
@@ -169,8 +207,8 @@ fn main() {
         cmdline,
         mem: args.mem,
         cpus: args.cpus,
-        disk: args.disk,
-        disk_ro: args.disk_ro,
+        disks,
+        nets: args.net,
         hugepages: args.hugepages,
         xsave: args.xsave,
         acpi: !args.no_acpi,
@@ -178,24 +216,27 @@ fn main() {
         stats: args.stats,
         mark: args.mark,
         passthrough: args.passthrough,
-        verbose: args.verbose,
+        verbose: log::log_enabled!(log::Level::Debug),
+        api_sock: args.api_sock,
+        api_debug: args.api_debug,
+        seccomp: !args.no_seccomp,
     };
     let result = match vm::run(&cfg) {
         Ok(result) => result,
         Err(e) => {
-            eprintln!("rsvm-vmm: error: {e}");
+            log::error!("{e}");
             std::process::exit(exit::STATUS_ERROR);
         }
     };
     match &result {
-        VmExit::Reset => eprintln!("rsvm-vmm: the guest rebooted"),
-        VmExit::PowerOff => eprintln!("rsvm-vmm: the guest powered off"),
-        VmExit::Halted => eprintln!("rsvm-vmm: the guest halted (its kernel said so on the console; no ACPI power-off)"),
-        VmExit::UserQuit => eprintln!("rsvm-vmm: quit (Ctrl-A x)"),
-        VmExit::Panic => eprintln!("rsvm-vmm: the guest kernel panicked"),
-        VmExit::Crash(m) => eprintln!("rsvm-vmm: the guest crashed: {m}"),
-        VmExit::Error(e) => eprintln!("rsvm-vmm: error: {e}"),
-        VmExit::Timeout => eprintln!("rsvm-vmm: --timeout expired; guest stopped"),
+        VmExit::Reset => log::info!("the guest rebooted"),
+        VmExit::PowerOff => log::info!("the guest powered off"),
+        VmExit::Halted => log::info!("the guest halted (its kernel said so on the console; no ACPI power-off)"),
+        VmExit::UserQuit => log::info!("quit (Ctrl-A x)"),
+        VmExit::Panic => log::error!("the guest kernel panicked"),
+        VmExit::Crash(m) => log::error!("the guest crashed: {m}"),
+        VmExit::Error(e) => log::error!("{e}"),
+        VmExit::Timeout => log::warn!("--timeout expired; guest stopped"),
     }
     std::process::exit(result.status());
 }
@@ -225,8 +266,8 @@ mod tests {
             cmdline: boot::DEFAULT_CMDLINE.into(),
             mem,
             cpus: 1,
-            disk: None,
-            disk_ro: false,
+            disks: Vec::new(),
+            nets: Vec::new(),
             hugepages: false,
             xsave: false,
             acpi: false,
@@ -235,6 +276,9 @@ mod tests {
             mark: None,
             passthrough: Vec::new(),
             verbose: false,
+            api_sock: None,
+            api_debug: false,
+            seccomp: false,
         };
         let err = |mem, dev| vm::run(&base(mem, dev)).map(|e| format!("{e:?}")).unwrap_err().to_string();
         assert_eq!(err(16 << 20, "/dev/null"), "--mem 16 MiB is too small: at least 32 MiB");

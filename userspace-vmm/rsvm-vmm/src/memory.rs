@@ -88,6 +88,35 @@ pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), MemoryError> {
     Ok(())
 }
 
+/// This process's resident memory and the part of it that is guest RAM (the Rss of the
+/// guest RAM mappings in /proc/self/smaps), in KiB.
+pub fn resident_kb(mem: &vm_memory::GuestMemoryMmap) -> Option<(u64, u64)> {
+    use vm_memory::{GuestMemoryBackend, GuestMemoryRegion};
+    let starts: Vec<u64> = mem.iter().filter_map(|r| r.get_host_address(vm_memory::MemoryRegionAddress(0)).ok()).map(|p| p as u64).collect();
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let total = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let (mut guest, mut in_guest) = (0u64, false);
+    for l in smaps.lines() {
+        // A mapping's header: "start-end perms ..."; guest RAM mappings contain a region's
+        // start (a huge-page region starts inside its larger, unaligned mapping).
+        let range = l.split_whitespace().next().and_then(|r| r.split_once('-'));
+        if let Some((Ok(lo), Ok(hi))) = range.map(|(lo, hi)| (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16))) {
+            in_guest = starts.iter().any(|&s| (lo..hi).contains(&s));
+        } else if let Some(v) = l.strip_prefix("Rss:").filter(|_| in_guest) {
+            guest += v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Some((total, guest))
+}
+
+/// AnonHugePages of this process (guest RAM is nearly all of it), from smaps_rollup.
+pub fn anon_huge_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,21 +1,21 @@
 //! COM1 (0x3f8, IRQ 4): vm-superio's 8250 UART on the VMM's stdin/stdout.
 //!
-//! Output goes to stdout byte by byte and is also watched line by line for the kernel's
-//! own messages that end a run ([`ConsoleWatch`]). Input comes from a reader thread;
-//! Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A.
+//! Output is watched line by line for the kernel's own messages that end a run
+//! ([`ConsoleWatch`]) on the vCPU thread, and handed to the I/O thread (console.rs), which
+//! writes it to stdout and feeds stdin in; Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A.
 
 use crate::bus::BusDevice;
+use crate::console::{OutBuf, RxReady};
 use crate::exit::{ExitSignal, VmExit};
 use crate::ioapic::IrqLine;
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use vm_superio::serial::NoEvents;
+use std::io::Write;
+use std::sync::Arc;
 use vm_superio::Serial;
 
 pub const COM1_BASE: u16 = 0x3f8;
 pub const COM1_LEN: u16 = 8;
 
-pub type Com1 = Serial<IrqLine, NoEvents, ConsoleOut>;
+pub type Com1 = Serial<IrqLine, Arc<RxReady>, ConsoleOut>;
 
 /// COM1 on the port bus at [`COM1_BASE`], [`COM1_LEN`] ports: byte accesses only.
 impl BusDevice for Com1 {
@@ -83,7 +83,7 @@ impl Mark {
     fn check(&self, line: &[u8]) -> Option<String> {
         (!self.text.is_empty() && line.windows(self.text.len()).any(|w| w == self.text.as_slice())).then(|| {
             format!(
-                "rsvm-vmm: mark \"{}\" after {:.6} s and {} exits",
+                "mark \"{}\" after {:.6} s and {} exits",
                 String::from_utf8_lossy(&self.text),
                 self.start.elapsed().as_secs_f64(),
                 self.stats.total()
@@ -112,7 +112,7 @@ impl ConsoleWatch {
             return;
         }
         if let Some(r) = self.mark.as_ref().and_then(|m| m.check(&self.line)) {
-            eprintln!("{r}");
+            log::info!("{r}");
             self.mark = None;
         }
         match classify(&self.line) {
@@ -124,11 +124,7 @@ impl ConsoleWatch {
             LineEvent::Halted => self.exit.request(VmExit::Halted),
             LineEvent::PowerDown => {
                 // If no power-off arrives (no ACPI), the guest is halted: end the run anyway.
-                let exit = self.exit.clone();
-                let _ = std::thread::Builder::new().name("power-down".into()).spawn(move || {
-                    std::thread::sleep(POWER_DOWN_GRACE);
-                    exit.request(VmExit::Halted);
-                });
+                self.exit.request_later(VmExit::Halted, POWER_DOWN_GRACE);
             }
             LineEvent::None => {}
         }
@@ -136,14 +132,14 @@ impl ConsoleWatch {
     }
 }
 
-/// The UART's output: stdout, plus the console watch.
+/// The UART's output: the console watch, then the buffer the I/O thread writes out.
 pub struct ConsoleOut {
-    out: Box<dyn Write + Send>,
+    out: Arc<OutBuf>,
     watch: ConsoleWatch,
 }
 
 impl ConsoleOut {
-    pub fn new(out: Box<dyn Write + Send>, exit: Arc<ExitSignal>) -> Self {
+    pub fn new(out: Arc<OutBuf>, exit: Arc<ExitSignal>) -> Self {
         Self { out, watch: ConsoleWatch::new(exit) }
     }
 
@@ -154,68 +150,17 @@ impl ConsoleOut {
 
 impl Write for ConsoleOut {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // A closed stdout must not stop the guest: output is dropped. The watch sees the
-        // bytes after they are out, so what it prints follows the guest's line.
-        let _ = self.out.write_all(buf);
+        // The watch sees each line here, on the vCPU thread, before the guest goes on: a
+        // panic line is known before the reset that follows it.
+        self.out.push(buf);
         for b in buf {
             self.watch.feed(*b);
         }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        let _ = self.out.flush();
         Ok(())
     }
-}
-
-const CTRL_A: u8 = 0x01;
-
-/// Feeds stdin to the UART until EOF; Ctrl-A x ends the run.
-pub fn spawn_stdin_reader(serial: Arc<Mutex<Com1>>, exit: Arc<ExitSignal>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("stdin".into()).spawn(move || {
-        let mut stdin = std::io::stdin();
-        let mut buf = [0u8; 64];
-        let mut escape = false;
-        loop {
-            let n = match stdin.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            };
-            let mut input = Vec::with_capacity(n);
-            for &b in &buf[..n] {
-                if escape {
-                    escape = false;
-                    match b {
-                        b'x' | b'X' => {
-                            exit.request(VmExit::UserQuit);
-                            return;
-                        }
-                        CTRL_A => input.push(CTRL_A),
-                        _ => input.extend_from_slice(&[CTRL_A, b]),
-                    }
-                } else if b == CTRL_A {
-                    escape = true;
-                } else {
-                    input.push(b);
-                }
-            }
-            let mut rest = &input[..];
-            while !rest.is_empty() {
-                let done = match serial.lock() {
-                    Ok(mut s) => s.enqueue_raw_bytes(rest).unwrap_or(0),
-                    Err(_) => return,
-                };
-                rest = &rest[done..];
-                if !rest.is_empty() {
-                    // The guest has not drained the FIFO yet.
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            }
-        }
-    })?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -228,7 +173,7 @@ mod tests {
         let m = Mark::new("init started", std::time::Instant::now(), stats);
         assert_eq!(m.check(b"[ 1.0] Run /init as init process"), None);
         let r = m.check(b"RSVM-L2: init started").expect("the line has the text");
-        assert!(r.starts_with("rsvm-vmm: mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
+        assert!(r.starts_with("mark \"init started\" after ") && r.ends_with(" s and 0 exits"), "{r}");
         assert_eq!(Mark::new("", std::time::Instant::now(), Arc::new(crate::stats::Stats::new(false))).check(b"x"), None);
     }
 

@@ -40,8 +40,15 @@ impl Stats {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
+    /// Exits by reason (every reason, zeros too), then "total".
+    pub fn by_reason(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = REASONS.iter().zip(&self.counts).map(|(n, c)| (*n, c.load(Ordering::Relaxed))).collect();
+        v.push(("total", self.total()));
+        v
+    }
+
     pub fn report(&self) -> String {
-        let mut s = String::from("rsvm-vmm: KVM_RUN exits by reason:\n");
+        let mut s = String::from("KVM_RUN exits by reason:\n");
         let mut total = 0;
         for (i, name) in REASONS.iter().enumerate() {
             let n = self.counts[i].load(Ordering::Relaxed);
@@ -55,7 +62,7 @@ impl Stats {
             let mut v: Vec<_> = m.iter().collect();
             v.sort_by(|a, b| b.1.cmp(a.1));
             if !v.is_empty() {
-                s += "\nrsvm-vmm: busiest ports and MMIO addresses:";
+                s += "\nbusiest ports and MMIO addresses:";
             }
             for ((i, addr), n) in v.into_iter().take(8) {
                 s += &format!("\n  {:<15} {addr:#10x} {n:>10}", REASONS[*i]);
@@ -83,5 +90,7 @@ mod tests {
         assert!(r.contains("io-in                0x3fd          3"), "{r}");
         assert!(r.contains("mmio-write      0xd0000050          1"), "{r}");
         assert!(!r.contains("hlt"), "zero counts are left out: {r}");
+        let b = s.by_reason();
+        assert_eq!((b[0], b[4], b[b.len() - 1]), (("io-in", 3), ("hlt", 0), ("total", 5)));
     }
 }

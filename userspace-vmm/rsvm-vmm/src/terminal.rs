@@ -19,7 +19,7 @@ pub enum TerminalError {
 /// The settings stdin had before raw mode.
 static ORIGINAL: OnceLock<libc::termios> = OnceLock::new();
 
-fn restore() {
+pub fn restore() {
     if let Some(t) = ORIGINAL.get() {
         // SAFETY: tcsetattr reads the termios we saved; fd 0 is stdin. It is
         // async-signal-safe (POSIX), so this may run in the signal handler.

@@ -2,6 +2,7 @@
 //! counted by reason (stats.rs) for --stats.
 
 use crate::bus::{Bus, Buses};
+use crate::control::VmControl;
 use crate::exit::{ExitSignal, RunError, VmExit};
 use crate::stats::Stats;
 use kvm_ioctls::{VcpuExit, VcpuFd};
@@ -70,8 +71,10 @@ fn pio(bus: &Bus, port: u16, data: &mut [u8], write: bool) {
     }
 }
 
-pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>) {
+pub fn run(id: u8, vcpu: &mut VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, stats: Arc<Stats>, control: Arc<VmControl>) {
     loop {
+        // Paused (the control socket): wait here, outside KVM_RUN.
+        control.checkpoint();
         if exit.is_set() {
             return;
         }
@@ -165,8 +168,8 @@ pub fn run(id: u8, mut vcpu: VcpuFd, bus: Arc<Buses>, exit: Arc<ExitSignal>, sta
                 return;
             }
             Next::Crash(what) => {
-                let detail = internal_error_detail(&mut vcpu);
-                exit.request(VmExit::Crash(format!("vCPU {id}: {what}{detail}\n{}", dump(&vcpu))));
+                let detail = internal_error_detail(vcpu);
+                exit.request(VmExit::Crash(format!("vCPU {id}: {what}{detail}\n{}", dump(vcpu))));
                 return;
             }
         }

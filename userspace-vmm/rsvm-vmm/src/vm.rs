@@ -10,12 +10,22 @@ use crate::cpuid::CpuidError;
 use crate::ioapic::{Ioapic, IrqLine, MsiSink};
 use crate::memory::MemoryError;
 use crate::passthrough::PassthroughError;
-use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_BLK_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::api::{self, ApiError, ApiServer, ApiTargets};
+use crate::console::{Console, OutBuf, RxReady};
+use crate::control::{self, VmControl};
+use crate::seccomp::{self, SandboxError, ThreadKind};
+use crate::io_thread::{IoThread, IoThreadError, Subscriber};
+use crate::layout::{self, IOAPIC_BASE, IOAPIC_SIZE, SERIAL_IRQ, VIRTIO_MMIO_SIZE};
+use crate::options::{DiskSpec, NetSpec};
+use crate::tap::{Tap, TapError};
+use crate::virtio::net::NetDevice;
 use crate::serial::{self, Com1, ConsoleOut, COM1_BASE, COM1_LEN};
 use crate::stats::Stats;
 use crate::vcpu;
-use crate::virtio_blk::{Block, BlockError};
-use crate::virtio_mmio::{VirtioMmioBlock, VirtioMmioError};
+use crate::virtio::blk::{Block, BlockError};
+use crate::virtio::block::BlockDevice;
+use crate::virtio::mmio::{MmioTransport, VirtioMmioError};
+use crate::virtio::{Counters, VirtioDevice};
 use crate::pci::{self, DeviceBackend, Function, IntxRoute, IntxRouter, PciBus, PciError, SlotIrq};
 use crate::{cpuid, memory, mptable, passthrough};
 use kvm_bindings::{kvm_enable_cap, KVM_API_VERSION, KVM_CAP_SPLIT_IRQCHIP, KVM_MAX_CPUID_ENTRIES};
@@ -38,8 +48,10 @@ pub struct Config {
     pub cmdline: String,
     pub mem: u64,
     pub cpus: u8,
-    pub disk: Option<PathBuf>,
-    pub disk_ro: bool,
+    /// --disk, in order (the guest's vda, vdb, ...).
+    pub disks: Vec<DiskSpec>,
+    /// --net, in order (eth0, eth1, ... after the disks' virtio-mmio slots).
+    pub nets: Vec<NetSpec>,
     pub hugepages: bool,
     pub xsave: bool,
     pub acpi: bool,
@@ -49,6 +61,12 @@ pub struct Config {
     /// Host PCI functions to assign (--passthrough).
     pub passthrough: Vec<crate::passthrough::Bdf>,
     pub verbose: bool,
+    /// --api-sock: the control socket's path.
+    pub api_sock: Option<PathBuf>,
+    /// --api-debug: the control socket's debug requests.
+    pub api_debug: bool,
+    /// The sandbox (per-thread seccomp filters); off with --no-seccomp.
+    pub seccomp: bool,
 }
 
 /// Why a VM could not be built or started (a message for "rsvm-vmm: error: ", status 1).
@@ -72,6 +90,20 @@ pub enum VmError {
     TscKhzZero,
     #[error("--passthrough: at most {} devices", pci::MAX_DEVICES)]
     TooManyDevices,
+    #[error("at most {} virtio devices (--disk and --net together), {n} given", layout::MAX_VIRTIO_DEVICES)]
+    TooManyVirtio { n: usize },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error(transparent)]
+    IoThread(#[from] IoThreadError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Tap(#[from] TapError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("vCPU kick signal handler: {0}")]
+    KickHandler(vmm_sys_util::errno::Error),
     #[error("{what} thread: {source}")]
     Thread { what: &'static str, source: std::io::Error },
     #[error("device ranges: {0}")]
@@ -129,10 +161,14 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     if cfg.mem < layout::MIN_MEM {
         return Err(VmError::MemTooSmall { mem: cfg.mem });
     }
+    let nvirtio = cfg.disks.len() + cfg.nets.len();
+    if nvirtio > layout::MAX_VIRTIO_DEVICES {
+        return Err(VmError::TooManyVirtio { n: nvirtio });
+    }
     let kvm = open_device(&cfg.dev)?;
     let tsc_deadline = kvm.check_extension(Cap::TscDeadlineTimer);
     if !tsc_deadline {
-        eprintln!("rsvm-vmm: warning: the device has no KVM_CAP_TSC_DEADLINE_TIMER; a Linux guest without a PIT may not get timer interrupts");
+        log::warn!("the device has no KVM_CAP_TSC_DEADLINE_TIMER; a Linux guest without a PIT may not get timer interrupts");
     }
     let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
     let cap = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, args: [IOAPIC_PINS, 0, 0, 0], ..Default::default() };
@@ -159,11 +195,11 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     if tsc_khz == 0 {
         return Err(VmError::TscKhzZero);
     }
-    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, cfg.disk.is_some() && !cfg.acpi)?;
+    let cmdline = boot::cmdline(&cfg.cmdline, tsc_khz, if cfg.acpi { 0 } else { nvirtio })?;
     let cpu_signature = cpuid::signature(&supported);
     let entry = boot::load(
         &mem,
-        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: cfg.acpi && cfg.disk.is_some(), pci: &slots },
+        &LoadSpec { kernel: &cfg.kernel, initrd: cfg.initrd.as_deref(), cmdline: &cmdline, mem_size: cfg.mem, ncpus: cfg.cpus, cpu_signature, acpi: cfg.acpi, virtio_in_acpi: if cfg.acpi { nvirtio } else { 0 }, pci: &slots },
     )?;
     boot::setup_boot_vcpu(&vcpus[0], entry)?;
 
@@ -174,15 +210,36 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let line = |pin: u32| IrqLine { ioapic: ioapic.clone(), pin: pin as usize };
     let stats = Arc::new(Stats::new(cfg.stats));
     let start = Instant::now();
-    let mut out = ConsoleOut::new(Box::new(std::io::stdout()), exit.clone());
+    let io_err = |what: &str| { let what = what.to_string(); move |source| VmError::Io { what, source } };
+    let out_buf = Arc::new(OutBuf::new(Box::new(std::io::stdout())).map_err(io_err("console eventfd"))?);
+    let mut out = ConsoleOut::new(out_buf.clone(), exit.clone());
     if let Some(text) = &cfg.mark {
         out.set_mark(serial::Mark::new(text, start, stats.clone()));
     }
-    let com1 = Arc::new(Mutex::new(Serial::new(line(SERIAL_IRQ), out)));
-    let blk = match &cfg.disk {
-        Some(p) => Some(VirtioMmioBlock::new(Block::open(p, cfg.disk_ro)?, mem.clone(), line(VIRTIO_BLK_IRQ))?),
-        None => None,
-    };
+    let rx_ready = Arc::new(RxReady::new().map_err(io_err("console eventfd"))?);
+    let com1 = Arc::new(Mutex::new(Serial::with_events(line(SERIAL_IRQ), rx_ready.clone(), out)));
+    let mut io = IoThread::new()?;
+    let mut virtio = Vec::new();
+    let mut counters: Vec<Arc<Counters>> = Vec::new();
+    for (i, d) in cfg.disks.iter().enumerate() {
+        let dev = BlockDevice::new(Block::open(&d.path, d.read_only)?, format!("disk{i}")).map_err(io_err("virtio-blk eventfd"))?;
+        let notify = vec![dev.notify_fd().map_err(io_err("virtio-blk eventfd"))?];
+        counters.push(dev.counters());
+        let dev = Arc::new(Mutex::new(dev));
+        io.add(dev.clone());
+        let (_, irq) = layout::virtio_slot(virtio.len());
+        virtio.push(MmioTransport::new(dev as Arc<Mutex<dyn VirtioDevice>>, notify, mem.clone(), line(irq))?);
+    }
+    for (i, n) in cfg.nets.iter().enumerate() {
+        let mac = n.mac.unwrap_or([0x52, 0x54, 0x00, 0x12, 0x34, 0x50 + i as u8]);
+        let dev = NetDevice::new(Tap::open(&n.tap)?, mac, format!("net{i}")).map_err(io_err("virtio-net eventfd"))?;
+        let notify = dev.notify_fds().map_err(io_err("virtio-net eventfd"))?;
+        counters.push(dev.counters());
+        let dev = Arc::new(Mutex::new(dev));
+        io.add(dev.clone());
+        let (_, irq) = layout::virtio_slot(virtio.len());
+        virtio.push(MmioTransport::new(dev as Arc<Mutex<dyn VirtioDevice>>, notify, mem.clone(), line(irq))?);
+    }
     let sleep = cfg.acpi.then(|| SleepControl::new(exit.clone()));
     let pci_bus = if pci.is_empty() {
         None
@@ -197,36 +254,80 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
         }
         Some(PciBus::new(pci.into_iter().map(|(_, f)| f).collect()))
     };
-    let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), blk, sleep, pci: pci_bus };
+    let devices = Devices { com1: com1.clone(), i8042: I8042::new(exit.clone()), ioapic: ioapic.clone(), virtio, sleep, pci: pci_bus };
     attach(devices, &bus).map_err(VmError::DeviceRanges)?;
 
+    let control = Arc::new(VmControl::default());
+    if let Some(path) = &cfg.api_sock {
+        let listener = api::bind(path)?;
+        let targets = ApiTargets {
+            control: control.clone(),
+            exit: exit.clone(),
+            stats: stats.clone(),
+            devices: counters,
+            power_button: cfg.acpi.then(|| line(layout::GED_IRQ)),
+            debug: cfg.api_debug,
+        };
+        io.add(Arc::new(Mutex::new(ApiServer::new(listener, targets))));
+    }
+    control::install_kick_handler().map_err(VmError::KickHandler)?;
+    if cfg.seccomp {
+        seccomp::install_sigsys_handler()?;
+        // Built once here: a list that does not compile fails the start, not a thread.
+        for k in [ThreadKind::Main, ThreadKind::Vcpu, ThreadKind::Io, ThreadKind::StdinCopy] {
+            seccomp::filter(k)?;
+        }
+    }
+
     let term = RawMode::enter()?;
-    serial::spawn_stdin_reader(com1, exit.clone()).map_err(|source| VmError::Thread { what: "stdin", source })?;
+    let console = Console::new(com1, out_buf.clone(), rx_ready, exit.clone(), cfg.seccomp).map_err(io_err("console input"))?;
+    let console: Subscriber = Arc::new(Mutex::new(console));
+    io.add(console);
+    let sandbox = cfg.seccomp;
+    io.spawn(exit.clone(), move || seccomp::apply_or_exit(ThreadKind::Io, sandbox))?;
     if cfg.verbose {
-        eprintln!("rsvm-vmm: {} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
+        log::debug!("{} vCPU(s), {} MiB, tsc {} kHz, cmdline: {}", cfg.cpus, cfg.mem >> 20, tsc_khz, cmdline.as_cstring().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default());
     }
 
     for (id, v) in vcpus.into_iter().enumerate() {
-        let (bus, exit, stats) = (bus.clone(), exit.clone(), stats.clone());
-        std::thread::Builder::new()
+        let (bus, exit, stats, ctl) = (bus.clone(), exit.clone(), stats.clone(), control.clone());
+        let h = std::thread::Builder::new()
             .name(format!("vcpu{id}"))
-            .spawn(move || vcpu::run(id as u8, v, bus, exit, stats))
+            .spawn(move || {
+                let mut v = v;
+                seccomp::apply_or_exit(ThreadKind::Vcpu, sandbox);
+                vcpu::run(id as u8, &mut v, bus, exit, stats, ctl);
+                // The vCPU fd stays open until the process exits (as the VM's does): the
+                // run is over, and close(2) is not in this thread's sandbox.
+                std::mem::forget(v);
+            })
             .map_err(|source| VmError::Thread { what: "vCPU", source })?;
+        control.add_vcpu(h);
     }
+    seccomp::apply(ThreadKind::Main, cfg.seccomp)?;
     let result = exit.wait(cfg.timeout);
+    // What the guest wrote last (its final lines before a reboot) may still be buffered.
+    out_buf.drain();
     drop(term);
+    if let Some(p) = &cfg.api_sock {
+        let _ = std::fs::remove_file(p);
+    }
     if cfg.stats {
-        eprintln!("{}\nrsvm-vmm: ran {:.1} s", stats.report(), start.elapsed().as_secs_f64());
-        if let Some(kb) = anon_huge_kb() {
-            eprintln!("rsvm-vmm: guest RAM in transparent huge pages: {} MiB", kb / 1024);
+        log::info!("{}", stats.report());
+        log::info!("ran {:.1} s", start.elapsed().as_secs_f64());
+        if let Some(kb) = memory::anon_huge_kb() {
+            log::info!("guest RAM in transparent huge pages: {} MiB", kb / 1024);
         }
-        if let Some((total, guest)) = resident_kb(&mem) {
-            eprintln!("rsvm-vmm: resident {total} KiB, of which guest RAM {guest} KiB: {} KiB beyond guest RAM", total.saturating_sub(guest));
+        if let Some((total, guest)) = memory::resident_kb(&mem) {
+            log::info!("resident {total} KiB, of which guest RAM {guest} KiB: {} KiB beyond guest RAM", total.saturating_sub(guest));
         }
     }
     // Keep the VM (and its memory) alive until the process exits: vCPU threads may still be
     // inside KVM_RUN; the caller exits the process.
     std::mem::forget(vm);
+    // The devices (and their eventfds) too: a vCPU thread must never drop the last
+    // reference, which would close fds under its sandbox.
+    std::mem::forget(bus);
     std::mem::forget(mem);
     Ok(result)
 }
@@ -236,7 +337,8 @@ pub struct Devices {
     pub com1: Arc<Mutex<Com1>>,
     pub i8042: I8042,
     pub ioapic: Arc<Mutex<Ioapic>>,
-    pub blk: Option<VirtioMmioBlock>,
+    /// virtio-mmio devices, in slot order (layout::virtio_slot).
+    pub virtio: Vec<MmioTransport>,
     pub sleep: Option<SleepControl>,
     pub pci: Option<PciBus>,
 }
@@ -257,8 +359,8 @@ pub fn attach(d: Devices, bus: &Buses) -> Result<(), BusError> {
         pio.insert(Arc::new(Mutex::new(p)), pci::CONFIG_ADDRESS.into(), pci::CONFIG_PORTS)?;
     }
     mmio.insert(d.ioapic, IOAPIC_BASE, IOAPIC_SIZE)?;
-    if let Some(b) = d.blk {
-        mmio.insert(Arc::new(Mutex::new(b)), VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE)?;
+    for (i, v) in d.virtio.into_iter().enumerate() {
+        mmio.insert(Arc::new(Mutex::new(v)), layout::virtio_slot(i).0, VIRTIO_MMIO_SIZE)?;
     }
     Ok(())
 }
@@ -279,8 +381,8 @@ fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>, mmio: &Arc<Bus>
         let bars = passthrough::host_bars(bdf)?;
         let backend: Arc<dyn DeviceBackend> = Arc::new(passthrough::Assigned::assign(vm.clone(), bdf, &cfg.dev)?);
         if i == 0 {
-            eprintln!(
-                "rsvm-vmm: note: a device is assigned: all {} MiB of guest RAM are pinned for its DMA for the whole run (no overcommit, no swap)",
+            log::info!(
+                "note: a device is assigned: all {} MiB of guest RAM are pinned for its DMA for the whole run (no overcommit, no swap)",
                 cfg.mem >> 20
             );
         }
@@ -288,39 +390,10 @@ fn passthrough_devices(cfg: &Config, vm: &Arc<kvm_ioctls::VmFd>, mmio: &Arc<Bus>
         let mut f = Function::new(&format!("--passthrough {}", bdf.text), backend.clone(), &bars, mmio.clone())?;
         let line = if (1..=4).contains(&f.interrupt_pin()) { pci::intx_gsi(slot, f.interrupt_pin()) as u8 } else { 0xff };
         f.assign_resources(&mut next, line)?;
-        eprintln!("rsvm-vmm: {} is the guest's 0000:00:{slot:02x}.0", bdf.text);
+        log::info!("{} is the guest's 0000:00:{slot:02x}.0", bdf.text);
         out.push((backend, f));
     }
     Ok(out)
-}
-
-/// This process's resident memory and the part of it that is guest RAM (the Rss of the
-/// guest RAM mappings in /proc/self/smaps), in KiB.
-fn resident_kb(mem: &vm_memory::GuestMemoryMmap) -> Option<(u64, u64)> {
-    use vm_memory::{GuestMemoryBackend, GuestMemoryRegion};
-    let starts: Vec<u64> = mem.iter().filter_map(|r| r.get_host_address(vm_memory::MemoryRegionAddress(0)).ok()).map(|p| p as u64).collect();
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let total = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-    let (mut guest, mut in_guest) = (0u64, false);
-    for l in smaps.lines() {
-        // A mapping's header: "start-end perms ..."; guest RAM mappings contain a region's
-        // start (a huge-page region starts inside its larger, unaligned mapping).
-        let range = l.split_whitespace().next().and_then(|r| r.split_once('-'));
-        if let Some((Ok(lo), Ok(hi))) = range.map(|(lo, hi)| (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16))) {
-            in_guest = starts.iter().any(|&s| (lo..hi).contains(&s));
-        } else if let Some(v) = l.strip_prefix("Rss:").filter(|_| in_guest) {
-            guest += v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    Some((total, guest))
-}
-
-/// AnonHugePages of this process (guest RAM is nearly all of it), from smaps_rollup.
-fn anon_huge_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
-    let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -346,9 +419,10 @@ mod tests {
         let exit = Arc::new(ExitSignal::default());
         let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
         let out = Shared::default();
-        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(out.clone()), exit.clone()));
+        let buf = Arc::new(OutBuf::new(Box::new(out.clone())).unwrap());
+        let com1 = Serial::with_events(IrqLine { ioapic: ioapic.clone(), pin: 4 }, Arc::new(RxReady::new().unwrap()), ConsoleOut::new(buf.clone(), exit.clone()));
         let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
-        let devices = Devices { com1: Arc::new(Mutex::new(com1)), i8042: I8042::new(exit.clone()), ioapic, blk: None, sleep: None, pci: None };
+        let devices = Devices { com1: Arc::new(Mutex::new(com1)), i8042: I8042::new(exit.clone()), ioapic, virtio: Vec::new(), sleep: None, pci: None };
         attach(devices, &bus).unwrap();
         // Unclaimed port and MMIO: all-ones, writes ignored (no PIC, no PIT, no PCI).
         for port in [0x21u64, 0x40, 0x61, 0xcfc, 0x600] {
@@ -365,6 +439,7 @@ mod tests {
         // COM1: a byte out; LSR says the transmitter is empty; a word access is not decoded.
         bus.pio.write(0x3f8, b"A");
         bus.pio.write(0x3f8, b"BC");
+        buf.drain();
         assert_eq!(*out.0.lock().unwrap(), b"A");
         let mut lsr = [0u8];
         bus.pio.read(0x3fd, &mut lsr);
@@ -387,13 +462,14 @@ mod tests {
     fn device_ranges() {
         let exit = Arc::new(ExitSignal::default());
         let ioapic = Arc::new(Mutex::new(Ioapic::new(1, Arc::new(Recorder::default()))));
-        let com1 = Serial::new(IrqLine { ioapic: ioapic.clone(), pin: 4 }, ConsoleOut::new(Box::new(Shared::default()), exit.clone()));
+        let buf = Arc::new(OutBuf::new(Box::new(Shared::default())).unwrap());
+        let com1 = Serial::with_events(IrqLine { ioapic: ioapic.clone(), pin: 4 }, Arc::new(RxReady::new().unwrap()), ConsoleOut::new(buf, exit.clone()));
         let bus = Buses { pio: Bus::new(BusKind::Pio, false), mmio: Arc::new(Bus::new(BusKind::Mmio, false)) };
         let devices = Devices {
             com1: Arc::new(Mutex::new(com1)),
             i8042: I8042::new(exit.clone()),
             ioapic,
-            blk: None,
+            virtio: Vec::new(),
             sleep: Some(SleepControl::new(exit.clone())),
             pci: Some(PciBus::new(Vec::new())),
         };

@@ -137,7 +137,7 @@ impl Function {
             i += 1;
         }
         for n in &notes {
-            eprintln!("rsvm-vmm: {name}: {n}");
+            log::info!("{name}: {n}");
         }
         let mut msi = None;
         if rd(PCI_STATUS, 2)? & PCI_STATUS_CAP_LIST != 0 {
@@ -189,7 +189,7 @@ impl Function {
 
     fn report(&mut self, msg: String) {
         if self.reported.insert(msg.clone()) {
-            eprintln!("rsvm-vmm: {}: {msg} (reported once)", self.name);
+            log::warn!("{}: {msg} (reported once)", self.name);
         }
     }
 

@@ -55,11 +55,11 @@ impl RteObserver for IntxRouter {
             match res {
                 Ok(()) => *routed = want,
                 Err(e) if e.errno == libc::ENOTTY => {
-                    eprintln!("rsvm-vmm: {}: the module has no RSVM_DEVICE_INTX: the device's INTx is not routed (MSI works)", r.name);
+                    log::warn!("{}: the module has no RSVM_DEVICE_INTX: the device's INTx is not routed (MSI works)", r.name);
                     self.unsupported.store(true, std::sync::atomic::Ordering::Relaxed);
                     return;
                 }
-                Err(e) => eprintln!("rsvm-vmm: {}: INTx route for GSI {pin}: {e}", r.name),
+                Err(e) => log::error!("{}: INTx route for GSI {pin}: {e}", r.name),
             }
         }
     }

@@ -1,6 +1,5 @@
-//! The virtio-blk device (virtio 1.2, 5.2) behind the virtio-mmio transport: one request
-//! queue, requests served synchronously on the vCPU thread that notified the queue, with
-//! positional reads and writes on the backing file.
+//! virtio-blk requests (virtio 1.2, 5.2): parsing a descriptor chain and executing it with
+//! positional reads and writes on the backing file (block.rs runs them on the I/O thread).
 //!
 //! Supported: IN, OUT, FLUSH (fsync), GET_ID; VIRTIO_BLK_F_RO for a read-only disk,
 //! VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_SEG_MAX. A request beyond the end of the disk, or a
@@ -84,7 +83,7 @@ impl Block {
         }
         let len = meta.len();
         if len % SECTOR_SIZE != 0 {
-            eprintln!("rsvm-vmm: warning: --disk {}: size {len} is not a multiple of 512; the tail is ignored", path.display());
+            log::warn!("--disk {}: size {len} is not a multiple of 512; the tail is ignored", path.display());
         }
         let mut id = [0u8; VIRTIO_BLK_ID_BYTES as usize];
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -139,15 +138,21 @@ impl Block {
 
     /// Executes `req`, writes its status byte, and returns the number of bytes written to
     /// guest memory (the used length).
+    #[cfg(test)]
     pub fn execute(&self, mem: &GuestMemoryMmap, req: &Request) -> u32 {
+        self.execute_status(mem, req).1
+    }
+
+    /// As [`Block::execute`], with the status written (VIRTIO_BLK_S_*) first.
+    pub fn execute_status(&self, mem: &GuestMemoryMmap, req: &Request) -> (u32, u32) {
         let (status, written) = match self.run(mem, req) {
             Ok(w) => (VIRTIO_BLK_S_OK, w),
             Err(s) => (s, 0),
         };
         // A status address outside guest memory cannot be reported; the used length says 0.
         match mem.write_obj(status as u8, req.status) {
-            Ok(()) => written.saturating_add(1),
-            Err(_) => 0,
+            Ok(()) => (status, written.saturating_add(1)),
+            Err(_) => (VIRTIO_BLK_S_IOERR, 0),
         }
     }
 
