@@ -31,6 +31,7 @@ mod uapi;
 mod vcpu;
 mod vm;
 mod vmmem;
+mod vmsetup;
 mod vmshared;
 mod x86;
 

@@ -14,6 +14,7 @@
 //! | `mmio.rs` | nested page faults: fault-in from a memslot, or MMIO to userspace |
 //! | `apic.rs` | the in-kernel APIC's glue: timer, HLT sleep, INIT/SIPI, APIC MSRs and MMIO, CR8 |
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
+//! | `xcrs.rs` | `KVM_GET/SET_XCRS` (XCR0 from userspace, KVM's checks) |
 
 mod apic;
 mod exit;
@@ -22,6 +23,7 @@ mod mmio;
 mod pio;
 mod run;
 mod state;
+mod xcrs;
 
 use crate::{
     hwpage::HwPages,
