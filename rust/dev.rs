@@ -40,6 +40,21 @@ fn get_msr_index_list(arg: usize) -> Result<isize> {
     Ok(0)
 }
 
+/// KVM_GET_DEVICE_ATTR / KVM_HAS_DEVICE_ATTR on the system fd (KVM_CAP_SYS_ATTRIBUTES):
+/// group KVM_X86_GRP_SYSTEM, attribute KVM_X86_XCOMP_GUEST_SUPP (the XSAVE features a guest
+/// may have: the supported XCR0). Anything else ENXIO, as KVM without SEV (`flags` is not
+/// looked at, as in KVM). `get` writes the u64 value to `addr`.
+fn device_attr(arg: usize, get: bool) -> Result<isize> {
+    let a: KvmDeviceAttr = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmDeviceAttr>()).reader().read()?;
+    if a.group != KVM_X86_GRP_SYSTEM || a.attr != KVM_X86_XCOMP_GUEST_SUPP {
+        return Err(ENXIO);
+    }
+    if get {
+        UserSlice::new(UserPtr::from_addr(a.addr as usize), 8).writer().write(&fpu::guest_supported_xcr0())?;
+    }
+    Ok(0)
+}
+
 fn ioctl(cmd: c_uint, arg: c_ulong) -> Result<isize> {
     let features = Rsvm::features().ok_or(ENODEV)?;
     match cmd {
@@ -53,6 +68,8 @@ fn ioctl(cmd: c_uint, arg: c_ulong) -> Result<isize> {
         KVM_GET_VCPU_MMAP_SIZE => Ok(2 * 4096),
         KVM_GET_SUPPORTED_CPUID => get_supported_cpuid(arg as usize),
         KVM_GET_MSR_INDEX_LIST => get_msr_index_list(arg as usize),
+        KVM_GET_DEVICE_ATTR => device_attr(arg as usize, true),
+        KVM_HAS_DEVICE_ATTR => device_attr(arg as usize, false),
         RSVM_SELFTEST_WORLD_SWITCH => {
             let r = selftest::world_switch(&features)?;
             let mut w = UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<RsvmSelftest>()).writer();

@@ -23,7 +23,8 @@ pub(crate) mod pci;
 pub(crate) mod sched;
 
 pub(crate) use cpu::{
-    cpuhp_remove, cpuhp_setup, cpuid, fpu_begin, fpu_end, kick_cpu, kick_cpu_async, host_dr7, nr_cpu_ids, rdmsr, rdtsc, read_cr4,
+    cpuhp_remove, cpuhp_setup, cpuid, fpu_begin, fpu_end, host_dr7, kick_cpu, kick_cpu_async, nr_cpu_ids, num_online_cpus, rdmsr, rdtsc,
+    read_cr4,
     this_cpu, tsc_khz, wrmsr, IrqSave, NoPreempt,
 };
 pub(crate) use file::{anon_fd, file_private, misc_deregister, misc_register, mmap_pages, EventFd, FdKind};

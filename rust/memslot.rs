@@ -12,7 +12,7 @@
 
 use crate::ffi;
 use crate::npt::{Access, Npt};
-use crate::uapi::kvm::{KvmUserspaceMemoryRegion, KVM_MEM_READONLY};
+use crate::uapi::kvm::{KvmUserspaceMemoryRegion2, KVM_MEM_READONLY};
 use kernel::prelude::*;
 
 pub(crate) const PAGE_SIZE: u64 = 4096;
@@ -199,8 +199,10 @@ impl Memslots {
         self.slots.iter().any(|s| s.overlaps(gpa, npages))
     }
 
-    /// Validates a region as KVM's `__kvm_set_memory_region()` does (same errnos).
-    pub(crate) fn plan(&self, r: &KvmUserspaceMemoryRegion, gpa_limit: u64) -> Result<SlotChange> {
+    /// Validates a region as KVM's `__kvm_set_memory_region()` does (same errnos). The only
+    /// flag is READONLY: no dirty logging, and no guest_memfd (KVM_MEM_GUEST_MEMFD is EINVAL,
+    /// as on a KVM built without it), so `guest_memfd*` and the padding are never read.
+    pub(crate) fn plan(&self, r: &KvmUserspaceMemoryRegion2, gpa_limit: u64) -> Result<SlotChange> {
         if r.flags & !KVM_MEM_READONLY != 0 {
             return Err(EINVAL);
         }

@@ -32,6 +32,7 @@ mod uapi;
 mod vcpu;
 mod vm;
 mod vmmem;
+mod vmsetup;
 mod vmshared;
 mod x86;
 

@@ -12,6 +12,7 @@ use crate::{
     uapi::kvm::*,
     vcpu::Vcpu,
     vmmem::VmMem,
+    vmsetup::{self, VmSetup, MAX_VCPUS, MAX_VCPU_ID},
     vmshared::{VcpuShared, VmShared},
 };
 use core::sync::atomic::Ordering;
@@ -23,12 +24,8 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-/// KVM_CAP_MAX_VCPUS / KVM_CAP_NR_VCPUS.
-pub(crate) const MAX_VCPUS: u32 = 64;
 /// KVM_MAX_IRQ_ROUTES: the most IOAPIC routes KVM_CAP_SPLIT_IRQCHIP accepts.
 const MAX_IRQ_ROUTES: u64 = 4096;
-/// KVM_CAP_MAX_VCPU_ID: vCPU ids are below this.
-pub(crate) const MAX_VCPU_ID: u32 = 1024;
 
 /// KVM_CHECK_EXTENSION, on the system and the VM fd: non-zero exactly for what rsvm
 /// implements (the value where KVM's is a number), 0 for everything else.
@@ -46,9 +43,16 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_GET_TSC_KHZ
         | KVM_CAP_TSC_DEADLINE_TIMER
         | KVM_CAP_SIGNAL_MSI
-        | KVM_CAP_ENABLE_CAP_VM => 1,
+        | KVM_CAP_ENABLE_CAP_VM
+        | KVM_CAP_USER_MEMORY2
+        | KVM_CAP_SET_TSS_ADDR
+        | KVM_CAP_SET_IDENTITY_MAP_ADDR
+        | KVM_CAP_MMU_SHADOW_CACHE_CONTROL
+        | KVM_CAP_SYS_ATTRIBUTES
+        | KVM_CAP_XCRS => 1,
         c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
-        KVM_CAP_NR_VCPUS | KVM_CAP_MAX_VCPUS => MAX_VCPUS as isize,
+        KVM_CAP_NR_VCPUS => vmsetup::nr_vcpus() as isize,
+        KVM_CAP_MAX_VCPUS => MAX_VCPUS as isize,
         KVM_CAP_MAX_VCPU_ID => MAX_VCPU_ID as isize,
         KVM_CAP_NR_MEMSLOTS => MAX_SLOTS as isize,
         _ => 0,
@@ -58,10 +62,13 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
 /// The VM fd's object: the VM's shared state, and the ioctls only the fd has.
 pub(crate) struct Vm {
     shared: Arc<VmShared>,
+    setup: VmSetup,
 }
 
 impl Vm {
-    fn set_memory_region(&self, r: &KvmUserspaceMemoryRegion) -> Result<isize> {
+    /// KVM_SET_USER_MEMORY_REGION and KVM_SET_USER_MEMORY_REGION2 (a v1 region is read as a
+    /// v2 one with the rest zero, as KVM does).
+    fn set_memory_region(&self, r: &KvmUserspaceMemoryRegion2) -> Result<isize> {
         let mut mem = self.shared.mem.lock();
         let limit = mem.npt.gpa_limit();
         let change = mem.slots.plan(r, limit)?;
@@ -138,15 +145,18 @@ impl Vm {
             return Err(EINVAL);
         }
         let shared = {
+            // KVM's order: the count, the VM's id limit (fixed now if unset), then EEXIST.
             let mut vcpus = self.shared.vcpus.lock();
-            if vcpus.iter().any(|v| v.id as c_ulong == id) {
-                return Err(EEXIST);
-            }
             if vcpus.len() >= MAX_VCPUS as usize {
                 return Err(EINVAL);
             }
+            self.setup.precreate(id as u64)?;
+            if vcpus.iter().any(|v| v.id as c_ulong == id) {
+                return Err(EEXIST);
+            }
             let shared = VcpuShared::new(id as u32)?;
             vcpus.push(shared.clone(), GFP_KERNEL)?;
+            self.setup.created();
             shared
         };
         let r = Vcpu::new(self.shared.clone(), shared.clone()).and_then(|v| crate::anonfd::install(v));
@@ -156,7 +166,8 @@ impl Vm {
         r
     }
 
-    /// KVM_ENABLE_CAP on the VM fd: only KVM_CAP_SPLIT_IRQCHIP, before any vCPU exists.
+    /// KVM_ENABLE_CAP on the VM fd: KVM_CAP_SPLIT_IRQCHIP (before any vCPU exists) and
+    /// KVM_CAP_MAX_VCPU_ID.
     fn enable_cap(&self, arg: usize) -> Result<isize> {
         let c: KvmEnableCap = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmEnableCap>()).reader().read()?;
         if c.flags != 0 {
@@ -176,6 +187,10 @@ impl Vm {
                 }
                 self.shared.split_irqchip.store(true, Ordering::SeqCst);
                 Ok(0)
+            }
+            KVM_CAP_MAX_VCPU_ID_ENABLE => {
+                let _vcpus = self.shared.vcpus.lock();
+                self.setup.set_max_vcpu_ids(c.args[0])
             }
             _ => Err(EINVAL),
         }
@@ -200,8 +215,24 @@ impl Vm {
             KVM_SET_USER_MEMORY_REGION => {
                 let r: KvmUserspaceMemoryRegion =
                     UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmUserspaceMemoryRegion>()).reader().read()?;
+                // v1 takes only v1's flags (dirty logging, read-only) before the common checks.
+                if r.flags & !KVM_SET_USER_MEMORY_REGION_V1_FLAGS != 0 {
+                    return Err(EINVAL);
+                }
+                self.set_memory_region(&r.into())
+            }
+            KVM_SET_USER_MEMORY_REGION2 => {
+                let r: KvmUserspaceMemoryRegion2 =
+                    UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmUserspaceMemoryRegion2>()).reader().read()?;
                 self.set_memory_region(&r)
             }
+            KVM_SET_TSS_ADDR => self.setup.set_tss_addr(arg as u64),
+            KVM_SET_IDENTITY_MAP_ADDR => {
+                let _vcpus = self.shared.vcpus.lock();
+                self.setup.set_identity_map_addr(|| UserSlice::new(UserPtr::from_addr(arg as usize), 8).reader().read::<u64>())
+            }
+            KVM_SET_NR_MMU_PAGES => self.setup.set_nr_mmu_pages(arg as u64),
+            KVM_GET_TSC_KHZ => vmsetup::tsc_khz(),
             KVM_ENABLE_CAP => self.enable_cap(arg as usize),
             KVM_SIGNAL_MSI => self.signal_msi(arg as usize),
             _ => {
@@ -218,7 +249,7 @@ pub(crate) fn create_vm(features: SvmFeatures, machine_type: c_ulong) -> Result<
     if machine_type != 0 {
         return Err(EINVAL);
     }
-    let vm = Arc::new(Vm { shared: VmShared::new(features)? }, GFP_KERNEL)?;
+    let vm = Arc::new(Vm { shared: VmShared::new(features)?, setup: VmSetup::new() }, GFP_KERNEL)?;
     crate::anonfd::install(vm)
 }
 

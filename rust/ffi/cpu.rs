@@ -45,6 +45,14 @@ pub(crate) fn this_cpu() -> usize {
     kernel::cpu::CpuId::current().as_u32() as usize
 }
 
+/// Online CPUs right now (C's `num_online_cpus()`, an inline reading this counter).
+pub(crate) fn num_online_cpus() -> u32 {
+    // SAFETY: `__num_online_cpus` is an exported `atomic_t` the CPU hotplug code updates
+    // atomically; a volatile read of its counter is `raw_atomic_read`.
+    let n = unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::__num_online_cpus.counter)) };
+    n.max(1) as u32
+}
+
 /// Number of possible CPU ids.
 pub(crate) fn nr_cpu_ids() -> usize {
     kernel::cpu::nr_cpu_ids() as usize

@@ -21,9 +21,21 @@ pub(crate) const KVM_GET_MSR_INDEX_LIST: u32 = _IOWR::<KvmMsrList>(KVMIO, 0x02);
 pub(crate) const KVM_CHECK_EXTENSION: u32 = _IO(KVMIO, 0x03);
 pub(crate) const KVM_GET_VCPU_MMAP_SIZE: u32 = _IO(KVMIO, 0x04);
 pub(crate) const KVM_GET_SUPPORTED_CPUID: u32 = _IOWR::<KvmCpuid2>(KVMIO, 0x05);
+/// On the system fd: group 0 (KVM_X86_GRP_SYSTEM) attributes; also vCPU and device fds in KVM.
+pub(crate) const KVM_GET_DEVICE_ATTR: u32 = _IOW::<KvmDeviceAttr>(KVMIO, 0xe2);
+pub(crate) const KVM_HAS_DEVICE_ATTR: u32 = _IOW::<KvmDeviceAttr>(KVMIO, 0xe3);
+/// `KVM_X86_GRP_SYSTEM`'s attribute: the XSAVE features a guest may be given (supported XCR0).
+pub(crate) const KVM_X86_GRP_SYSTEM: u32 = 0;
+pub(crate) const KVM_X86_XCOMP_GUEST_SUPP: u64 = 0;
 // VM ioctls.
 pub(crate) const KVM_CREATE_VCPU: u32 = _IO(KVMIO, 0x41);
+pub(crate) const KVM_SET_NR_MMU_PAGES: u32 = _IO(KVMIO, 0x44);
+// KVM_GET_NR_MMU_PAGES (_IO 0x45) is deprecated and KVM 7.2 no longer handles it: ENOTTY,
+// as rsvm.
 pub(crate) const KVM_SET_USER_MEMORY_REGION: u32 = _IOW::<KvmUserspaceMemoryRegion>(KVMIO, 0x46);
+pub(crate) const KVM_SET_TSS_ADDR: u32 = _IO(KVMIO, 0x47);
+pub(crate) const KVM_SET_IDENTITY_MAP_ADDR: u32 = _IOW::<u64>(KVMIO, 0x48);
+pub(crate) const KVM_SET_USER_MEMORY_REGION2: u32 = _IOW::<KvmUserspaceMemoryRegion2>(KVMIO, 0x49);
 pub(crate) const KVM_ENABLE_CAP: u32 = _IOW::<KvmEnableCap>(KVMIO, 0xa3);
 pub(crate) const KVM_SIGNAL_MSI: u32 = _IOW::<KvmMsi>(KVMIO, 0xa5);
 // vCPU ioctls.
@@ -42,6 +54,8 @@ pub(crate) const KVM_SET_CPUID2: u32 = _IOW::<KvmCpuid2>(KVMIO, 0x90);
 pub(crate) const KVM_GET_XSAVE: u32 = _IOR::<KvmXsave>(KVMIO, 0xa4);
 pub(crate) const KVM_SET_XSAVE: u32 = _IOW::<KvmXsave>(KVMIO, 0xa5);
 pub(crate) const KVM_GET_TSC_KHZ: u32 = _IO(KVMIO, 0xa3);
+pub(crate) const KVM_GET_XCRS: u32 = _IOR::<KvmXcrs>(KVMIO, 0xa6);
+pub(crate) const KVM_SET_XCRS: u32 = _IOW::<KvmXcrs>(KVMIO, 0xa7);
 pub(crate) const KVM_GET_MP_STATE: u32 = _IOR::<u32>(KVMIO, 0x98);
 pub(crate) const KVM_SET_MP_STATE: u32 = _IOW::<u32>(KVMIO, 0x99);
 // struct kvm_mp_state values.
@@ -69,6 +83,14 @@ pub(crate) const KVM_CAP_TSC_DEADLINE_TIMER: u64 = 72;
 pub(crate) const KVM_CAP_SIGNAL_MSI: u64 = 77;
 pub(crate) const KVM_CAP_ENABLE_CAP_VM: u64 = 98;
 pub(crate) const KVM_CAP_SPLIT_IRQCHIP: u32 = 121;
+pub(crate) const KVM_CAP_MMU_SHADOW_CACHE_CONTROL: u64 = 2;
+pub(crate) const KVM_CAP_SET_TSS_ADDR: u64 = 4;
+pub(crate) const KVM_CAP_SET_IDENTITY_MAP_ADDR: u64 = 37;
+pub(crate) const KVM_CAP_SYS_ATTRIBUTES: u64 = 209;
+pub(crate) const KVM_CAP_USER_MEMORY2: u64 = 231;
+pub(crate) const KVM_CAP_XCRS: u64 = 56;
+/// KVM_ENABLE_CAP's number for KVM_CAP_MAX_VCPU_ID (the u32 `cap` field).
+pub(crate) const KVM_CAP_MAX_VCPU_ID_ENABLE: u32 = KVM_CAP_MAX_VCPU_ID as u32;
 
 // kvm_run.exit_reason
 pub(crate) const KVM_EXIT_IO: u32 = 2;
@@ -85,7 +107,12 @@ pub(crate) const KVM_EXIT_IO_OUT: u8 = 1;
 pub(crate) const KVM_INTERNAL_ERROR_EMULATION: u32 = 1;
 pub(crate) const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: u32 = 4;
 
+pub(crate) const KVM_MEM_LOG_DIRTY_PAGES: u32 = 1 << 0;
 pub(crate) const KVM_MEM_READONLY: u32 = 1 << 1;
+// KVM_MEM_GUEST_MEMFD (1 << 2), private memory from a guest_memfd: rsvm has none, so the
+// flag is EINVAL, as on a KVM built without CONFIG_KVM_GUEST_MEMFD.
+/// The flags KVM_SET_USER_MEMORY_REGION (v1) may carry at all (KVM_SET_USER_MEMORY_REGION_V1_FLAGS).
+pub(crate) const KVM_SET_USER_MEMORY_REGION_V1_FLAGS: u32 = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY;
 pub(crate) const KVM_MAX_CPUID_ENTRIES: u32 = 256;
 /// The PIO data page sits right after `kvm_run` in the vCPU mmap (as KVM_PIO_PAGE_OFFSET).
 pub(crate) const KVM_PIO_PAGE_OFFSET: usize = 1;
@@ -249,6 +276,72 @@ pub(crate) struct KvmUserspaceMemoryRegion {
     pub(crate) userspace_addr: u64,
 }
 
+/// `struct kvm_userspace_memory_region2`: v1's fields first, then the guest_memfd binding
+/// and padding (ignored, as KVM does).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KvmUserspaceMemoryRegion2 {
+    pub(crate) slot: u32,
+    pub(crate) flags: u32,
+    pub(crate) guest_phys_addr: u64,
+    pub(crate) memory_size: u64,
+    pub(crate) userspace_addr: u64,
+    pub(crate) guest_memfd_offset: u64,
+    pub(crate) guest_memfd: u32,
+    pub(crate) pad1: u32,
+    pub(crate) pad2: [u64; 14],
+}
+
+impl From<KvmUserspaceMemoryRegion> for KvmUserspaceMemoryRegion2 {
+    /// As KVM: a v1 region is a v2 region with everything past v1 zero.
+    fn from(r: KvmUserspaceMemoryRegion) -> Self {
+        Self {
+            slot: r.slot,
+            flags: r.flags,
+            guest_phys_addr: r.guest_phys_addr,
+            memory_size: r.memory_size,
+            userspace_addr: r.userspace_addr,
+            ..Default::default()
+        }
+    }
+}
+
+/// KVM_MAX_XCRS: entries in `struct kvm_xcrs`.
+pub(crate) const KVM_MAX_XCRS: usize = 16;
+/// XCR_XFEATURE_ENABLED_MASK: XCR0, the only XCR.
+pub(crate) const XCR_XFEATURE_ENABLED_MASK: u32 = 0;
+
+/// `struct kvm_xcr`
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KvmXcr {
+    pub(crate) xcr: u32,
+    pub(crate) reserved: u32,
+    pub(crate) value: u64,
+}
+
+/// `struct kvm_xcrs`
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KvmXcrs {
+    pub(crate) nr_xcrs: u32,
+    pub(crate) flags: u32,
+    pub(crate) xcrs: [KvmXcr; KVM_MAX_XCRS],
+    pub(crate) padding: [u64; 16],
+}
+
+/// `struct kvm_device_attr`
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KvmDeviceAttr {
+    /// No flags are defined; KVM ignores the field.
+    pub(crate) flags: u32,
+    pub(crate) group: u32,
+    pub(crate) attr: u64,
+    /// User address of the attribute's value.
+    pub(crate) addr: u64,
+}
+
 /// `struct kvm_interrupt`
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -364,6 +457,13 @@ static_assert!(size_of::<KvmMsrs>() == 8);
 static_assert!(size_of::<KvmCpuidEntry2>() == 40);
 static_assert!(size_of::<KvmCpuid2>() == 8);
 static_assert!(size_of::<KvmUserspaceMemoryRegion>() == 32);
+static_assert!(size_of::<KvmUserspaceMemoryRegion2>() == 160);
+static_assert!(offset_of!(KvmUserspaceMemoryRegion2, guest_memfd) == 40);
+static_assert!(offset_of!(KvmUserspaceMemoryRegion2, pad2) == 48);
+static_assert!(size_of::<KvmDeviceAttr>() == 24);
+static_assert!(size_of::<KvmXcr>() == 16);
+static_assert!(size_of::<KvmXcrs>() == 392);
+static_assert!(offset_of!(KvmXcrs, padding) == 264);
 static_assert!(size_of::<KvmRunIo>() == 16);
 static_assert!(size_of::<KvmRunMmio>() == 24);
 static_assert!(offset_of!(KvmRunMmio, len) == 16);
@@ -389,7 +489,8 @@ macro_rules! pod {
     )*};
 }
 pod!(KvmRegs, KvmSegment, KvmDtable, KvmSregs, KvmFpu, KvmXsave, KvmMsrEntry, KvmMsrs, KvmMsrList,
-     KvmCpuidEntry2, KvmCpuid2, KvmUserspaceMemoryRegion, KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi);
+     KvmCpuidEntry2, KvmCpuid2, KvmUserspaceMemoryRegion, KvmUserspaceMemoryRegion2, KvmDeviceAttr, KvmXcr, KvmXcrs,
+     KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi);
 
 /// Exit-union views that can be stored into `KvmRun::exit`.
 pub(crate) trait RunExit: Copy {}

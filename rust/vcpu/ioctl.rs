@@ -339,6 +339,11 @@ impl Vcpu {
                 let f: KvmFpu = user(size_of::<KvmFpu>()).reader().read()?;
                 self.state.lock().fpu.set_fpu(&f).map(|_| 0)
             }
+            KVM_GET_XCRS => user(size_of::<KvmXcrs>()).writer().write(&self.get_xcrs()).map(|_| 0),
+            KVM_SET_XCRS => {
+                let x: KvmXcrs = user(size_of::<KvmXcrs>()).reader().read()?;
+                self.set_xcrs(&x).map(|_| 0)
+            }
             KVM_GET_XSAVE => {
                 let x = KBox::new(self.state.lock().fpu.get_xsave(), GFP_KERNEL)?;
                 user(size_of::<KvmXsave>()).writer().write(&*x).map(|_| 0)

@@ -15,6 +15,7 @@
 //! | `apic.rs` | the in-kernel APIC's glue: timer, HLT sleep, INIT/SIPI, APIC MSRs and MMIO, CR8 |
 //! | `history.rs` | the last exits, printed at a shutdown (triple fault) |
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
+//! | `xcrs.rs` | `KVM_GET/SET_XCRS` (XCR0 from userspace, KVM's checks) |
 
 mod apic;
 mod cr;
@@ -25,6 +26,7 @@ mod mmio;
 mod pio;
 mod run;
 mod state;
+mod xcrs;
 
 use crate::{
     hwpage::HwPages,

@@ -26,6 +26,14 @@ ioctl_io_nr!(KVM_RUN, KVMIO, 0x80);
 ioctl_iow_nr!(KVM_SET_SIGNAL_MASK, KVMIO, 0x8b, kvm_bindings::kvm_signal_mask);
 ioctl_iowr_nr!(KVM_GET_MSR_INDEX_LIST, KVMIO, 0x02, kvm_bindings::kvm_msr_list);
 ioctl_iowr_nr!(KVM_GET_SUPPORTED_CPUID, KVMIO, 0x05, kvm_bindings::kvm_cpuid2);
+ioctl_io_nr!(KVM_SET_NR_MMU_PAGES, KVMIO, 0x44);
+ioctl_io_nr!(KVM_GET_NR_MMU_PAGES, KVMIO, 0x45);
+ioctl_io_nr!(KVM_SET_TSS_ADDR, KVMIO, 0x47);
+ioctl_iow_nr!(KVM_SET_IDENTITY_MAP_ADDR, KVMIO, 0x48, u64);
+ioctl_iow_nr!(KVM_SET_USER_MEMORY_REGION2, KVMIO, 0x49, kvm_bindings::kvm_userspace_memory_region2);
+ioctl_io_nr!(KVM_GET_TSC_KHZ, KVMIO, 0xa3);
+ioctl_iow_nr!(KVM_GET_DEVICE_ATTR, KVMIO, 0xe2, kvm_bindings::kvm_device_attr);
+ioctl_iow_nr!(KVM_HAS_DEVICE_ATTR, KVMIO, 0xe3, kvm_bindings::kvm_device_attr);
 
 /// Maximum exits the world-switch self-test reports.
 pub const SELFTEST_MAX_EXITS: usize = 8;
@@ -242,6 +250,14 @@ mod tests {
         assert_eq!(KVM_CREATE_VM(), 0xae01);
         assert_eq!(KVM_CHECK_EXTENSION(), 0xae03);
         assert_eq!(KVM_GET_VCPU_MMAP_SIZE(), 0xae04);
+        assert_eq!(KVM_SET_NR_MMU_PAGES(), 0xae44);
+        assert_eq!(KVM_GET_NR_MMU_PAGES(), 0xae45);
+        assert_eq!(KVM_SET_TSS_ADDR(), 0xae47);
+        // _IOW(KVMIO, n, T) = 0x4000_0000 | sizeof(T) << 16 | 0xae00 | n.
+        assert_eq!(KVM_SET_IDENTITY_MAP_ADDR(), 0x4008_ae48);
+        assert_eq!(KVM_SET_USER_MEMORY_REGION2(), 0x40a0_ae49);
+        assert_eq!(KVM_GET_DEVICE_ATTR(), 0x4018_aee2);
+        assert_eq!(KVM_HAS_DEVICE_ATTR(), 0x4018_aee3);
     }
 
     #[test]
@@ -294,6 +310,10 @@ mod kvm_layout {
         assert_eq!(size_of::<kvm_cpuid_entry2>(), 40);
         assert_eq!(size_of::<kvm_cpuid2>(), 8);
         assert_eq!(size_of::<kvm_userspace_memory_region>(), 32);
+        assert_eq!(size_of::<kvm_userspace_memory_region2>(), 160);
+        assert_eq!(offset_of!(kvm_userspace_memory_region2, guest_memfd), 40);
+        assert_eq!(offset_of!(kvm_userspace_memory_region2, pad2), 48);
+        assert_eq!(size_of::<kvm_device_attr>(), 24);
         assert_eq!(size_of::<kvm_interrupt>(), 4);
         assert_eq!(size_of::<kvm_signal_mask>(), 4);
         assert_eq!(size_of::<kvm_run>(), 2352);

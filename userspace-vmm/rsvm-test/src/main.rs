@@ -17,6 +17,7 @@ mod hoststate;
 mod apic;
 mod passthrough;
 mod vmtests;
+mod vmsetup;
 #[cfg(test)]
 mod emulate_tests;
 #[cfg(test)]
@@ -86,6 +87,10 @@ enum Cmd {
     FirstTouch,
     /// KVM_SET_USER_MEMORY_REGION rules and errnos.
     Memslots,
+    /// The memory and VM-setup ABI: KVM_SET_USER_MEMORY_REGION2, KVM_SET_TSS_ADDR,
+    /// KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_NR_MMU_PAGES, ENABLE_CAP(MAX_VCPU_ID), the vCPU
+    /// limits, KVM_GET_DEVICE_ATTR on the system fd; KVM's errnos.
+    VmSetup,
     /// THP-backed guest memory maps with 2 MiB NPT leaves (rsvm only).
     HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
@@ -151,9 +156,12 @@ fn api(dev: &str) -> TestResult {
     let v = kvm.get_api_version();
     check(v == KVM_API_VERSION, || format!("KVM_GET_API_VERSION = {v} (want {KVM_API_VERSION})"))?;
     // KVM_CHECK_EXTENSION claims exactly what rsvm implements (KVM's numbers, kvm.h).
+    // NR_VCPUS is KVM's min(online CPUs, KVM_MAX_VCPUS).
+    // SAFETY: sysconf has no memory effects.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) } as i32;
     let want: &[(u64, i32)] = &[
-        (3, 1), (7, 1), (9, 64), (10, 32764), (14, 1), (21, 1), (30, 1), (55, 1), (61, 1), (66, 64), (72, 1), (77, 1), (81, 1), (98, 1),
-        (105, 1), (121, 1), (128, 1024), (136, 1),
+        (2, 1), (3, 1), (4, 1), (7, 1), (9, online), (10, 32764), (14, 1), (21, 1), (30, 1), (37, 1), (55, 1), (56, 1), (61, 1), (66, 1024),
+        (72, 1), (77, 1), (81, 1), (98, 1), (105, 1), (121, 1), (128, 4096), (136, 1), (209, 1), (231, 1),
     ];
     let claimed: Vec<(u64, i32)> = (0..512u64).map(|c| (c, kvm.check_extension_raw(c))).filter(|&(_, v)| v != 0).collect();
     check(claimed == want, || format!("KVM_CHECK_EXTENSION claims {claimed:?} (want {want:?})"))?;
@@ -300,6 +308,7 @@ fn main() -> ExitCode {
         Cmd::FirstTouch => vmtests::first_touch(&args.dev),
         Cmd::Memslots => vmtests::memslot_rules(&args.dev),
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
+        Cmd::VmSetup => vmsetup::vm_setup(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
         Cmd::HostState { only } => hoststate::host_state(&args.dev, only.as_deref()),
         Cmd::Lapic => apic::lapic(&args.dev),
