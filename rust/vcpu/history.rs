@@ -11,7 +11,13 @@
 //! show once in hours of CI.
 
 use crate::svm::vmcb::{Vmcb, VmcbSeg};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
+
+/// When the last shutdown report was printed (jiffies; 0: never).
+static LAST_REPORT: AtomicU64 = AtomicU64::new(0);
+/// At most one shutdown report per 5 s.
+const REPORT_INTERVAL_MS: u32 = 5000;
 
 /// How many exits are kept.
 const LEN: usize = 16;
@@ -109,8 +115,20 @@ impl ExitHistory {
 
 
 
-    /// Prints the state at a shutdown intercept and the exits before it, oldest first.
+    /// Prints the state at a shutdown intercept and the exits before it, oldest first: at
+    /// most one report every `REPORT_INTERVAL_MS` in the whole module, so a guest that
+    /// triple-faults in a loop cannot flood the host's log (printk_ratelimited's purpose).
     pub(super) fn report_shutdown(&self, vm: u64, vcpu: u32, at: &Shutdown) {
+        // SAFETY: `jiffies` is the kernel's tick counter, updated by the timer code and read
+        // everywhere without a lock; a volatile read of the aligned word cannot tear.
+        let now = unsafe { core::ptr::addr_of!(kernel::bindings::jiffies).read_volatile() } as u64;
+        let last = LAST_REPORT.load(Ordering::Relaxed);
+        let interval = kernel::time::msecs_to_jiffies(REPORT_INTERVAL_MS) as u64;
+        if last != 0 && now.wrapping_sub(last) < interval
+            || LAST_REPORT.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
         let (cs, s) = (at.cs, &at.save);
         pr_info!(
             "vm{} vcpu{}: shutdown (triple fault) at {:04x}:{:016x} rsp {:016x} rflags {:x} cr0 {:x} cr3 {:x} cr4 {:x} efer {:x} idtr {:x}/{:x} cpl {} exitintinfo {:08x}\n",
