@@ -32,7 +32,7 @@ pub(crate) use mem::{
     access_ok, alloc_pages, free_pages, page_address, page_to_phys, pages_held, phys_to_virt, pin_user_pages,
     pinned_pages, unpin_user_pages, virt_to_phys, OwnerMm,
 };
-pub(crate) use sched::{cond_resched, evt_poll_start, evt_poll_stop, evt_ratelimit, signal_pending, SigmaskGuard, WaitQueue};
+pub(crate) use sched::{resched_before_entry, evt_poll_start, evt_poll_stop, evt_ratelimit, signal_pending, SigmaskGuard, WaitQueue};
 
 extern "C" {
     // Private: Rust outside this file and `ffi/` calls the safe wrappers of `ffi/`.
@@ -56,7 +56,7 @@ extern "C" {
     fn rsvm_shim_page_to_phys(page: *mut c_void) -> u64;
     fn rsvm_shim_page_address(page: *mut c_void) -> c_ulong;
     fn rsvm_shim_access_ok(addr: c_ulong, size: c_ulong) -> c_int;
-    fn rsvm_shim_cond_resched();
+    fn rsvm_shim_resched_before_entry();
     fn rsvm_shim_sigset_activate(mask: *const u64);
     fn rsvm_shim_sigset_deactivate();
     fn rsvm_shim_fpu_begin();

@@ -220,10 +220,20 @@ int rsvm_shim_access_ok(unsigned long addr, unsigned long size)
 	return access_ok((void __user *)addr, size);
 }
 
-/* Why C: cond_resched() is a macro (static call or no-op, by preemption model). */
-void rsvm_shim_cond_resched(void)
+/*
+ * Between two guest entries, as KVM's xfer_to_guest_mode_handle_work(): yield if the scheduler
+ * asked, lazily or not. Under full or lazy preemption cond_resched() compiles to nothing, a
+ * lazy request is honoured only on return to userspace or after the next tick, and a full one
+ * only when the CPU took the resched IPI while preemption was off; a vCPU that keeps exiting
+ * in the kernel (or whose IPI the emulator lost) then holds the CPU, and stop_machine() on
+ * another CPU stalls (seen under the fuzzer). Reading the thread flags does not depend on any
+ * of that.
+ * Why C: read_thread_flags() and the _TIF_ masks are static inlines and macros.
+ */
+void rsvm_shim_resched_before_entry(void)
 {
-	cond_resched();
+	if (read_thread_flags() & (_TIF_NEED_RESCHED | _TIF_NEED_RESCHED_LAZY))
+		schedule();
 }
 
 /*

@@ -43,7 +43,7 @@ int rsvm_shim_mmap_pages(struct vm_area_struct *vma, unsigned long *vas, unsigne
 phys_addr_t rsvm_shim_page_to_phys(struct page *page);
 unsigned long rsvm_shim_page_address(struct page *page);
 int rsvm_shim_access_ok(unsigned long addr, unsigned long size);
-void rsvm_shim_cond_resched(void);
+void rsvm_shim_resched_before_entry(void);
 void rsvm_shim_sigset_activate(const u64 *mask);
 void rsvm_shim_sigset_deactivate(void);
 void rsvm_shim_fpu_begin(void);

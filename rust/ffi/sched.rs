@@ -4,7 +4,7 @@
 //! sleep (an rcuwait), the vCPU's signal mask during `KVM_RUN`, and the AMD-Vi event-log
 //! poll (shim.c's delayed work) with its message ratelimit.
 
-use super::{rsvm_shim_cond_resched, rsvm_shim_evt_poll_start, rsvm_shim_evt_poll_stop, rsvm_shim_evt_ratelimit, rsvm_shim_sigset_activate, rsvm_shim_sigset_deactivate, rsvm_shim_waitq_wait};
+use super::{rsvm_shim_resched_before_entry, rsvm_shim_evt_poll_start, rsvm_shim_evt_poll_stop, rsvm_shim_evt_ratelimit, rsvm_shim_sigset_activate, rsvm_shim_sigset_deactivate, rsvm_shim_waitq_wait};
 use kernel::{alloc::KBox, bindings};
 
 /// Whether the current task has a signal pending.
@@ -12,9 +12,11 @@ pub(crate) fn signal_pending() -> bool {
     kernel::current!().signal_pending()
 }
 
-pub(crate) fn cond_resched() {
+/// Yields if the scheduler asked (lazily or not), as KVM does between two guest entries
+/// (shim.c says why `cond_resched()` is not enough).
+pub(crate) fn resched_before_entry() {
     // SAFETY: called from process context without locks that forbid sleeping.
-    unsafe { rsvm_shim_cond_resched() };
+    unsafe { rsvm_shim_resched_before_entry() };
 }
 
 /// What a halted vCPU sleeps on: an rcuwait (see `rsvm_shim_waitq_wait` in shim.c for why

@@ -63,7 +63,7 @@ impl Vcpu {
                 run.set_reason(KVM_EXIT_INTR);
                 return Err(EINTR);
             }
-            ffi::cond_resched();
+            ffi::resched_before_entry();
             let want_window = run.request_interrupt_window();
             if want_window && st.ready_for_injection() {
                 run.set_reason(KVM_EXIT_IRQ_WINDOW_OPEN);
