@@ -15,6 +15,7 @@
 //! | `apic.rs` | the in-kernel APIC's glue: timer, HLT sleep, INIT/SIPI, APIC MSRs and MMIO, CR8 |
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
 //! | `xcrs.rs` | `KVM_GET/SET_XCRS` (XCR0 from userspace, KVM's checks) |
+//! | `getcpuid.rs` | `KVM_GET_CPUID2` (the table as set, with the bits that follow vCPU state) |
 
 mod apic;
 mod exit;
@@ -24,6 +25,7 @@ mod pio;
 mod run;
 mod state;
 mod xcrs;
+mod getcpuid;
 
 use crate::{
     hwpage::HwPages,
