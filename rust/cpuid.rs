@@ -173,6 +173,19 @@ pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, c
         }
     }
     let Some(mut e) = e else { return [0; 4] };
+    runtime_bits(&mut e, cr4, apic_enabled);
+    match e.function {
+        0x8000_0001 => e.ecx &= !(1 << 2),
+        0x8000_000a => return [0; 4],
+        _ => {}
+    }
+    [e.eax, e.ebx, e.ecx, e.edx]
+}
+
+/// The bits of an entry that follow the vCPU's state, as KVM's kvm_update_cpuid_runtime():
+/// OSXSAVE and OSPKE from CR4, APIC from IA32_APIC_BASE's enable (with an in-kernel APIC).
+/// What the guest's CPUID returns and what `KVM_GET_CPUID2` reads back.
+pub(crate) fn runtime_bits(e: &mut KvmCpuidEntry2, cr4: u64, apic_enabled: Option<bool>) {
     match e.function {
         1 => {
             e.ecx &= !(1 << 27);
@@ -189,9 +202,6 @@ pub(crate) fn guest_cpuid(table: &[KvmCpuidEntry2], function: u32, index: u32, c
                 e.ecx |= 1 << 4;
             }
         }
-        0x8000_0001 => e.ecx &= !(1 << 2),
-        0x8000_000a => return [0; 4],
         _ => {}
     }
-    [e.eax, e.ebx, e.ecx, e.edx]
 }

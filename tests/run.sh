@@ -6,6 +6,8 @@
 #   RSVM_TESTS="04-world-switch.sh ..."   a subset of tests/l1 to run
 #   RSVM_APPEND="k=v ..."   added to the test VM's kernel command line (reaches the tests'
 #                           environment: rsvm_soak_secs=, rsvm_test_timeout=)
+#   RSVM_KST="full subset"  what 30-kvm-selftests.sh runs on each CPU model in turn (Linux's
+#                           KVM selftests: the whole table, or kvm-selftests.conf's subset)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
@@ -32,15 +34,40 @@ l2_args=()
 if "$top/scripts/mk-guest-initramfs" "$l2_initrd"; then
 	l2_args=(--add "$kdir/arch/x86/boot/bzImage" --add "$l2_initrd")
 fi
+# Linux's KVM selftests (tests/l1/30-kvm-selftests.sh), built from the same source as the
+# test kernel, go into the VM only when that test is selected: the full table on the first CPU
+# model, the named subset on the others (the suite's time budget), RSVM_KST to choose.
+kst_args=(); kst_modes=(${RSVM_KST:-full subset})
+if [ -z "${RSVM_TESTS:-}" ] || [[ "${RSVM_TESTS}" == *kvm-selftests* ]]; then
+	if kst_dir=$("$top/scripts/kselftests.sh"); then
+		kst_args=(--add-tree "$kst_dir=/kselftests")
+	else
+		echo "not ok - building the KVM selftests failed: 30-kvm-selftests skips"
+		failed=$((failed + 1))
+	fi
+fi
 declare -A levels=([max]=5 [max,-la57]=4)
+model=0
 for cpu in ${RSVM_CPUS:-max max,-la57}; do
 	log="$logdir/vm-${cpu//[^a-z0-9]/_}.log"
 	echo "=== tests/l1 on -cpu $cpu ==="
-	args=(--cpu "$cpu" --timeout "${RSVM_VM_TIMEOUT:-1200}" --log "$log" "${l2_args[@]}")
+	kst=${kst_modes[$model]:-${kst_modes[-1]}}; model=$((model + 1))
+	# The selftests' own time on top of the rest: both hypervisors, 30 s per test at most.
+	extra=0
+	if [ ${#kst_args[@]} -gt 0 ]; then extra=900; [ "$kst" = full ] && extra=2400; fi
+	vm_to=${RSVM_VM_TIMEOUT:-$((1200 + extra))}
+	args=(--cpu "$cpu" --timeout "$vm_to" --log "$log" "${l2_args[@]}" "${kst_args[@]}" --append "rsvm_kst=$kst")
 	[ -n "${levels[$cpu]:-}" ] && args+=(--append "rsvm_expect_npt=${levels[$cpu]}")
 	[ -n "${RSVM_APPEND:-}" ] && args+=(--append "$RSVM_APPEND")
 	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh ${RSVM_TESTS:-} 2>&1 | tee -a /dev/stderr)
 	vrc=$?
+	# The selftests' table (test | kvm_amd | rsvm | note), as Markdown.
+	if grep -q '^# kst|' <<<"$out"; then
+		kst_log="$logdir/kvm-selftests-${cpu//[^a-z0-9]/_}.md"
+		{ sed -n 's/^# kst| \([^(].*\)$/| \1 |/p' <<<"$out" | sed '2i| --- | --- | --- | --- |'
+		  echo; sed -n 's/^# kst| \((.*\)$/\1/p' <<<"$out"; } > "$kst_log"
+		echo "KVM selftests table: $kst_log"
+	fi
 	p=$(grep -Ec '^ok [0-9]+ ' <<<"$out" || true)
 	s=$(grep -Ec '^ok [0-9]+ .*# SKIP' <<<"$out" || true)
 	f=$(grep -Ec '^not ok [0-9]+ ' <<<"$out" || true)

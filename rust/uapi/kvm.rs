@@ -51,6 +51,7 @@ pub(crate) const KVM_SET_SIGNAL_MASK: u32 = _IOW::<KvmSignalMask>(KVMIO, 0x8b);
 pub(crate) const KVM_GET_FPU: u32 = _IOR::<KvmFpu>(KVMIO, 0x8c);
 pub(crate) const KVM_SET_FPU: u32 = _IOW::<KvmFpu>(KVMIO, 0x8d);
 pub(crate) const KVM_SET_CPUID2: u32 = _IOW::<KvmCpuid2>(KVMIO, 0x90);
+pub(crate) const KVM_GET_CPUID2: u32 = _IOWR::<KvmCpuid2>(KVMIO, 0x91);
 pub(crate) const KVM_GET_XSAVE: u32 = _IOR::<KvmXsave>(KVMIO, 0xa4);
 pub(crate) const KVM_SET_XSAVE: u32 = _IOW::<KvmXsave>(KVMIO, 0xa5);
 pub(crate) const KVM_GET_TSC_KHZ: u32 = _IO(KVMIO, 0xa3);
@@ -105,6 +106,8 @@ pub(crate) const KVM_EXIT_IO_IN: u8 = 0;
 pub(crate) const KVM_EXIT_IO_OUT: u8 = 1;
 // kvm_run.internal.suberror
 pub(crate) const KVM_INTERNAL_ERROR_EMULATION: u32 = 1;
+/// An event's delivery needed emulation (e.g. the IDT in MMIO).
+pub(crate) const KVM_INTERNAL_ERROR_DELIVERY_EV: u32 = 3;
 pub(crate) const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: u32 = 4;
 
 pub(crate) const KVM_MEM_LOG_DIRTY_PAGES: u32 = 1 << 0;

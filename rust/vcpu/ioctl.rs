@@ -355,6 +355,7 @@ impl Vcpu {
             KVM_GET_MSRS => self.get_msrs(a, false),
             KVM_SET_MSRS => self.get_msrs(a, true),
             KVM_SET_CPUID2 => self.set_cpuid(a),
+            KVM_GET_CPUID2 => self.get_cpuid(a),
             KVM_INTERRUPT => self.interrupt(a),
             KVM_GET_MP_STATE => user(4).writer().write(&self.mp_state()).map(|_| 0),
             KVM_SET_MP_STATE => {

@@ -30,6 +30,9 @@ impl Vcpu {
                 return Ok(Action::Resume);
             }
         }
+        if let Some(a) = self.vectoring_mmio(st, run, gpa) {
+            return Ok(a);
+        }
         if info.in_guest_page_walk() {
             // The guest's own page tables point outside RAM: nothing to emulate.
             drop(mem);
@@ -70,6 +73,24 @@ impl Vcpu {
         }
         run.set_exit(KVM_EXIT_MMIO, m);
         Ok(Action::User)
+    }
+
+    /// The fault hit MMIO while the CPU was delivering an event (EXITINTINFO holds an NMI,
+    /// exception or software interrupt: the IDT, a stack or a TSS outside RAM): nothing can
+    /// be emulated, so `KVM_EXIT_INTERNAL_ERROR` with KVM_INTERNAL_ERROR_DELIVERY_EV and KVM's
+    /// data (`kvm_prepare_event_vectoring_exit`: EXITINFO2, exit code, EXITINFO1, the GPA,
+    /// the CPU). External interrupts (type 0) are not counted, as in KVM's SVM check.
+    fn vectoring_mmio(&self, st: &mut VcpuState, run: RunPage, gpa: u64) -> Option<Action> {
+        let c = &st.vmcb().control;
+        if !c.exit_int_info.valid() || c.exit_int_info.type_bits() == 0 {
+            return None;
+        }
+        let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_DELIVERY_EV, ndata: 5, ..Default::default() };
+        for (d, v) in i.data.iter_mut().zip([c.exit_info_2, c.exit_code, c.exit_info_1, gpa, crate::ffi::this_cpu() as u64]) {
+            *d = v;
+        }
+        run.set_exit(KVM_EXIT_INTERNAL_ERROR, i);
+        Some(Action::User)
     }
 
     /// Finishes an MMIO load the VMM handled: the data into the destination register, then

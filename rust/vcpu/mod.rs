@@ -16,6 +16,7 @@
 //! | `history.rs` | the last exits, printed at a shutdown (triple fault) |
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
 //! | `xcrs.rs` | `KVM_GET/SET_XCRS` (XCR0 from userspace, KVM's checks) |
+//! | `getcpuid.rs` | `KVM_GET_CPUID2` (the table as set, with the bits that follow vCPU state) |
 
 mod apic;
 mod cr;
@@ -27,6 +28,7 @@ mod pio;
 mod run;
 mod state;
 mod xcrs;
+mod getcpuid;
 
 use crate::{
     hwpage::HwPages,

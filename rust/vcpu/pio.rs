@@ -156,6 +156,11 @@ impl Vcpu {
 
     fn complete_string(&self, st: &mut VcpuState, s: StrIo, size: u8, input: bool, next_rip: u64) -> Result {
         let reg = if input { 7 } else { 6 };
+        let amask = emulate::mask(s.addr_size);
+        // The VMM may have lowered RCX since the exit: as KVM's emulator, which re-runs the
+        // instruction with the RCX it finds, only that many elements are done (never more
+        // than the guest's count now allows, so its buffer is not overrun).
+        let s = if s.rep { StrIo { count: (s.count as u64).min(st.gprs[1] & amask) as u32, ..s } } else { s };
         if input {
             let n = size as usize * s.count as usize;
             let mut buf = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -179,7 +184,6 @@ impl Vcpu {
             }
         }
         let df = st.vmcb().save.rflags & RFLAGS_DF != 0;
-        let amask = emulate::mask(s.addr_size);
         let step = size as u64 * s.count as u64;
         let r = emulate::Reg { num: reg as u8, high8: false };
         let cur = st.gprs[reg];
@@ -187,7 +191,7 @@ impl Vcpu {
         emulate::write_reg(&mut st.gprs, r, s.addr_size, new);
         let mut done = true;
         if s.rep {
-            // The VMM may have changed RCX since the exit: never underflow.
+            // `count` is at most RCX (above): no underflow.
             let left = (st.gprs[1] & amask).saturating_sub(s.count as u64);
             emulate::write_reg(&mut st.gprs, emulate::Reg { num: 1, high8: false }, s.addr_size, left);
             done = left == 0;

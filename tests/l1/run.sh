@@ -48,7 +48,9 @@ for t in $tests; do
 	i=$((i + 1))
 	name=${t%.sh}
 	echo "# --- $name"
-	{ timeout "${rsvm_test_timeout:-600}" sh "./$t" 2>&1; echo $? > /tmp/rc; } > /tmp/out
+	# A test that needs longer than the default says so in its first line ("# rsvm-timeout: N").
+	to=$(sed -n '1s/^# rsvm-timeout: *\([0-9][0-9]*\)$/\1/p' "$t")
+	{ timeout "${to:-${rsvm_test_timeout:-600}}" sh "./$t" 2>&1; echo $? > /tmp/rc; } > /tmp/out
 	sed 's/^/# /' /tmp/out
 	rc=$(cat /tmp/rc)
 	case "$rc" in

@@ -131,6 +131,14 @@ fn memory_region2(dev: &str) -> TestResult {
     let end = g.run(16)?;
     let seen = g.trace.iter().any(|l| l == "out port=0x80 data=5a");
     check(end == "hlt" && seen, || format!("the guest read 0x5a from the REGION2 slot ({:?})", g.trace))?;
+    // KVM_RUN with immediate_exit: EINTR, and the last exit's reason stays (as KVM).
+    g.vcpu.set_kvm_immediate_exit(1);
+    let r = g.vcpu.run().map(|_| ()).map_err(|e| e.errno());
+    g.vcpu.set_kvm_immediate_exit(0);
+    let reason = g.vcpu.get_kvm_run().exit_reason;
+    check(r == Err(libc::EINTR) && reason == kvm_bindings::KVM_EXIT_HLT, || {
+        format!("immediate_exit: {r:?}, exit_reason {reason} (want EINTR, still KVM_EXIT_HLT = 5)")
+    })?;
 
     let mut r = region2(3, 0x90000, 0x10000, m.ptr as u64, KVM_MEM_GUEST_MEMFD);
     r.guest_memfd = vmfd as u32; // an open fd that is not a guest_memfd
