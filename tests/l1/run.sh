@@ -9,7 +9,7 @@ n=$(echo $tests | wc -w)
 # irqbypass unloaded, edu (00:04.0) bound to no driver, rsvm loaded with its default
 # parameters. Says what it had to undo.
 restore() {
-	killall -q -9 rsvm-test rsvm-bench rsvm-vmm qemu-system-x86_64 2>/dev/null && { echo "killed leftover programs"; sleep 1; }
+	killall -q -9 rsvm-test rsvm-bench rsvm-vmm rsvm-fuzz qemu-system-x86_64 2>/dev/null && { echo "killed leftover programs"; sleep 1; }
 	e=/sys/bus/pci/devices/0000:00:04.0
 	if [ -e /sys/bus/pci/drivers/rsvm/0000:00:04.0 ]; then
 		echo 0000:00:04.0 > /sys/bus/pci/drivers/rsvm/unbind && echo "unbound edu from rsvm"
