@@ -915,9 +915,6 @@ payloads! {
         and rax, ~(1 << 5)
         mov cr4, rax
         mov rax, cr4
-        bts rax, 32
-        mov cr4, rax
-        mov rax, cr4
         or rax, 1 << 7
         mov cr4, rax
         mov rax, cr4

