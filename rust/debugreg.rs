@@ -13,8 +13,8 @@
 //!   alone. The guest's DR0-3 are also loaded while its DR7 enables a breakpoint.
 //! - #VMEXIT leaves the host's DR7 with every breakpoint disabled (APM 15.7.2); when the
 //!   host has breakpoints (perf, ptrace), they are restored after every exit, as KVM's
-//!   `hw_breakpoint_restore()`. Otherwise DR0-3 are cleared after the guest's were loaded:
-//!   no guest's addresses stay in the hardware once the vCPU is back in the host.
+//!   `hw_breakpoint_restore()`. Otherwise the guest's DR0-3 stay behind the host's DR7,
+//!   which enables none of them (as KVM).
 //!
 //! Everything here runs between CLGI and STGI: no interrupt or NMI sees a half-switched set
 //! and none can install a host breakpoint in the middle.
@@ -88,8 +88,6 @@ pub(crate) struct GuestDebug {
 pub(crate) struct HostDebug {
     /// The host's DR0-3 and DR7 if it has breakpoints enabled on this CPU.
     host: Option<([u64; 4], u64)>,
-    /// The guest's DR0-3 were loaded.
-    loaded: bool,
 }
 
 impl GuestDebug {
@@ -109,16 +107,17 @@ impl GuestDebug {
             unsafe { set_dr7(DR7_FIXED_1) };
         }
         if loaded {
-            // SAFETY: as above; `exit` restores or clears DR0-3.
+            // SAFETY: as above; `exit` restores the host's DR0-3 if it has breakpoints (else the
+            // host's DR7 enables none of them).
             unsafe { set_db(&self.db) };
         }
-        HostDebug { host, loaded }
+        HostDebug { host }
     }
 
     /// Right after #VMEXIT (GIF=0): reads back the guest's DR0-3 if they were live (DR6 and
     /// DR7 are in the VMCB) and says whether the DR intercepts must come back (`true`), as
     /// `svm_sync_dirty_debug_regs()`; then the host's breakpoints are restored, as
-    /// `hw_breakpoint_restore()`, or the guest's addresses cleared.
+    /// `hw_breakpoint_restore()`.
     ///
     /// # Safety
     ///
@@ -130,12 +129,15 @@ impl GuestDebug {
         }
         // SAFETY: GIF=0 (the caller); these are the host's own values or zeros.
         unsafe {
+            // Without host breakpoints the guest's addresses stay in DR0-3 behind a DR7 that
+            // enables nothing, as KVM leaves them ("we don't care about the messed up debug
+            // address registers", vcpu_enter_guest()). Not clearing them also keeps rsvm off
+            // QEMU 7.2's DR write path, whose watchpoint list VMRUN and #VMEXIT do not update
+            // (fixed in QEMU 9.1): every needless DR write there risks a crash of the emulator.
             if let Some((db, dr7)) = h.host {
                 set_db(&db);
                 set_dr6(DR6_RESERVED);
                 set_dr7(dr7);
-            } else if h.loaded {
-                set_db(&[0; 4]);
             }
         }
         was_live

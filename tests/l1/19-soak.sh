@@ -43,7 +43,10 @@ grep -q 'RSVM-L2: soak cpu' $log || { kill -9 $pid 2>/dev/null; wait $pid; tail 
 
 # The host side, until the VMM exits. Other VMs beside the guest run in the background.
 on vms && ( while kill -0 $pid 2>/dev/null; do
-	for p in $(rsvm-test list); do
+	# Not dr64: QEMU 7.2 does not update its watchpoint list when VMRUN and #VMEXIT load DR7
+	# (fixed in QEMU 9.1), and hundreds of guests with data breakpoints crashed the emulator
+	# (a segfault in this test); 09 and 11 run it once.
+	for p in $(rsvm-test list | grep -vx dr64); do
 		kill -0 $pid 2>/dev/null || break
 		rsvm-test payload "$p" > /tmp/soak-payload.out 2>&1 && continue
 		echo "soak: payload $p failed (status $?) at $(date +%T), $(grep -c . /tmp/soak-hits 2>/dev/null || echo 0) rounds in; its last lines:"
