@@ -3,8 +3,9 @@
 # built static by scripts/kselftests.sh, in /kselftests), each run on kvm_amd and on rsvm with
 # a per-test timeout. Every test that passes on kvm_amd must pass on rsvm, except those with an
 # `xfail` line in kvm-selftests.conf (the missing feature named); `out` lines are outside
-# rsvm's feature set and run on neither. rsvm_kst=full (default) runs every test,
-# rsvm_kst=subset the `subset` lines only; rsvm_kst_timeout= is the per-test timeout (30 s).
+# rsvm's feature set and `slow` ones beyond the time budget: they run on neither.
+# rsvm_kst=full (default) runs every test, rsvm_kst=subset the `subset` lines only;
+# rsvm_kst_timeout= is the per-test timeout (30 s; `timeout` lines raise it per test).
 # Prints the table as "kst|" lines (tests/run.sh collects them into build/test-logs).
 . ./lib.sh
 KST=/kselftests
@@ -23,7 +24,7 @@ else
 	list=$(cat $KST/list)
 fi
 run_list=""
-for t in $list; do has out $t || run_list="$run_list $t"; done
+for t in $list; do has out $t || has slow $t || run_list="$run_list $t"; done
 
 # run_all HV: every test of run_list against /dev/kvm; records "rc secs" in $res/HV.NAME.
 run_all() {
@@ -79,6 +80,9 @@ for t in $list; do
 	n=$(echo $t | tr / _)
 	if has out $t; then
 		echo "kst| $t | - | - | out: $(field out $t)"
+		continue
+	elif has slow $t; then
+		echo "kst| $t | - | - | slow: $(field slow $t)"
 		continue
 	fi
 	set -- $(cat $res/kvm.$n 2>/dev/null); k=$(verdict "${1:-}"); ksec=${2:-}
