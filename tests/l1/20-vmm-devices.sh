@@ -166,9 +166,9 @@ kvm_unload() { rmmod kvm_amd; rmmod kvm; rmmod irqbypass; }
 	bad "expected six hex bytes" --kernel $K --net tap=t0,mac=52:54:00:00:01
 	bad "an interface name is 1 to 15 characters" --kernel $K --net tap=this-name-is-too-long
 	[ -z "$NET" ] || bad "--net tap=lo: cannot attach to the TAP device" --dev /dev/kvm --kernel $K --initrd $I --net tap=lo $SANDBOX
-); r=$?
+); rbad=$?
 kvm_ref() { devices_l2 /dev/kvm kvm_amd && { [ -n "$SANDBOX" ] || sandbox_trap /dev/kvm kvm_amd; }; }
-[ $r = 0 ] && { ( kvm_ref ); r=$?; }
+( kvm_ref ); r=$?
 if [ $r != 0 ]; then
 	# As in 15-linux-guest: kvm_amd injects interrupts with EVENTINJ, which QEMU's TCG can
 	# deliver twice (issue 12, Documentation/testing.md; seen here as an L2 triple fault under
@@ -178,6 +178,7 @@ if [ $r != 0 ]; then
 fi
 kvm_unload
 load_rsvm || fail "reload rsvm"
+[ $rbad = 0 ] || fail "bad input on /dev/kvm (see above)"
 [ $r = 0 ] || fail "on /dev/kvm (see above)"
 ( devices_l2 /dev/rsvm rsvm && { [ -n "$SANDBOX" ] || sandbox_trap /dev/rsvm rsvm; } ) || fail "on /dev/rsvm (see above)"
 [ -z "$SANDBOX" ] || skip "everything but the sandbox passed: this L1 kernel has no seccomp filters (CONFIG_SECCOMP_FILTER), so the VMM ran with --no-seccomp"
