@@ -67,7 +67,7 @@ devices_l2() {
 		ip addr add 10.0.2.1/24 dev $TAP && ip link set $TAP up || { kill $pid; fail "$name: the VMM's TAP $TAP did not appear"; }
 	fi
 	if ! wait_log $log 'RSVM-L2: devices ready' "$TMO" $pid; then
-		tail -n 40 $log | l2_show; kill $pid 2>/dev/null; fail "$name: the guest did not get to its device checks"
+		tail -n 40 $log | l2_show; kill $pid ${srv1:-} ${srv2:-} 2>/dev/null; fail "$name: the guest did not get to its device checks"
 	fi
 	grep -E '^RSVM-L2: (disks|net|FAIL)' $log | l2_show
 	grep -q 'RSVM-L2: FAIL' $log && { kill $pid; fail "$name: the guest's checks (above)"; }
@@ -166,11 +166,19 @@ kvm_unload() { rmmod kvm_amd; rmmod kvm; rmmod irqbypass; }
 	bad "expected six hex bytes" --kernel $K --net tap=t0,mac=52:54:00:00:01
 	bad "an interface name is 1 to 15 characters" --kernel $K --net tap=this-name-is-too-long
 	[ -z "$NET" ] || bad "--net tap=lo: cannot attach to the TAP device" --dev /dev/kvm --kernel $K --initrd $I --net tap=lo $SANDBOX
-	devices_l2 /dev/kvm kvm_amd
-	[ -n "$SANDBOX" ] || sandbox_trap /dev/kvm kvm_amd
-); r=$?
+); rbad=$?
+kvm_ref() { devices_l2 /dev/kvm kvm_amd && { [ -n "$SANDBOX" ] || sandbox_trap /dev/kvm kvm_amd; }; }
+( kvm_ref ); r=$?
+if [ $r != 0 ]; then
+	# As in 15-linux-guest: kvm_amd injects interrupts with EVENTINJ, which QEMU's TCG can
+	# deliver twice (issue 12, Documentation/testing.md; seen here as an L2 triple fault under
+	# network load on -cpu max,-la57): the reference gets one more try. rsvm's run gets none.
+	echo "note: the kvm_amd reference failed once; running it again (emulator bug, testing.md)"
+	( kvm_ref ); r=$?
+fi
 kvm_unload
 load_rsvm || fail "reload rsvm"
+[ $rbad = 0 ] || fail "bad input on /dev/kvm (see above)"
 [ $r = 0 ] || fail "on /dev/kvm (see above)"
 ( devices_l2 /dev/rsvm rsvm && { [ -n "$SANDBOX" ] || sandbox_trap /dev/rsvm rsvm; } ) || fail "on /dev/rsvm (see above)"
 [ -z "$SANDBOX" ] || skip "everything but the sandbox passed: this L1 kernel has no seccomp filters (CONFIG_SECCOMP_FILTER), so the VMM ran with --no-seccomp"
