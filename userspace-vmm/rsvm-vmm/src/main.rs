@@ -24,6 +24,8 @@ mod serial;
 mod stats;
 mod tap;
 mod terminal;
+#[cfg(test)]
+mod testutil;
 mod vcpu;
 mod virtio;
 mod vm;
