@@ -848,7 +848,7 @@ payloads! {
         mov dr2, rax
         mov rax, 0x444000
         mov dr3, rax
-        mov rax, 0xd0401
+        mov rax, 0xd0400
         mov dr7, rax
         out 0x80, al
         mov rax, dr0

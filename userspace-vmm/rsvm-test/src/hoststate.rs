@@ -91,17 +91,17 @@ fn perf_count(fd: i32) -> u64 {
 
 /// Debug registers (KVM's lazy DR switching, `hw_breakpoint_restore()`; #DB intercepted).
 fn debug_registers(dev: &str) -> TestResult {
-    // Payload dr64 reports its DR0 before writing it, then writes DR0-3 and enables a
-    // breakpoint, exits to the VMM, reads them back, and takes two #DBs (data breakpoint,
-    // single step). Run twice on one CPU: the second guest must not see the first's DR0.
+    // Payload dr64 reports its DR0 before writing it, then writes DR0-3 and DR7 (a breakpoint
+    // described, not enabled: see vmtests.rs), exits to the VMM, reads them back, and takes a
+    // single-step #DB. Run twice on one CPU: the second guest must not see the first's DR0.
     for round in 0..2 {
         let g = run_payload(dev, "dr64")?;
         let r = results(&g);
         check(r.first() == Some(&0), || format!("round {round}: the guest's DR0 after reset reads 0, not what the CPU held ({r:x?})"))?;
         check(r.get(3..7) == Some(&[0x11_1000, 0x22_2000, 0x33_3000, 0x44_4000][..]), || format!("round {round}: the guest's DR0-3 survive an exit to the VMM ({r:x?})"))?;
-        check(r.get(8..11) == Some(&[0xffff_0ff1, 0xffff_4ff0, 2][..]), || format!("round {round}: the guest's #DB handler saw B0, then BS ({r:x?})"))?;
+        check(r.get(8..10) == Some(&[0xffff_4ff0, 1][..]), || format!("round {round}: the guest's #DB handler saw BS, once ({r:x?})"))?;
         if let Some(e) = exits(&g) {
-            check(e[STAT_EXCEPTION] >= 2, || format!("round {round}: both #DBs were intercepted (exception exits {})", e[STAT_EXCEPTION]))?;
+            check(e[STAT_EXCEPTION] >= 1, || format!("round {round}: the #DB was intercepted (exception exits {})", e[STAT_EXCEPTION]))?;
         }
     }
     // A host breakpoint of this thread (in DR0): every guest run must leave it armed, and a
