@@ -225,8 +225,8 @@ fn expected_results(name: &str) -> Option<Vec<u64>> {
         // the host's), DR0-3 and DR7 read back after an exit to userspace; a single step
         // (DR6.BS) reaches the guest's #DB handler; one #DB. DR7 describes a write breakpoint
         // on DR0 but does not enable it: QEMU before 9.1 does not update its watchpoints when
-        // VMRUN and #VMEXIT load DR7, and an enabled guest breakpoint left the emulator with
-        // a stale one (a later guest's state was corrupted, and a QEMU segfault).
+        // VMRUN and #VMEXIT load DR7, so an enabled guest breakpoint stays armed in the emulator
+        // (a QEMU segfault in the soak; suspected in a later guest's corrupted state).
         "dr64" => vec![0, 0x400, 0xffff_0ff0, 0x11_1000, 0x22_2000, 0x33_3000, 0x44_4000, 0xd_0400, 0xffff_4ff0, 1],
         // CR4 0x620; #GP(0) for PKE and SMEP (not in this payload's CPUID), SMXE, clearing
         // PAE in long mode; PGE is taken (kvm_set_cr4()). Not bit 32: kvm_amd under QEMU 7.2
