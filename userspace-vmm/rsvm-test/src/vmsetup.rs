@@ -198,7 +198,7 @@ fn setup_ioctls(kvm: &Kvm) -> TestResult {
     let vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
     let vkhz = ioc(vcpu.as_raw_fd(), KVM_GET_TSC_KHZ(), 0);
     check(vkhz == khz, || format!("vCPU KVM_GET_TSC_KHZ {vkhz:?} = the VM's {khz:?}"))?;
-    xcrs(&vcpu)?;
+    xcrs(kvm, &vcpu)?;
     expect("KVM_SET_IDENTITY_MAP_ADDR after a vCPU", ioc(fd, KVM_SET_IDENTITY_MAP_ADDR(), &ident as *const u64 as u64), Err(libc::EINVAL))?;
     expect("KVM_SET_IDENTITY_MAP_ADDR from NULL after a vCPU (EINVAL first)", ioc(fd, KVM_SET_IDENTITY_MAP_ADDR(), 0), Err(libc::EINVAL))?;
     drop(vcpu);
@@ -207,8 +207,9 @@ fn setup_ioctls(kvm: &Kvm) -> TestResult {
     expect("KVM_SET_NR_MMU_PAGES after a vCPU", ioc(fd, KVM_SET_NR_MMU_PAGES(), 128), Ok(0))
 }
 
-/// KVM_GET/SET_XCRS: XCR0 at reset is x87 only; userspace sets it with XSETBV's rules.
-fn xcrs(vcpu: &kvm_ioctls::VcpuFd) -> TestResult {
+/// KVM_GET/SET_XCRS: XCR0 at reset is x87 only; userspace sets it with XSETBV's rules,
+/// within what the vCPU's CPUID offers.
+fn xcrs(kvm: &Kvm, vcpu: &kvm_ioctls::VcpuFd) -> TestResult {
     let x = vcpu.get_xcrs().map_err(|e| format!("KVM_GET_XCRS: {e}"))?;
     check(x.nr_xcrs == 1 && x.flags == 0 && x.xcrs[0].xcr == 0 && x.xcrs[0].value == 1, || {
         format!("KVM_GET_XCRS at reset: {} entries, XCR{} = {:#x} (want 1 entry, XCR0 = 1)", x.nr_xcrs, x.xcrs[0].xcr, x.xcrs[0].value)
@@ -219,7 +220,11 @@ fn xcrs(vcpu: &kvm_ioctls::VcpuFd) -> TestResult {
         x.xcrs[0].value = value;
         vcpu.set_xcrs(&x).map(|_| 0).map_err(|e| e.errno())
     };
-    expect("KVM_SET_XCRS XCR0 = x87|SSE", set(1, 0, 0, 3), Ok(0))?;
+    expect("KVM_SET_XCRS XCR0 = x87|SSE, no XSAVE leaf in the vCPU's CPUID", set(1, 0, 0, 3), Err(libc::EINVAL))?;
+    expect("KVM_SET_XCRS XCR0 = x87, no XSAVE leaf in the vCPU's CPUID", set(1, 0, 0, 1), Ok(0))?;
+    let cpuid = kvm.get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
+    vcpu.set_cpuid2(&cpuid).map_err(|e| format!("KVM_SET_CPUID2: {e}"))?;
+    expect("KVM_SET_XCRS XCR0 = x87|SSE with the supported CPUID", set(1, 0, 0, 3), Ok(0))?;
     let v = vcpu.get_xcrs().map_err(|e| format!("KVM_GET_XCRS: {e}"))?.xcrs[0].value;
     check(v == 3, || format!("KVM_GET_XCRS reads back {v:#x} (want 0x3)"))?;
     expect("KVM_SET_XCRS XCR0 without x87", set(1, 0, 0, 2), Err(libc::EINVAL))?;
