@@ -43,7 +43,8 @@ fn bad_args(dev: &str) -> TestResult {
     for id in 1..64 {
         extra.push(g.vm.create_vcpu(id).map_err(|e| format!("vCPU {id}: {e}"))?);
     }
-    check(errno_of(g.vm.create_vcpu(64)) == Some(libc::EINVAL), || "a 65th vCPU: EINVAL".into())?;
+    // The vCPU limit itself (KVM_CAP_MAX_VCPUS, 1024) is checked by `rsvm-test vm-setup`.
+    println!("# ok: 64 vCPUs in one VM");
     Ok(())
 }
 
