@@ -12,7 +12,8 @@ pub enum Mode {
     Long64,
 }
 
-/// The helpers every in-kernel-APIC payload carries (payloads are self-contained blobs):
+/// The helpers every in-kernel-APIC payload (and every 64-bit payload with its own
+/// exception handlers) carries (payloads are self-contained blobs):
 /// `.L<p>_gate` (EDI = vector, RAX = handler: a 64-bit interrupt gate in the IDT at
 /// 0x20000), `.L<p>_idt` (LIDT of that table) and `.L<p>_done` (clear the registers the
 /// trace prints, OUT to the done port 0xf4).
@@ -821,19 +822,12 @@ payloads! {
         wrmsr
         hlt
     ";
-    dr64: Long64, "
+    dr64: Long64, concat!("
         .code64
         lea rax, [rip + .Ldr_db]
-        mov rdi, 0x3000 + 1 * 16
-        mov word ptr [rdi], ax
-        mov word ptr [rdi + 2], 0x08
-        mov word ptr [rdi + 4], 0x8e00
-        shr rax, 16
-        mov word ptr [rdi + 6], ax
-        shr rax, 16
-        mov dword ptr [rdi + 8], eax
-        mov dword ptr [rdi + 12], 0
-        lidt [rip + .Ldr_idtr]
+        mov edi, 1
+        call .Ldr_gate
+        call .Ldr_idt
         mov rax, dr0
         out 0xe9, eax
         mov rax, dr7
@@ -882,23 +876,13 @@ payloads! {
         inc dword ptr [0x600]
         pop rax
         iretq
-    .Ldr_idtr:
-        .word 256 * 16 - 1
-        .quad 0x3000
-    ";
-    cr4_64: Long64, "
+", apic_lib!("dr"));
+    cr4_64: Long64, concat!("
         .code64
         lea rax, [rip + .Lcr4_gp]
-        mov rdi, 0x3000 + 13 * 16
-        mov word ptr [rdi], ax
-        mov word ptr [rdi + 2], 0x08
-        mov word ptr [rdi + 4], 0x8e00
-        shr rax, 16
-        mov word ptr [rdi + 6], ax
-        shr rax, 16
-        mov dword ptr [rdi + 8], eax
-        mov dword ptr [rdi + 12], 0
-        lidt [rip + .Lcr4_idtr]
+        mov edi, 13
+        call .Lcr4_gate
+        call .Lcr4_idt
         mov r15, 3
         mov rax, cr4
         out 0xe9, eax
@@ -928,10 +912,7 @@ payloads! {
         add rsp, 8
         add qword ptr [rsp], r15
         iretq
-    .Lcr4_idtr:
-        .word 256 * 16 - 1
-        .quad 0x3000
-    ";
+", apic_lib!("cr4"));
     pkru64: Long64, "
         .code64
         mov rax, cr4
