@@ -4,7 +4,7 @@
 #   make test    build everything, run the host unit tests and the in-VM test suites
 #   make run     boot the test VM with rsvm loaded, interactively
 #   make bench   exit costs under -icount, rsvm vs kvm_amd, on a production kernel and the test kernel
-#   make soak    the L2 soak (tests/l1/19-soak.sh for RSVM_SOAK_SECS per CPU model)
+#   make soak    the L2 soak (tests/l1/soak-l2.sh for RSVM_SOAK_SECS per CPU model)
 #   make fuzz    the fuzzer (tests/l1/fuzz.sh for RSVM_FUZZ_SECS from a random seed)
 #   make flake   the long-run reproducer (scripts/flake-loop: the suite, repeated in one boot)
 SHELL := /bin/bash
@@ -44,10 +44,10 @@ test: module userspace
 bench: module userspace
 	@$(TOP)/scripts/bench.sh
 
-# The soak of `make test` (tests/l1/19-soak.sh, 180 s per CPU model) for RSVM_SOAK_SECS instead.
+# The soak of `make test` (tests/l1/soak-l2.sh, 180 s per CPU model by default) for RSVM_SOAK_SECS instead.
 RSVM_SOAK_SECS ?= 1800
 soak: module userspace
-	@RSVM_TESTS=19-soak.sh RSVM_VM_TIMEOUT=$$(($(RSVM_SOAK_SECS) + 1200)) \
+	@RSVM_TESTS=soak-l2.sh RSVM_VM_TIMEOUT=$$(($(RSVM_SOAK_SECS) + 1200)) \
 		RSVM_APPEND="rsvm_soak_secs=$(RSVM_SOAK_SECS) rsvm_test_timeout=$$(($(RSVM_SOAK_SECS) + 900))" $(TOP)/tests/run.sh
 
 # The fuzzer (tests/l1/fuzz.sh; not yet in make test, Documentation/testing.md) for RSVM_FUZZ_SECS from

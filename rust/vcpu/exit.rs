@@ -4,7 +4,7 @@
 //! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, SVM instructions, #AC, #DB, DR
 //! accesses, failed entries; advancing RIP past an intercepted instruction (NRIP or decoding).
 
-use super::{history::Shutdown, state::VcpuState, Action, RunPage, Vcpu};
+use super::{history, state::VcpuState, Action, RunPage, Vcpu};
 use crate::{
     cpuid,
     emulate::{self, CpuMode},
@@ -105,8 +105,10 @@ impl Vcpu {
             Handler::Shutdown => {
                 // The VMCB is undefined after a shutdown intercept (on hardware; QEMU saves
                 // it): say what led there, then back to reset (as KVM).
-                let at = Shutdown::of(st.vmcb());
-                st.history.report_shutdown(self.vm.id, self.shared.id, &at);
+                if history::may_report() {
+                    history::print_state(self.vm.id, self.shared.id, st.vmcb());
+                    st.history.print(self.vm.id, self.shared.id);
+                }
                 st.reset(&self.vm, self.shared.id, true);
                 run.set_reason(KVM_EXIT_SHUTDOWN);
                 Action::User

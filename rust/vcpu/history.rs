@@ -10,7 +10,7 @@
 //! per exit and needs no tracing set up before the failure, which matters for failures that
 //! show once in hours of CI.
 
-use crate::svm::vmcb::{Vmcb, VmcbSeg};
+use crate::svm::vmcb::Vmcb;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 
@@ -61,38 +61,6 @@ impl Record {
     }
 }
 
-/// What a shutdown report shows of the VMCB (copied: the ring and the VMCB are both in the
-/// vCPU state).
-pub(super) struct Shutdown {
-    cs: u16,
-    intinfo: u32,
-    save: Regs,
-}
-
-/// The registers the report prints.
-struct Regs {
-    rip: u64,
-    rsp: u64,
-    rflags: u64,
-    cr0: u64,
-    cr3: u64,
-    cr4: u64,
-    efer: u64,
-    idtr: VmcbSeg,
-    cpl: u8,
-}
-
-impl Shutdown {
-    pub(super) fn of(v: &Vmcb) -> Self {
-        let s = &v.save;
-        Self {
-            cs: s.cs.selector,
-            intinfo: v.control.exit_int_info.0,
-            save: Regs { rip: s.rip, rsp: s.rsp, rflags: s.rflags, cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, idtr: s.idtr, cpl: s.cpl },
-        }
-    }
-}
-
 /// The ring; `next` is where the next record goes, `n` how many are valid.
 pub(super) struct ExitHistory {
     ring: [Record; LEN],
@@ -113,27 +81,8 @@ impl ExitHistory {
         self.n = (self.n + 1).min(LEN);
     }
 
-
-
-    /// Prints the state at a shutdown intercept and the exits before it, oldest first: at
-    /// most one report every `REPORT_INTERVAL_MS` in the whole module, so a guest that
-    /// triple-faults in a loop cannot flood the host's log (printk_ratelimited's purpose).
-    pub(super) fn report_shutdown(&self, vm: u64, vcpu: u32, at: &Shutdown) {
-        // SAFETY: `jiffies` is the kernel's tick counter, updated by the timer code and read
-        // everywhere without a lock; a volatile read of the aligned word cannot tear.
-        let now = unsafe { core::ptr::addr_of!(kernel::bindings::jiffies).read_volatile() } as u64;
-        let last = LAST_REPORT.load(Ordering::Relaxed);
-        let interval = kernel::time::msecs_to_jiffies(REPORT_INTERVAL_MS) as u64;
-        if last != 0 && now.wrapping_sub(last) < interval
-            || LAST_REPORT.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_err()
-        {
-            return;
-        }
-        let (cs, s) = (at.cs, &at.save);
-        pr_info!(
-            "vm{} vcpu{}: shutdown (triple fault) at {:04x}:{:016x} rsp {:016x} rflags {:x} cr0 {:x} cr3 {:x} cr4 {:x} efer {:x} idtr {:x}/{:x} cpl {} exitintinfo {:08x}\n",
-            vm, vcpu, cs, s.rip, s.rsp, s.rflags, s.cr0, s.cr3, s.cr4, s.efer, s.idtr.base, s.idtr.limit, s.cpl, at.intinfo
-        );
+    /// Prints the exits, oldest first (after `print_state`).
+    pub(super) fn print(&self, vm: u64, vcpu: u32) {
         let first = (self.next + LEN - self.n) % LEN;
         for i in 0..self.n {
             if let Some(r) = self.ring.get((first + i) % LEN) {
@@ -144,4 +93,26 @@ impl ExitHistory {
             }
         }
     }
+}
+
+/// Whether a shutdown may be reported now: at most one report every `REPORT_INTERVAL_MS` in
+/// the whole module, so a guest that triple-faults in a loop cannot flood the host's log
+/// (printk_ratelimited's purpose).
+pub(super) fn may_report() -> bool {
+    // SAFETY: `jiffies` is the kernel's tick counter, updated by the timer code and read
+    // everywhere without a lock; a volatile read of the aligned word cannot tear.
+    let now = unsafe { core::ptr::addr_of!(kernel::bindings::jiffies).read_volatile() } as u64;
+    let last = LAST_REPORT.load(Ordering::Relaxed);
+    let interval = kernel::time::msecs_to_jiffies(REPORT_INTERVAL_MS) as u64;
+    !(last != 0 && now.wrapping_sub(last) < interval)
+        && LAST_REPORT.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+}
+
+/// Prints the state a shutdown intercept left in the VMCB (before `ExitHistory::print`).
+pub(super) fn print_state(vm: u64, vcpu: u32, v: &Vmcb) {
+    let s = &v.save;
+    pr_info!(
+        "vm{} vcpu{}: shutdown (triple fault) at {:04x}:{:016x} rsp {:016x} rflags {:x} cr0 {:x} cr3 {:x} cr4 {:x} efer {:x} idtr {:x}/{:x} cpl {} exitintinfo {:08x}\n",
+        vm, vcpu, s.cs.selector, s.rip, s.rsp, s.rflags, s.cr0, s.cr3, s.cr4, s.efer, s.idtr.base, s.idtr.limit, s.cpl, v.control.exit_int_info.0
+    );
 }
