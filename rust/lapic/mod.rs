@@ -14,6 +14,7 @@
 //! writes); [`route`]: interrupt messages and how a destination is matched; [`msr`]:
 //! IA32_APIC_BASE and the x2APIC MSR view.
 
+mod error;
 mod msr;
 mod route;
 
@@ -110,7 +111,9 @@ pub(crate) struct Lapic {
     ldr: u32,
     dfr: u32,
     svr: u32,
+    /// ESR as the guest reads it, and the errors logged since its last write (error.rs).
     esr: u32,
+    esr_pending: u32,
     icr: u64,
     /// Timer, thermal, performance counters, LINT0, LINT1, error.
     lvt: [u32; 6],
@@ -146,6 +149,7 @@ impl Lapic {
             dfr: 0xffff_ffff,
             svr: 0xff,
             esr: 0,
+            esr_pending: 0,
             icr: 0,
             lvt: [LVT_MASKED; 6],
             irr: [0; 8],
@@ -244,11 +248,21 @@ impl Lapic {
         self.isr[w] |= b;
     }
 
-    /// A fixed interrupt arrives (SDM 11.5.5). Dropped while software-disabled, as KVM does.
+    /// A fixed interrupt arrives (SDM 11.5.5). Dropped while software-disabled, as KVM does;
+    /// dropped and logged if its vector is illegal (error.rs).
     pub(crate) fn accept(&mut self, v: u8, level: bool) {
         if !self.enabled() {
             return;
         }
+        if error::illegal_vector(v) {
+            self.error(error::ESR_RECEIVE_ILLEGAL_VECTOR);
+            return;
+        }
+        self.request(v, level);
+    }
+
+    /// Sets IRR (and TMR for a level-triggered interrupt) for a legal vector.
+    fn request(&mut self, v: u8, level: bool) {
         let (w, b) = ((v >> 5) as usize, 1u32 << (v & 31));
         self.irr[w] |= b;
         if level {
@@ -409,12 +423,12 @@ impl Lapic {
                 if x2 && v != 0 {
                     return Err(Fault);
                 }
-                self.esr = 0;
+                self.write_esr();
             }
             REG_ICR => {
                 let hi = if x2 { 0 } else { self.icr & 0xffff_ffff_0000_0000 };
                 self.icr = hi | (v as u64 & !(1 << 12));
-                return Ok(self.send_icr());
+                return Ok(self.send(self.icr_message()));
             }
             REG_ICR2 if !x2 => self.icr = (self.icr & 0xffff_ffff) | ((v as u64 & 0xff00_0000) << 32),
             REG_LVTT..=REG_LVTERR => {
@@ -457,7 +471,7 @@ impl Lapic {
                 self.tdcr = v & 0xb;
             }
             REG_SELF_IPI if x2 => {
-                return Ok(Effect::Send(Message {
+                return Ok(self.send(Message {
                     vector: v as u8,
                     delivery: DM_FIXED,
                     logical: false,
@@ -472,9 +486,19 @@ impl Lapic {
         Ok(Effect::None)
     }
 
-    fn send_icr(&self) -> Effect {
+    /// A message leaves this APIC, unless it is a fixed or lowest-priority interrupt with an
+    /// illegal vector: not sent, logged (error.rs).
+    fn send(&mut self, m: Message) -> Effect {
+        if m.delivery <= DM_LOWEST && error::illegal_vector(m.vector) {
+            self.error(error::ESR_SEND_ILLEGAL_VECTOR);
+            return Effect::None;
+        }
+        Effect::Send(m)
+    }
+
+    fn icr_message(&self) -> Message {
         let lo = self.icr as u32;
-        Effect::Send(Message {
+        Message {
             vector: lo as u8,
             delivery: ((lo >> 8) & 7) as u8,
             logical: lo & (1 << 11) != 0,
@@ -482,6 +506,6 @@ impl Lapic {
             dest: if self.x2apic() { (self.icr >> 32) as u32 } else { (self.icr >> 56) as u32 },
             level_trigger: lo & (1 << 15) != 0,
             assert: lo & (1 << 14) != 0,
-        })
+        }
     }
 }

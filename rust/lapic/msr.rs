@@ -27,7 +27,7 @@ impl Lapic {
         let off = (msr - MSR_X2APIC_FIRST) << 4;
         if off == REG_ICR {
             self.icr = v & !(1 << 12);
-            return Ok(self.send_icr());
+            return Ok(self.send(self.icr_message()));
         }
         if v >> 32 != 0 {
             return Err(Fault);

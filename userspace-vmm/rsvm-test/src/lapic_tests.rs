@@ -180,6 +180,37 @@ fn icr_messages() {
     assert_eq!(e, Effect::Send(Message { vector: 0x66, delivery: 1, logical: true, shorthand: 0, dest: 3, level_trigger: false, assert: false }));
 }
 
+/// Illegal vectors 0-15 (SDM 11.5.3, APM 16.4.6): not sent, not received, logged in ESR
+/// after the next ESR write, and the LVT error interrupt raised.
+#[test]
+fn illegal_vectors_set_esr_and_are_dropped() {
+    let mut l = enabled();
+    // Fixed and lowest-priority IPIs with vector 5: not sent; NMI/INIT carry no vector.
+    assert_eq!(l.write(REG_ICR, 0x4_0005, 0), Ok(Effect::None));
+    assert_eq!(l.write(REG_ICR, 0x4_0105, 0), Ok(Effect::None));
+    assert!(matches!(l.write(REG_ICR, 0x4_0405, 0), Ok(Effect::Send(_))), "NMI is sent");
+    assert_eq!(l.read(REG_ESR, 0), Some(0), "nothing readable before the ESR write");
+    l.write(REG_ESR, 0, 0).unwrap();
+    assert_eq!(l.read(REG_ESR, 0), Some(0x20), "Send Illegal Vector");
+    l.write(REG_ESR, 0, 0).unwrap();
+    assert_eq!(l.read(REG_ESR, 0), Some(0), "the write cleared it");
+    // Received: dropped, logged; with the LVT error entry unmasked, its interrupt comes.
+    l.write(REG_LVTERR, 0x4e, 0).unwrap();
+    l.accept(3, false);
+    assert_eq!(l.deliverable(), Some(0x4e), "the error interrupt, not vector 3");
+    l.write(REG_ESR, 0, 0).unwrap();
+    assert_eq!(l.read(REG_ESR, 0), Some(0x40), "Receive Illegal Vector");
+    // A timer with vector 2 fires into the same error; an illegal error vector only logs.
+    l.ack(0x4e);
+    l.write(REG_EOI, 0, 0).unwrap();
+    l.write(REG_LVTERR, 0x7, 0).unwrap();
+    l.write(REG_LVTT, 0x2, 0).unwrap();
+    l.timer_expired();
+    assert_eq!(l.deliverable(), None);
+    l.write(REG_ESR, 0, 0).unwrap();
+    assert_eq!(l.read(REG_ESR, 0), Some(0x40));
+}
+
 #[test]
 fn x2apic_mode_and_msrs() {
     let mut l = Lapic::new(0x21, false);
