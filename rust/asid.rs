@@ -37,6 +37,17 @@ impl AsidCpu {
         // next_asid past the end: the first allocation starts a generation with a full flush.
         Self { generation: 1, next_asid: max_asid + 1, max_asid, last_vm: 0, last_vmcb: 0 }
     }
+
+    /// After SVM was (re)enabled on this CPU (it came online, or rsvm loaded): another
+    /// hypervisor may have run here meanwhile with the same ASIDs, so the next entry starts a
+    /// new generation with a full flush, and no VMCB counts as cached (KVM's
+    /// `svm_enable_virtualization_cpu()`: `asid_generation = 1, next_asid = max_asid + 1`).
+    pub(crate) fn restart(&mut self) {
+        // No vCPU's generation is current any more; the first allocation wraps (flush all).
+        self.generation = self.generation.wrapping_add(1).max(1);
+        self.next_asid = self.max_asid + 1;
+        self.last_vmcb = 0;
+    }
 }
 
 /// A vCPU's view: its ASID and the generations it was valid for.

@@ -196,12 +196,13 @@ unsafe extern "C" fn svm_cpu_online(cpu: c_uint) -> c_int {
         .and_then(|()| unsafe { ffi::wrmsr(MSR_EFER, efer | EFER_SVME) });
     match r {
         Ok(()) => {
-            // Whatever VMCB state this CPU cached before it went offline is not trusted:
-            // the first VMCB run here after this reloads everything (svm/clean.rs). The
-            // callback runs on `cpu` itself (the owner `with_asid` requires), and no vCPU
-            // enters here before `enabled` is set below.
+            // Whatever VMCB state and TLB entries this CPU holds from before it went offline
+            // are not trusted: the first VMCB run here reloads everything (svm/clean.rs) and
+            // takes an ASID of a new generation, with a full flush (asid.rs). The callback
+            // runs on `cpu` itself (the owner `with_asid` requires), and no vCPU enters here
+            // before `enabled` is set below.
             let np = ffi::NoPreempt::new();
-            c.with_asid(&np, |a| a.last_vmcb = 0);
+            c.with_asid(&np, |a| a.restart());
             drop(np);
             c.enabled.store(true, Ordering::Relaxed);
             0
@@ -229,6 +230,8 @@ unsafe extern "C" fn svm_cpu_offline(cpu: c_uint) -> c_int {
     }
     // SAFETY: the host save area is no longer in use once SVME is clear.
     let _ = unsafe { ffi::wrmsr(MSR_VM_HSAVE_PA, 0) };
+    // SAFETY: interrupts are off on `cpu` itself and no guest runs here any more.
+    unsafe { ffi::tsc_aux_drop() };
     0
 }
 

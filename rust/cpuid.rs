@@ -29,7 +29,7 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
         }
         7 => {
             // No PKU (guest PKRU is not context-switched) and OSPKE is dynamic; no RDPID
-            // (TSC_AUX is not switched). No TSC_ADJUST, and none of the speculation-control
+            // (the guest's TSC_AUX is always 0: vcpu/run.rs). No TSC_ADJUST, and none of the speculation-control
             // MSRs (SPEC_CTRL, PRED_CMD, ARCH_CAPABILITIES): rsvm does not give guests
             // those MSRs, so it must not offer them.
             // No shadow stacks or IBT (CET state is not switched; CR4.CET stays reserved).
@@ -45,7 +45,8 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
         }
         0x8000_0000 => e.eax = e.eax.min(0x8000_0008),
         0x8000_0001 => {
-            // No SVM, SKINIT for guests; no RDTSCP (TSC_AUX is not switched).
+            // No SVM, SKINIT for guests; no RDTSCP (intercepted: #UD; the guest's TSC_AUX is
+            // always 0, vcpu/run.rs).
             e.ecx &= !((1 << 2) | (1 << 12));
             e.edx &= !(1 << 27);
         }

@@ -25,7 +25,7 @@ pub(crate) mod sched;
 pub(crate) use cpu::{
     cpuhp_remove, cpuhp_setup, cpuid, fpu_begin, fpu_end, host_dr7, kick_cpu, kick_cpu_async, nr_cpu_ids, num_online_cpus, rdmsr, rdtsc,
     read_cr4,
-    this_cpu, tsc_khz, wrmsr, IrqSave, NoPreempt,
+    this_cpu, tsc_khz, wrmsr, IrqSave, NoPreempt, tsc_aux_load, after_vmexit, tsc_aux_drop,
 };
 pub(crate) use file::{anon_fd, file_private, misc_deregister, misc_register, mmap_pages, EventFd, FdKind};
 pub(crate) use mem::{
@@ -66,6 +66,10 @@ extern "C" {
     fn rsvm_shim_evt_poll_start();
     fn rsvm_shim_evt_poll_stop();
     fn rsvm_shim_evt_ratelimit() -> c_int;
+    // switch.c: host state around VMRUN (TSC_AUX, #MC, VMSCAPE).
+    fn rsvm_shim_tsc_aux_load(guest: u64);
+    fn rsvm_shim_after_vmexit(exit_code: u64);
+    fn rsvm_shim_tsc_aux_drop();
 
     // pcidrv.c: rsvm's PCI driver for device assignment, and what `ffi::{pci, irq}` need.
     fn rsvm_shim_pci_register() -> c_int;

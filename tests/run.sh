@@ -26,9 +26,19 @@ if ! grep -q '^test result:' "$host_log"; then hf=$((hf + 1)); echo "not ok - ho
 passed=$((passed + hp)); failed=$((failed + hf))
 summary+=("host (cargo test): $hp passed, $hf failed")
 
+kdir=${KDIR:-$("$top/scripts/kernel.sh" --print-dir)}
+
+# 1b. The world switch's speculation mitigations, in the built object (scripts/check-exit-path).
+xp_log="$logdir/check-exit-path.log"
+"$top/scripts/check-exit-path" "$top/rust/svm/vmenter.o" "$kdir" > "$xp_log" 2>&1
+grep -v '^ok' "$xp_log" || true
+xp=$(grep -c '^ok' "$xp_log"); xf=$(grep -c '^not ok' "$xp_log")
+if ! grep -q '^ok\|^not ok' "$xp_log"; then xf=$((xf + 1)); echo "not ok - scripts/check-exit-path did not run (see $xp_log)"; fi
+passed=$((passed + xp)); failed=$((failed + xf))
+summary+=("host (check-exit-path): $xp passed, $xf failed")
+
 # 2. The in-VM suites, once per CPU configuration. 15-linux-guest boots the test kernel
 # as an L2 guest of rsvm-vmm: the VM gets the bzImage and the L2 initramfs in /work.
-kdir=${KDIR:-$("$top/scripts/kernel.sh" --print-dir)}
 l2_initrd="$top/build/l2-initramfs.cpio.gz"
 l2_args=()
 if "$top/scripts/mk-guest-initramfs" "$l2_initrd"; then

@@ -2,9 +2,9 @@
 
 //! The CPU: CPUID, MSRs, CR4 and the TSC; preemption and local interrupts off (guards); the
 //! current CPU and the CPU ids; IPIs that make a CPU leave guest mode; the kernel FPU
-//! section; CPU hotplug states.
+//! section; CPU hotplug states; the host state switch.c keeps around VMRUN (TSC_AUX, #MC).
 
-use super::{rsvm_shim_cpuid, rsvm_shim_fpu_begin, rsvm_shim_host_dr7, rsvm_shim_irq_restore, rsvm_shim_irq_save, rsvm_shim_kick_cpu_async, rsvm_shim_preempt_disable, rsvm_shim_preempt_enable, rsvm_shim_rdmsr, rsvm_shim_read_cr4, rsvm_shim_wrmsr};
+use super::{rsvm_shim_cpuid, rsvm_shim_fpu_begin, rsvm_shim_host_dr7, rsvm_shim_irq_restore, rsvm_shim_irq_save, rsvm_shim_kick_cpu_async, rsvm_shim_preempt_disable, rsvm_shim_preempt_enable, rsvm_shim_rdmsr, rsvm_shim_read_cr4, rsvm_shim_wrmsr, rsvm_shim_tsc_aux_load, rsvm_shim_after_vmexit, rsvm_shim_tsc_aux_drop};
 use kernel::{bindings, ffi::{c_int, c_uint, c_ulong, c_void}};
 
 /// CPUID leaf `leaf`, subleaf `sub`: [eax, ebx, ecx, edx].
@@ -136,6 +136,37 @@ pub(crate) fn read_cr4() -> u64 {
 pub(crate) fn host_dr7() -> u64 {
     // SAFETY: reads this CPU's copy of a per-CPU variable; no side effects.
     unsafe { rsvm_shim_host_dr7() as u64 }
+}
+
+/// Loads the guest's TSC_AUX (switch.c); the host's comes back before user space runs on
+/// this CPU again.
+///
+/// # Safety
+///
+/// Preemption off, on the CPU that is about to VMRUN.
+pub(crate) unsafe fn tsc_aux_load(guest: u64) {
+    // SAFETY: the caller's guarantee (this CPU's per-CPU state stays this CPU's).
+    unsafe { rsvm_shim_tsc_aux_load(guest) };
+}
+
+/// Right after #VMEXIT: the host's #MC handler if `exit_code` is a #MC, the VMSCAPE request.
+///
+/// # Safety
+///
+/// GIF=0 or interrupts off, preemption off, on the CPU that ran the guest.
+pub(crate) unsafe fn after_vmexit(exit_code: u64) {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_after_vmexit(exit_code) };
+}
+
+/// The host's TSC_AUX back and rsvm's user-return notifier gone, on this CPU.
+///
+/// # Safety
+///
+/// Interrupts off, on the CPU whose SVM is going away (no guest runs here any more).
+pub(crate) unsafe fn tsc_aux_drop() {
+    // SAFETY: the caller's guarantee.
+    unsafe { rsvm_shim_tsc_aux_drop() };
 }
 
 /// `kernel_fpu_begin()`: the task's FPU state saved, the FPU rsvm's until `fpu_end`.

@@ -28,14 +28,21 @@ pub(crate) enum Handler {
     /// Nested page fault: memslot fault-in, the xAPIC page, or MMIO.
     Npf,
     Shutdown,
-    /// An SVM instruction: SVM is not offered to guests (#UD).
-    SvmInsn,
     Vmmcall,
     Xsetbv,
     /// #AC, reflected to the guest.
     Ac,
     /// #DB, reflected to the guest.
     Db,
+    /// #MC in guest mode: the host's machine-check handler has run (`enter_guest`).
+    Mc,
+    /// An instruction the guest's CPUID does not offer and rsvm intercepts (the SVM
+    /// instructions, RDTSCP, RDPRU): #UD, as KVM's `kvm_handle_invalid_op()`.
+    InvalidOp,
+    /// RDPMC: rsvm offers no performance counters, #GP.
+    Rdpmc,
+    /// An instruction that runs as a NOP (INVD, WBINVD, MONITOR, MWAIT).
+    Nop,
     /// MOV to or from a debug register: the guest's debug registers become live.
     DrAccess,
     /// VMEXIT_INVALID: VMRUN refused the state.
@@ -116,24 +123,33 @@ exit_table! {
     EXCP_DB = 0x041 => Db, Exception;
     /// #AC (vector 17).
     EXCP_AC = 0x051 => Ac, Exception;
+    /// #MC (vector 18).
+    EXCP_MC = 0x052 => Mc, Exception;
     INTR = 0x060 => HostEvent, Intr;
     NMI = 0x061 => HostEvent, Intr;
     SMI = 0x062 => HostEvent, Intr;
     VINTR = 0x064 => Vintr, Vintr;
+    RDPMC = 0x06f => Rdpmc, Other;
     CPUID = 0x072 => Cpuid, Cpuid;
+    INVD = 0x076 => Nop, Other;
     HLT = 0x078 => Hlt, Hlt;
-    INVLPGA = 0x07a => SvmInsn, Ud;
+    INVLPGA = 0x07a => InvalidOp, Ud;
     IOIO = 0x07b => Ioio, Io;
     MSR = 0x07c => Msr, Msr;
     SHUTDOWN = 0x07f => Shutdown, Shutdown;
-    VMRUN = 0x080 => SvmInsn, Ud;
+    VMRUN = 0x080 => InvalidOp, Ud;
     VMMCALL = 0x081 => Vmmcall, Vmmcall;
-    VMLOAD = 0x082 => SvmInsn, Ud;
-    VMSAVE = 0x083 => SvmInsn, Ud;
-    STGI = 0x084 => SvmInsn, Ud;
-    CLGI = 0x085 => SvmInsn, Ud;
-    SKINIT = 0x086 => SvmInsn, Ud;
+    VMLOAD = 0x082 => InvalidOp, Ud;
+    VMSAVE = 0x083 => InvalidOp, Ud;
+    STGI = 0x084 => InvalidOp, Ud;
+    CLGI = 0x085 => InvalidOp, Ud;
+    SKINIT = 0x086 => InvalidOp, Ud;
+    RDTSCP = 0x087 => InvalidOp, Other;
+    WBINVD = 0x089 => Nop, Other;
+    MONITOR = 0x08a => Nop, Other;
+    MWAIT = 0x08b => Nop, Other;
     XSETBV = 0x08d => Xsetbv, Xsetbv;
+    RDPRU = 0x08e => InvalidOp, Other;
     NPF = 0x400 => Npf, Npf;
     /// VMEXIT_INVALID: VMRUN refused the VMCB state.
     INVALID = 0xffff_ffff_ffff_ffff => FailEntry, FailEntry;

@@ -44,11 +44,14 @@ pub(crate) enum Intercept {
     ExceptionDb = 2 * 32 + 1,
     /// #AC (exception vector 17).
     ExceptionAc = 2 * 32 + 17,
+    /// #MC (exception vector 18).
+    ExceptionMc = 2 * 32 + 18,
     Intr = 3 * 32,
     Nmi = 3 * 32 + 1,
     Smi = 3 * 32 + 2,
     Init = 3 * 32 + 3,
     Vintr = 3 * 32 + 4,
+    Rdpmc = 3 * 32 + 15,
     Cpuid = 3 * 32 + 18,
     Invd = 3 * 32 + 22,
     Hlt = 3 * 32 + 24,
@@ -63,7 +66,14 @@ pub(crate) enum Intercept {
     Stgi = 4 * 32 + 4,
     Clgi = 4 * 32 + 5,
     Skinit = 4 * 32 + 6,
+    Rdtscp = 4 * 32 + 7,
+    /// WBINVD and WBNOINVD.
+    Wbinvd = 4 * 32 + 9,
+    Monitor = 4 * 32 + 10,
+    /// MWAIT, unconditionally.
+    Mwait = 4 * 32 + 11,
     Xsetbv = 4 * 32 + 13,
+    Rdpru = 4 * 32 + 14,
 }
 
 /// VMCB control area, 1024 bytes at offset 0 (APM table B-1).
@@ -296,10 +306,24 @@ const DR_INTERCEPTS: u32 = 0x00ff_00ff;
 /// interrupts (CVE-2015-8104, CVE-2015-5307); intercepted, each attempt is an exit.
 /// CR4 writes always, as KVM's `init_vmcb()`: the CPU checks a guest's CR4 against its own
 /// features, not against the guest's CPUID (vcpu/cr.rs).
-const BASE_INTERCEPTS: [Intercept; 22] = [
+/// #MC, so that a machine check in guest mode reaches the host's handler (KVM's
+/// `svm_handle_mce()`). The instructions that reach host state KVM's `init_vmcb()` keeps
+/// from a guest: RDPMC (the host's counters; rsvm offers no PMU: #GP), RDTSCP (the
+/// TSC_AUX; not offered: #UD), RDPRU (the host's APERF/MPERF: #UD), WBINVD and INVD (a
+/// flush of every cache of the host, and one that drops its dirty lines: both NOPs, as KVM
+/// without non-coherent DMA), MONITOR and MWAIT (the host CPU's sleep states: NOPs, as KVM
+/// by default).
+const BASE_INTERCEPTS: [Intercept; 29] = [
     Intercept::Cr4Write,
     Intercept::ExceptionDb,
     Intercept::ExceptionAc,
+    Intercept::ExceptionMc,
+    Intercept::Rdpmc,
+    Intercept::Rdtscp,
+    Intercept::Rdpru,
+    Intercept::Wbinvd,
+    Intercept::Monitor,
+    Intercept::Mwait,
     Intercept::Intr,
     Intercept::Nmi,
     Intercept::Smi,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Exit dispatch (`svm::exit::ExitCode`'s table names the handler) and the exits handled
-//! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, SVM instructions, #AC, #DB, DR
-//! accesses, failed entries; advancing RIP past an intercepted instruction (NRIP or decoding).
+//! here whole: CPUID, MSR, VMMCALL, XSETBV, HLT, SHUTDOWN, #UD and NOP instructions, RDPMC,
+//! #AC, #DB, #MC, DR accesses, failed entries; advancing RIP past an intercepted instruction
+//! (NRIP or decoding).
 
 use super::{history, state::VcpuState, Action, RunPage, Vcpu};
 use crate::{
@@ -113,9 +114,32 @@ impl Vcpu {
                 run.set_reason(KVM_EXIT_SHUTDOWN);
                 Action::User
             }
-            Handler::SvmInsn => {
-                // SVM is not offered to guests.
+            Handler::InvalidOp => {
                 st.queue_exception(UD_VECTOR, None);
+                Action::Resume
+            }
+            Handler::Rdpmc => {
+                // As KVM's kvm_emulate_rdpmc() for a guest without a PMU (version 0).
+                st.queue_exception(GP_VECTOR, Some(0));
+                Action::Resume
+            }
+            Handler::Nop => {
+                // KVM's kvm_emulate_as_nop(): INVD and WBINVD (no non-coherent DMA: the
+                // AMD IOMMU snoops), MONITOR and MWAIT (KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS).
+                let op: &[u8] = match code {
+                    ExitCode::INVD => &[0x0f, 0x08],
+                    ExitCode::WBINVD => &[0x0f, 0x09],
+                    ExitCode::MONITOR => &[0x0f, 0x01, 0xc8],
+                    _ => &[0x0f, 0x01, 0xc9],
+                };
+                if self.skip(st, op).is_err() {
+                    return Ok(self.emulation_failure(st, run));
+                }
+                Action::Resume
+            }
+            Handler::Mc => {
+                // The host's handler ran right after the #VMEXIT (enter_guest), as KVM's
+                // svm_handle_mce(); the guest goes on.
                 Action::Resume
             }
             Handler::Vmmcall => self.hypercall(st, run),

@@ -27,6 +27,11 @@ use crate::{
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
+/// The guest's TSC_AUX: rsvm offers neither RDTSCP, nor RDPID, nor the MSR, so a guest
+/// cannot set it, and what it reads with an RDPID its CPU runs anyway is 0, as under KVM
+/// (`svm->tsc_aux` after reset), never the host's CPU number.
+const GUEST_TSC_AUX: u64 = 0;
+
 impl Vcpu {
     /// `KVM_RUN`: complete what userspace handled, then run until an exit needs it.
     pub(super) fn run(&self) -> Result<isize> {
@@ -248,9 +253,13 @@ impl Vcpu {
             // SAFETY: GIF=0 since the CLGI above; `exit` follows before STGI.
             let host_dr = unsafe { st.debug.enter(guest_dr7) };
             let host_pkru = st.fpu.enter_pkru(guest_cr4);
+            // SAFETY: preemption is off (`np`) on the CPU about to VMRUN.
+            unsafe { ffi::tsc_aux_load(GUEST_TSC_AUX) };
             // SAFETY: SVM is on for this CPU (checked with preemption off), GIF=0, and the
             // VMCB, its IOPM/MSRPM/NPT and the GPR array are valid for the whole call.
             unsafe { ffi::__rsvm_vmrun(vmcb_pa, svm.host_save.phys(), st.gprs.as_mut_ptr()) };
+            // SAFETY: GIF=0 and preemption off on the CPU that ran the guest.
+            unsafe { ffi::after_vmexit(st.vmcb().control.exit_code) };
             let cr4_now = st.vmcb().save.cr4;
             st.fpu.exit_pkru(host_pkru, cr4_now);
             // SAFETY: GIF=0 still, right after the VMRUN `enter` prepared.

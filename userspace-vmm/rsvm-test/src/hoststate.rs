@@ -9,15 +9,15 @@ use crate::{check, TestResult};
 use rsvm_guest::guest::Guest;
 use std::os::fd::AsRawFd;
 
-/// Everything below runs on CPU 0, so one guest's leftovers would be in the registers the
-/// next one (or this thread) uses.
-fn pin_cpu0() -> TestResult {
+/// Everything below runs on one CPU (0, but 1 for the TSC_AUX part), so one guest's
+/// leftovers would be in the registers the next one (or this thread) uses.
+fn pin_cpu(cpu: usize) -> TestResult {
     // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET and sched_setaffinity on it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
+        libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(format!("sched_setaffinity(CPU 0): {}", std::io::Error::last_os_error()));
+            return Err(format!("sched_setaffinity(CPU {cpu}): {}", std::io::Error::last_os_error()));
         }
     }
     Ok(())
@@ -217,10 +217,53 @@ fn cr4(dev: &str) -> TestResult {
     check(wrong.is_empty(), || format!("KVM_SET_SREGS takes exactly the CR4 bits the CPUID offers ({want:#x}); wrong (bit, accepted): {wrong:?}"))
 }
 
-/// Guest-controlled host state: debug registers, PKRU, CR4; `only`: one part.
+/// This thread's TSC_AUX, as RDTSCP returns it (ECX).
+fn host_tsc_aux() -> u32 {
+    let mut aux = 0u32;
+    // SAFETY: RDTSCP (CPUID 8000_0001h EDX bit 27, checked by the caller) writes `aux`.
+    unsafe { std::arch::x86_64::__rdtscp(&mut aux) };
+    aux
+}
+
+const STAT_OTHER: usize = 14;
+
+/// The instructions that reach host state (issue 15 section 1, KVM's `init_vmcb()`), payload
+/// insns64 on CPU 1, whose TSC_AUX (1: Linux keeps the CPU number there) is not the guest's
+/// (0): RDTSCP #UD (not offered), RDPMC #GP (no PMU), WBINVD, INVD, MONITOR and MWAIT run as
+/// NOPs, and an RDPID, which no intercept stops, reads the guest's TSC_AUX. This thread's
+/// TSC_AUX is its CPU number again once the vCPU is back in user space.
+fn instructions(dev: &str) -> TestResult {
+    if std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) < 2 {
+        println!("# SKIP the instructions part: it needs CPU 1");
+        return Ok(());
+    }
+    pin_cpu(1)?;
+    let rdtscp = std::arch::x86_64::__cpuid(0x8000_0001).edx & (1 << 27) != 0;
+    let rdpid = std::arch::x86_64::__cpuid_count(7, 0).ecx & (1 << 22) != 0;
+    let before = if rdtscp { host_tsc_aux() & 0xfff } else { 1 };
+    check(before == 1, || format!("the host's TSC_AUX on CPU 1 is 1 ({before})"))?;
+    for round in 0..2 {
+        let g = run_payload(dev, "insns64")?;
+        let r = results(&g);
+        check(g.trace.iter().any(|l| l == "hlt"), || format!("round {round}: insns64 ends in HLT ({:?})", g.trace.last()))?;
+        // RDTSCP #UD, RDPMC #GP, past the NOPs, then RDPID (or its #UD where the CPU has none).
+        let want: &[u64] = if rdpid { &[6, 13, 0x5a, 0] } else { &[6, 13, 0x5a, 6, 0xdead] };
+        check(r == want, || format!("round {round}: RDTSCP #UD, RDPMC #GP, WBINVD/INVD/MONITOR/MWAIT as NOPs, RDPID reads the guest's TSC_AUX 0 (want {want:x?}, got {r:x?})"))?;
+        if let Some(e) = exits(&g) {
+            check(e[STAT_OTHER] >= 6, || format!("round {round}: RDTSCP, RDPMC, WBINVD, INVD, MONITOR and MWAIT each exited (other exits {})", e[STAT_OTHER]))?;
+        }
+        if rdtscp {
+            let after = host_tsc_aux() & 0xfff;
+            check(after == 1, || format!("round {round}: the VMM thread's TSC_AUX on CPU 1 is 1 again after the guest ran ({after})"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Guest-controlled host state: debug registers, PKRU, CR4, the instructions; `only`: one part.
 pub fn host_state(dev: &str, only: Option<&str>) -> TestResult {
-    pin_cpu0()?;
-    let parts: [(&str, fn(&str) -> TestResult); 3] = [("debugregs", debug_registers), ("pkru", pkru), ("cr4", cr4)];
+    pin_cpu(0)?;
+    let parts: [(&str, fn(&str) -> TestResult); 4] = [("debugregs", debug_registers), ("pkru", pkru), ("cr4", cr4), ("insns", instructions)];
     for (name, f) in parts {
         if only.is_none_or(|o| o == name) {
             f(dev)?;

@@ -119,6 +119,18 @@ fn vmcb_setters_mark_their_group_dirty() {
 }
 const ALL: u32 = clean::ALL_CLEAN;
 
+/// The host-protecting intercepts of issue 15 (APM table B-1 bit positions): #DB, #AC, #MC;
+/// RDPMC, INVD; RDTSCP, WBINVD, MONITOR, MWAIT, RDPRU.
+#[test]
+fn base_intercepts_protect_the_host() {
+    let mut v = zeroed_vmcb();
+    v.init_control(0x1000, 0x2000, 0x3000);
+    let i = v.control.intercepts;
+    for (word, bit, what) in [(2, 1, "#DB"), (2, 17, "#AC"), (2, 18, "#MC"), (3, 15, "RDPMC"), (3, 22, "INVD"), (4, 7, "RDTSCP"), (4, 9, "WBINVD"), (4, 10, "MONITOR"), (4, 11, "MWAIT"), (4, 14, "RDPRU")] {
+        assert_ne!(i[word] & (1 << bit), 0, "{what} intercepted");
+    }
+}
+
 #[test]
 fn vintr_window_and_v_tpr() {
     let mut v = zeroed_vmcb();
@@ -265,9 +277,14 @@ fn exit_table_matches_the_old_lists() {
     assert_eq!(ExitCode(0x4e).handler(), Handler::Unexpected);
     assert_eq!(ExitCode(u64::MAX).handler(), Handler::FailEntry);
     assert!(ExitCode::NMI.is_host_event() && !ExitCode::VINTR.is_host_event());
-    for c in [0x80, 0x82, 0x83, 0x84, 0x85, 0x86, 0x7a] {
-        assert_eq!(ExitCode(c).handler(), Handler::SvmInsn);
+    for c in [0x80, 0x82, 0x83, 0x84, 0x85, 0x86, 0x7a, 0x87, 0x8e] {
+        assert_eq!(ExitCode(c).handler(), Handler::InvalidOp);
     }
+    for c in [0x76, 0x89, 0x8a, 0x8b] {
+        assert_eq!(ExitCode(c).handler(), Handler::Nop);
+    }
+    assert_eq!(ExitCode(0x6f).handler(), Handler::Rdpmc);
+    assert_eq!(ExitCode(0x52).handler(), Handler::Mc);
 }
 
 #[test]
@@ -356,6 +373,11 @@ fn tlb_control_for_asid_generations_and_npt_changes() {
     assert_eq!(w.pre_run(&mut cpu, 0, 0, true), (1, TLB_CONTROL_FLUSH_ALL));
     // `v`'s ASID 3 belongs to the old generation: it gets a new one.
     assert_eq!(v.pre_run(&mut cpu, 0, 2, true), (2, TLB_CONTROL_DO_NOTHING));
+    // The CPU went offline and came back (another hypervisor may have used its ASIDs): a
+    // vCPU that stayed on it must not keep its ASID without a full flush.
+    cpu.restart();
+    assert_eq!(v.pre_run(&mut cpu, 0, 2, true), (1, TLB_CONTROL_FLUSH_ALL));
+    assert_eq!(w.pre_run(&mut cpu, 0, 0, true), (2, TLB_CONTROL_DO_NOTHING));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Payloads that set state the host must get back unchanged (issue 15 section 1): debug
 //! registers with a breakpoint and single-step (dr64), CR4 bits the guest's CPUID does not
-//! offer (cr4_64), and PKRU (pkru64). rsvm-test host-state and the payload table check them.
+//! offer (cr4_64), PKRU (pkru64), and the instructions that reach host state (insns64).
+//! rsvm-test host-state and the payload table check them.
 
 use std::arch::global_asm;
 
@@ -115,4 +116,50 @@ payloads! {
         out 0xe9, eax
         hlt
     ";
+    insns64: Long64, concat!("
+        .code64
+        lea rax, [rip + .Lin_ud]
+        mov edi, 6
+        call .Lin_gate
+        lea rax, [rip + .Lin_gp]
+        mov edi, 13
+        call .Lin_gate
+        call .Lin_idt
+        mov r15, 3
+        rdtscp
+        mov r15, 2
+        xor ecx, ecx
+        rdpmc
+        wbinvd
+        invd
+        mov r15, 3
+        mov eax, 0x600
+        xor ecx, ecx
+        xor edx, edx
+        monitor
+        xor eax, eax
+        mwait
+        mov eax, 0x5a
+        out 0xe9, eax
+        mov r15, 4
+        mov rax, 0xdead
+        rdpid rax
+        out 0xe9, eax
+        hlt
+    .Lin_ud:
+        push rax
+        mov al, 6
+        out 0xe9, al
+        pop rax
+        add qword ptr [rsp], r15
+        iretq
+    .Lin_gp:
+        push rax
+        mov al, 13
+        out 0xe9, al
+        pop rax
+        add rsp, 8
+        add qword ptr [rsp], r15
+        iretq
+", apic_lib!("in"));
 }
