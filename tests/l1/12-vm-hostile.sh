@@ -5,7 +5,7 @@
 # rsvm cannot decode. Errors are clean, nothing is leaked, the host stays up.
 . ./lib.sh
 rsvm-test hostile || fail "hostile input"
-# Guest-controlled host state (debug registers, PKRU, CR4): nothing of a guest's reaches the
+# Guest-controlled host state (debug registers, PKRU, CR4, TSC_AUX, RDPMC, WBINVD...): nothing of a guest's reaches the
 # host or the next guest, nothing of the host's reaches a guest.
 rsvm-test host-state || fail "guest-controlled host state"
 assert "no pinned pages left" test "$(cat $DBG/pinned_pages)" = 0

@@ -95,9 +95,10 @@ enum Cmd {
     HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
     Hostile,
-    /// Guest-controlled host state: debug registers, PKRU, CR4 (pins itself to CPU 0).
+    /// Guest-controlled host state: debug registers, PKRU, CR4 (pinned to CPU 0), the
+    /// instructions that reach host state and TSC_AUX (pinned to CPU 1).
     HostState {
-        /// Only this part: debugregs, pkru, cr4.
+        /// Only this part: debugregs, pkru, cr4, insns.
         #[arg(long)]
         only: Option<String>,
     },
