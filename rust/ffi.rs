@@ -66,6 +66,9 @@ extern "C" {
     fn rsvm_shim_evt_poll_start();
     fn rsvm_shim_evt_poll_stop();
     fn rsvm_shim_evt_ratelimit() -> c_int;
+    // The mm as `void *`: `struct mm_struct` has members opaque to `improper_ctypes`.
+    fn rsvm_shim_pinned_vm_charge(mm: *mut c_void, npages: c_ulong) -> c_int;
+    fn rsvm_shim_pinned_vm_uncharge(mm: *mut c_void, npages: c_ulong);
     // switch.c: host state around VMRUN (TSC_AUX, #MC, VMSCAPE).
     fn rsvm_shim_tsc_aux_load(guest: u64);
     fn rsvm_shim_after_vmexit(exit_code: u64);

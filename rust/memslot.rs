@@ -8,7 +8,8 @@
 //! slot covers it and guest-physical and host-virtual addresses agree modulo 2 MiB, and maps
 //! it with one 2 MiB NPT leaf when the pinned block is physically contiguous (a THP or
 //! hugetlbfs folio); otherwise 4 KiB leaves. Every pin is counted
-//! (`/sys/kernel/debug/rsvm/pinned_pages`).
+//! (`/sys/kernel/debug/rsvm/pinned_pages`) and charged to the VMM's `mm->pinned_vm` against
+//! its RLIMIT_MEMLOCK (`ffi::OwnerMm::charge_pinned`): a pin past the limit fails with `ENOMEM`.
 
 use crate::ffi;
 use crate::npt::{Access, Npt};
@@ -37,6 +38,9 @@ pub(crate) struct Memslot {
     pub(crate) hva: u64,
     pub(crate) readonly: bool,
     pages: KVVec<usize>,
+    /// Who pays for the pinned pages: each one is charged before it is pinned, returned
+    /// when it is unpinned (or was not pinned after all).
+    charge: ffi::OwnerMm,
 }
 
 impl Memslot {
@@ -66,11 +70,14 @@ impl Memslot {
             }
             let mut got: KVec<*mut core::ffi::c_void> = KVec::with_capacity(run as usize, GFP_KERNEL)?;
             got.resize(run as usize, core::ptr::null_mut(), GFP_KERNEL)?;
+            self.charge.charge_pinned(run as usize)?;
             // SAFETY: pins up to `run` pages of the caller's (the VM owner's, checked by the
             // ioctl layer) address space into `got`, which has room for `run` pointers.
             let r = unsafe {
                 ffi::pin_user_pages((self.hva + i * PAGE_SIZE) as usize, run as usize, !self.readonly, got.as_mut_ptr())
             };
+            // What was charged but not pinned goes back at once.
+            self.charge.uncharge_pinned((run as isize - r.max(0)) as usize);
             if r <= 0 {
                 return Err(if r < 0 { Error::from_errno(r as i32) } else { EFAULT });
             }
@@ -149,6 +156,7 @@ impl Drop for Memslot {
                 // SAFETY: `run` holds non-zero `struct page *`s (a `usize` is pointer-sized),
                 // each pinned by us and unpinned only here (type invariant).
                 unsafe { ffi::unpin_user_pages(run.as_mut_ptr().cast(), run.len(), dirty) };
+                self.charge.uncharge_pinned(run.len());
             }
             i = j;
         }
@@ -260,6 +268,7 @@ impl Memslots {
                     hva: r.userspace_addr,
                     readonly: r.flags & KVM_MEM_READONLY != 0,
                     pages,
+                    charge: ffi::OwnerMm::current()?,
                 }))
             }
         }

@@ -29,6 +29,9 @@
 #include <asm/special_insns.h>
 #include <asm/cpuid/api.h>
 #include <asm/debugreg.h>
+#include <linux/capability.h>
+#include <linux/mm_types.h>
+#include <linux/sched/mm.h>
 
 #include "shim.h"
 
@@ -330,4 +333,29 @@ static DEFINE_RATELIMIT_STATE(rsvm_evt_rs, 5 * HZ, 10);
 int rsvm_shim_evt_ratelimit(void)
 {
 	return __ratelimit(&rsvm_evt_rs);
+}
+
+/*
+ * Pinned guest memory is charged to the VMM's mm->pinned_vm (VmPin in /proc/PID/status) and
+ * checked against RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK, exactly as
+ * ib_umem_get() charges the pages it pins (drivers/infiniband/core/umem.c). Called in the
+ * VMM's context (the VM owner), which is whose limit and capability count.
+ * Why C: rlimit() is a static inline, and the atomic64_t ops on mm->pinned_vm are inlines.
+ */
+int rsvm_shim_pinned_vm_charge(struct mm_struct *mm, unsigned long npages)
+{
+	unsigned long lock_limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	s64 new_pinned = atomic64_add_return(npages, &mm->pinned_vm);
+
+	if (new_pinned > lock_limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Why C: as rsvm_shim_pinned_vm_charge (any context: the mm is the owner's, held by mmgrab). */
+void rsvm_shim_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages)
+{
+	atomic64_sub(npages, &mm->pinned_vm);
 }

@@ -64,6 +64,10 @@ void rsvm_shim_irqs_moved_cancel(void);
 void rsvm_shim_raw_spin_lock_init(raw_spinlock_t *lock);
 unsigned long rsvm_shim_raw_spin_lock_irqsave(raw_spinlock_t *lock);
 void rsvm_shim_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags);
+struct mm_struct;
+int rsvm_shim_pinned_vm_charge(struct mm_struct *mm, unsigned long npages);
+void rsvm_shim_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages);
+
 /* switch.c */
 void rsvm_shim_tsc_aux_load(u64 guest);
 void rsvm_shim_after_vmexit(u64 exit_code);

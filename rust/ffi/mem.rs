@@ -4,7 +4,7 @@
 //! physical addresses, guest memory pinned from the VMM's address space (counted too), and
 //! the VM owner's `mm_struct`.
 
-use super::{rsvm_shim_access_ok, rsvm_shim_alloc_pages, rsvm_shim_page_address, rsvm_shim_page_to_phys, rsvm_shim_phys_to_virt, rsvm_shim_virt_to_phys};
+use super::{rsvm_shim_access_ok, rsvm_shim_alloc_pages, rsvm_shim_pinned_vm_charge, rsvm_shim_pinned_vm_uncharge, rsvm_shim_page_address, rsvm_shim_page_to_phys, rsvm_shim_phys_to_virt, rsvm_shim_virt_to_phys};
 use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::{bindings, ffi::{c_int, c_uint, c_ulong, c_void}, mm::Mm, sync::aref::ARef};
 
@@ -24,7 +24,8 @@ pub(crate) fn pinned_pages() -> i64 {
 }
 
 /// A reference to the current task's `mm_struct` (`mmgrab`, `mmdrop` when dropped): the
-/// VM's owner, compared with the caller's mm on every ioctl.
+/// VM's owner, compared with the caller's mm on every ioctl, and what each memslot charges
+/// its pinned pages to.
 pub(crate) struct OwnerMm(ARef<Mm>);
 
 impl OwnerMm {
@@ -38,6 +39,24 @@ impl OwnerMm {
     /// Whether the calling task runs in this mm (an address comparison, as `current->mm ==`).
     pub(crate) fn is_current(&self) -> bool {
         kernel::current!().mm().is_some_and(|m| core::ptr::eq(m.as_raw(), self.0.as_raw()))
+    }
+
+    /// Charges `n` guest pages about to be pinned to this mm's `pinned_vm` (VmPin): `ENOMEM`
+    /// past the caller's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK, and nothing charged
+    /// then (ib_umem's and iommufd's accounting). Call in the VMM's (the owner's) context.
+    pub(crate) fn charge_pinned(&self, n: usize) -> kernel::error::Result {
+        // SAFETY: the mm is alive (mmgrab); the shim only updates its atomic counter.
+        let r = unsafe { rsvm_shim_pinned_vm_charge(self.0.as_raw().cast(), n as c_ulong) };
+        if r < 0 { Err(kernel::error::Error::from_errno(r)) } else { Ok(()) }
+    }
+
+    /// Returns the charge of `n` pages no longer pinned (or not pinned after all), from any
+    /// context (the VM's last close).
+    pub(crate) fn uncharge_pinned(&self, n: usize) {
+        if n > 0 {
+            // SAFETY: as in `charge_pinned`.
+            unsafe { rsvm_shim_pinned_vm_uncharge(self.0.as_raw().cast(), n as c_ulong) };
+        }
     }
 }
 

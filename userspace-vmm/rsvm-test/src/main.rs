@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 mod hostile;
 mod hoststate;
+mod memlock;
 mod apic;
 mod passthrough;
 mod vmtests;
@@ -95,6 +96,9 @@ enum Cmd {
     HugePages,
     /// Hostile and careless VMM behaviour: errors, nothing leaked (rsvm only).
     Hostile,
+    /// Pinned guest memory charged to VmPin and limited by RLIMIT_MEMLOCK without
+    /// CAP_IPC_LOCK (rsvm only).
+    Memlock,
     /// Guest-controlled host state: debug registers, PKRU, CR4 (pinned to CPU 0), the
     /// instructions that reach host state and TSC_AUX (pinned to CPU 1).
     HostState {
@@ -311,6 +315,7 @@ fn main() -> ExitCode {
         Cmd::HugePages => vmtests::huge_pages(&args.dev),
         Cmd::VmSetup => vmsetup::vm_setup(&args.dev),
         Cmd::Hostile => hostile::hostile(&args.dev),
+        Cmd::Memlock => memlock::memlock(&args.dev),
         Cmd::HostState { only } => hoststate::host_state(&args.dev, only.as_deref()),
         Cmd::Lapic => apic::lapic(&args.dev),
         Cmd::Passthrough { device, other, no_msi, intx, forge_msi, wait_file, hold_secs } => match hold_secs {

@@ -6,12 +6,20 @@ use std::time::Duration;
 /// A failure while the guest runs (the VMM's, not the guest's: status 1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
-    #[error("vCPU {vcpu}: KVM_RUN: {source}")]
+    #[error("vCPU {vcpu}: KVM_RUN: {source}{}", memlock_hint(.source))]
     KvmRun { vcpu: u8, source: kvm_ioctls::Error },
     #[error("{0}")]
     IoThread(String),
     #[error("exit lock poisoned")]
     LockPoisoned,
+}
+
+/// What ENOMEM from KVM_RUN most likely means on a device that pins guest memory.
+fn memlock_hint(e: &kvm_ioctls::Error) -> String {
+    if e.errno() != libc::ENOMEM {
+        return String::new();
+    }
+    format!(" ({})", crate::memory::memlock_advice())
 }
 
 /// Process exit statuses (documented in --help and Documentation/vmm.md).

@@ -35,6 +35,47 @@ pub enum MemoryError {
 }
 
 /// Maps `mem` bytes of guest RAM at the addresses of `layout::ram_ranges`.
+/// The calling process's RLIMIT_MEMLOCK in bytes (`None`: unlimited), and whether it has
+/// CAP_IPC_LOCK, which exempts it from the limit.
+pub fn memlock_limit() -> (Option<u64>, bool) {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one struct rlimit.
+    let limit = if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) } == 0 && r.rlim_cur != libc::RLIM_INFINITY { Some(r.rlim_cur) } else { None };
+    // CapEff in /proc/self/status, bit 14 (CAP_IPC_LOCK).
+    let cap = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").and_then(|v| u64::from_str_radix(v.trim(), 16).ok())))
+        .is_some_and(|c| c & (1 << 14) != 0);
+    (limit, cap)
+}
+
+/// What to do when pinning guest memory hits RLIMIT_MEMLOCK, worked out once before the
+/// sandbox is on (`warn_memlock`): the vCPU threads' filters allow neither getrlimit nor
+/// reading /proc.
+static MEMLOCK_ADVICE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn memlock_advice() -> &'static str {
+    MEMLOCK_ADVICE.get().map_or("out of memory", |s| s.as_str())
+}
+
+/// Warns when guest RAM will not fit under RLIMIT_MEMLOCK: on a device that pins guest
+/// memory (rsvm; KVM does not pin) the guest stops with ENOMEM once it has touched that much.
+pub fn warn_memlock(mem: u64) {
+    let advice = match memlock_limit() {
+        (Some(l), false) => format!(
+            "/dev/rsvm pins all guest memory and charges it to RLIMIT_MEMLOCK, {} KiB here: raise it (ulimit -l, LimitMEMLOCK= in a systemd unit) or run with CAP_IPC_LOCK",
+            l >> 10
+        ),
+        _ => "out of memory".to_string(),
+    };
+    if let (Some(l), false) = memlock_limit() {
+        if l < mem {
+            log::warn!("RLIMIT_MEMLOCK is {} KiB, less than the guest's {} MiB: {advice}", l >> 10, mem >> 20);
+        }
+    }
+    let _ = MEMLOCK_ADVICE.set(advice);
+}
+
 pub fn create(mem: u64, hugepages: bool) -> Result<GuestMemoryMmap, MemoryError> {
     let ranges = layout::ram_ranges(mem);
     let mut regions = Vec::new();

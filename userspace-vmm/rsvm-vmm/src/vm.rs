@@ -174,6 +174,7 @@ pub fn run(cfg: &Config) -> Result<VmExit, VmError> {
     let cap = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, args: [IOAPIC_PINS, 0, 0, 0], ..Default::default() };
     vm.enable_cap(&cap).map_err(kvm_err("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)"))?;
 
+    memory::warn_memlock(cfg.mem);
     let mem = Arc::new(memory::create(cfg.mem, cfg.hugepages)?);
     memory::register(&vm, &mem)?;
     let bus = Arc::new(Buses { pio: Bus::new(BusKind::Pio, cfg.verbose), mmio: Arc::new(Bus::new(BusKind::Mmio, cfg.verbose)) });
