@@ -22,22 +22,71 @@ const PAGES_2M: u64 = 512;
 pub(crate) const MAX_SLOTS: u32 = 32764;
 /// KVM's KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages.
 const MAX_NR_PAGES: u64 = (1 << 31) - 1;
-/// Pages pinned per `pin_user_pages_fast()` call: 32 KiB of page pointers, 16 MiB of memory.
-const PIN_BATCH: u64 = 4096;
+/// Slot pages per chunk of `PinnedPages` (2 MiB of guest memory, 4 KiB of page pointers),
+/// and so the most one `pin_user_pages_fast()` call pins.
+const CHUNK: u64 = PAGES_2M;
+
+/// The pinned `struct page *` of a slot by slot page index (0: not pinned), in chunks of
+/// [`CHUNK`] allocated on a chunk's first pin. Up front a slot costs 8 bytes per 2 MiB of
+/// guest memory (32 MiB for KVM's largest, 8 TiB), not 8 per 4 KiB (16 GiB, which kvmalloc
+/// refuses with a warning); everything is memcg-accounted (GFP_KERNEL_ACCOUNT, as KVM's
+/// per-slot arrays) and a failed allocation is ENOMEM without a warning.
+struct PinnedPages {
+    chunks: KVVec<Option<KVec<usize>>>,
+}
+
+impl PinnedPages {
+    fn new(npages: u64) -> Result<Self> {
+        let n = npages.div_ceil(CHUNK) as usize;
+        let mut chunks = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
+        for _ in 0..n {
+            chunks.push_within_capacity(None).map_err(|_| ENOMEM)?;
+        }
+        Ok(Self { chunks })
+    }
+
+    /// The page pinned for slot page `i`, or 0.
+    fn get(&self, i: u64) -> usize {
+        let c = self.chunks.get((i / CHUNK) as usize).and_then(|c| c.as_ref());
+        c.and_then(|c| c.get((i % CHUNK) as usize)).copied().unwrap_or(0)
+    }
+
+    /// Records the page pinned for slot page `i` (its chunk allocated first if needed).
+    fn set(&mut self, i: u64, page: usize) -> Result {
+        let c = self.chunks.get_mut((i / CHUNK) as usize).ok_or(EINVAL)?;
+        if c.is_none() {
+            let mut v = KVec::with_capacity(CHUNK as usize, GFP_KERNEL_ACCOUNT)?;
+            v.resize(CHUNK as usize, 0, GFP_KERNEL_ACCOUNT)?;
+            *c = Some(v);
+        }
+        let e = c.as_mut().and_then(|v| v.get_mut((i % CHUNK) as usize)).ok_or(EINVAL)?;
+        *e = page;
+        Ok(())
+    }
+
+    /// The allocated chunks, mutably (to unpin them).
+    fn chunks_mut(&mut self) -> impl Iterator<Item = &mut KVec<usize>> {
+        self.chunks.iter_mut().filter_map(|c| c.as_mut())
+    }
+
+    fn count(&self) -> u64 {
+        self.chunks.iter().flatten().map(|c| c.iter().filter(|&&p| p != 0).count() as u64).sum()
+    }
+}
 
 /// One memslot.
 ///
 /// # Invariants
 ///
-/// Each non-zero entry of `pages` is a `struct page *` pinned by `pin_page`/`pin_block`,
-/// unpinned exactly once, in `Drop`.
+/// Each non-zero entry of `pages` is a `struct page *` pinned by `pin_range`, unpinned
+/// exactly once, in `Drop`.
 pub(crate) struct Memslot {
     pub(crate) id: u32,
     pub(crate) gpa: u64,
     pub(crate) npages: u64,
     pub(crate) hva: u64,
     pub(crate) readonly: bool,
-    pages: KVVec<usize>,
+    pages: PinnedPages,
     /// Who pays for the pinned pages: each one is charged before it is pinned, returned
     /// when it is unpinned (or was not pinned after all).
     charge: ffi::OwnerMm,
@@ -53,19 +102,18 @@ impl Memslot {
     }
 
     /// Pins pages `[first, first + n)` of the slot that are not pinned yet, each run of
-    /// unpinned pages with `pin_user_pages_fast()` calls of at most [`PIN_BATCH`] pages (a
-    /// whole 1 GiB slot in one call would need a 2 MiB array of page pointers, an order-9
-    /// allocation that fragmentation can refuse).
+    /// unpinned pages within a chunk with one `pin_user_pages_fast()` call.
     pub(crate) fn pin_range(&mut self, first: u64, n: u64) -> Result {
         let end = first.checked_add(n).filter(|&e| e <= self.npages).ok_or(EINVAL)?;
         let mut i = first;
         while i < end {
-            if self.pages.get(i as usize).copied().unwrap_or(1) != 0 {
+            if self.pages.get(i) != 0 {
                 i += 1;
                 continue;
             }
+            let chunk_end = (i / CHUNK + 1) * CHUNK;
             let mut run = 1;
-            while run < PIN_BATCH && i + run < end && self.pages.get((i + run) as usize).copied() == Some(0) {
+            while i + run < end.min(chunk_end) && self.pages.get(i + run) == 0 {
                 run += 1;
             }
             let mut got: KVec<*mut core::ffi::c_void> = KVec::with_capacity(run as usize, GFP_KERNEL)?;
@@ -83,8 +131,12 @@ impl Memslot {
             }
             for (k, p) in got.iter().take(r as usize).enumerate() {
                 // INVARIANT: each pinned page is recorded exactly once; unpinned in Drop.
-                if let Some(slot) = self.pages.get_mut(i as usize + k) {
-                    *slot = *p as usize;
+                // `set` cannot fail here: the chunk of `i` exists or is allocated for the
+                // run's first page, and every page of the run is in it.
+                if self.pages.set(i + k as u64, *p as usize).is_err() {
+                    // SAFETY: pinned just above and not recorded: given back at once.
+                    unsafe { ffi::unpin_user_pages(&mut (*p as *mut core::ffi::c_void), 1, false) };
+                    self.charge.uncharge_pinned(1);
                 }
             }
             // A partial pin (r < run) continues with the rest of the run.
@@ -96,11 +148,11 @@ impl Memslot {
     /// The pinned page backing slot page `i`, pinning it first if needed.
     pub(crate) fn page(&mut self, i: u64) -> Result<*mut core::ffi::c_void> {
         self.pin_range(i, 1)?;
-        Ok(self.pages.get(i as usize).copied().unwrap_or(0) as *mut core::ffi::c_void)
+        Ok(self.pages.get(i) as *mut core::ffi::c_void)
     }
 
     pub(crate) fn phys(&self, i: u64) -> Option<u64> {
-        let p = self.pages.get(i as usize).copied().filter(|&p| p != 0)?;
+        let p = Some(self.pages.get(i)).filter(|&p| p != 0)?;
         // SAFETY: `p` is a page we hold pinned (type invariant).
         Some(unsafe { ffi::page_to_phys(p as *mut core::ffi::c_void) })
     }
@@ -131,35 +183,39 @@ impl Memslot {
 
     /// Pages of this slot pinned right now.
     pub(crate) fn pinned(&self) -> u64 {
-        self.pages.iter().filter(|&&p| p != 0).count() as u64
+        self.pages.count()
     }
 }
 
 impl Drop for Memslot {
     fn drop(&mut self) {
-        // Each run of pinned entries is unpinned with one call, which handles a folio's pages
-        // together (a 2 MiB THP is one reference drop, not 512).
+        // Each run of pinned entries of a chunk is unpinned with one call, which handles a
+        // folio's pages together (a 2 MiB THP is one reference drop, not 512).
         let dirty = !self.readonly;
-        let mut i = 0;
-        let n = self.pages.len();
-        while i < n {
-            if self.pages.get(i).copied().unwrap_or(0) == 0 {
-                i += 1;
-                continue;
+        let mut unpinned = 0;
+        for chunk in self.pages.chunks_mut() {
+            let n = chunk.len();
+            let mut i = 0;
+            while i < n {
+                if chunk.get(i).copied().unwrap_or(0) == 0 {
+                    i += 1;
+                    continue;
+                }
+                let mut j = i + 1;
+                while j < n && chunk.get(j).copied().unwrap_or(0) != 0 {
+                    j += 1;
+                }
+                if let Some(run) = chunk.get_mut(i..j) {
+                    // Pages of a writable slot may have been written by the guest: dirty.
+                    // SAFETY: `run` holds non-zero `struct page *`s (a `usize` is
+                    // pointer-sized), each pinned by us and unpinned only here (invariant).
+                    unsafe { ffi::unpin_user_pages(run.as_mut_ptr().cast(), run.len(), dirty) };
+                    unpinned += run.len();
+                }
+                i = j;
             }
-            let mut j = i + 1;
-            while j < n && j - i < PIN_BATCH as usize && self.pages.get(j).copied().unwrap_or(0) != 0 {
-                j += 1;
-            }
-            if let Some(run) = self.pages.get_mut(i..j) {
-                // Pages of a writable slot may have been written by the guest: marked dirty.
-                // SAFETY: `run` holds non-zero `struct page *`s (a `usize` is pointer-sized),
-                // each pinned by us and unpinned only here (type invariant).
-                unsafe { ffi::unpin_user_pages(run.as_mut_ptr().cast(), run.len(), dirty) };
-                self.charge.uncharge_pinned(run.len());
-            }
-            i = j;
         }
+        self.charge.uncharge_pinned(unpinned);
     }
 }
 
@@ -259,8 +315,7 @@ impl Memslots {
                 if overlap {
                     return Err(EEXIST);
                 }
-                let mut pages = KVVec::with_capacity(npages as usize, GFP_KERNEL)?;
-                pages.resize(npages as usize, 0, GFP_KERNEL)?;
+                let pages = PinnedPages::new(npages)?;
                 Ok(SlotChange::Create(Memslot {
                     id,
                     gpa: r.guest_phys_addr,
@@ -275,7 +330,7 @@ impl Memslots {
     }
 
     pub(crate) fn insert(&mut self, s: Memslot) -> Result {
-        self.slots.push(s, GFP_KERNEL)?;
+        self.slots.push(s, GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
 

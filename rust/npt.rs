@@ -146,7 +146,7 @@ impl Npt {
                 }
                 let page = HwPages::page()?;
                 let ent = NptEntry::new(page.phys(), NptFlag::Present | NptFlag::Write | NptFlag::User | NptFlag::Accessed);
-                self.tables.push(page, GFP_KERNEL)?;
+                self.tables.push(page, GFP_KERNEL_ACCOUNT)?;
                 // SAFETY: as above; a single aligned 64-bit store, atomic for the walker.
                 unsafe { e.write_volatile(ent) };
                 table = phys_to_virt(ent.addr()) as *mut NptEntry;

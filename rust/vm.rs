@@ -155,7 +155,7 @@ impl Vm {
                 return Err(EEXIST);
             }
             let shared = VcpuShared::new(id as u32)?;
-            vcpus.push(shared.clone(), GFP_KERNEL)?;
+            vcpus.push(shared.clone(), GFP_KERNEL_ACCOUNT)?;
             self.setup.created();
             shared
         };
@@ -249,7 +249,7 @@ pub(crate) fn create_vm(features: SvmFeatures, machine_type: c_ulong) -> Result<
     if machine_type != 0 {
         return Err(EINVAL);
     }
-    let vm = Arc::new(Vm { shared: VmShared::new(features)?, setup: VmSetup::new() }, GFP_KERNEL)?;
+    let vm = Arc::new(Vm { shared: VmShared::new(features)?, setup: VmSetup::new() }, GFP_KERNEL_ACCOUNT)?;
     crate::anonfd::install(vm)
 }
 

@@ -106,7 +106,7 @@ impl VcpuShared {
                 route_id: AtomicU32::new(0),
                 route_ldr: AtomicU32::new(0),
             }? Error),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
@@ -262,7 +262,7 @@ impl VmShared {
                 intx_routes: AtomicU32::new(0),
                 tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 

@@ -265,9 +265,9 @@ impl Vcpu {
         }
         let base = arg.checked_add(size_of::<KvmCpuid2>()).ok_or(EFAULT)?;
         let mut r = UserSlice::new(UserPtr::from_addr(base), hdr.nent as usize * size_of::<KvmCpuidEntry2>()).reader();
-        let mut v = KVec::with_capacity(hdr.nent as usize, GFP_KERNEL)?;
+        let mut v = KVec::with_capacity(hdr.nent as usize, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..hdr.nent {
-            v.push(r.read::<KvmCpuidEntry2>()?, GFP_KERNEL)?;
+            v.push(r.read::<KvmCpuidEntry2>()?, GFP_KERNEL_ACCOUNT)?;
         }
         let (x2, dl) = (cpuid::has(&v, 1, 2, 21), cpuid::has(&v, 1, 2, 24));
         let mut st = self.state.lock();

@@ -129,7 +129,7 @@ impl Vcpu {
                 state <- new_mutex!(st),
                 epoch: Instant::now(),
             }? Error),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
         .inspect(|v| {
             if let Some(l) = v.state.lock().lapic.as_ref() {

@@ -420,6 +420,38 @@ pub fn memslot_rules(dev: &str) -> TestResult {
         let got = set(r);
         check(got == want, || format!("KVM_SET_USER_MEMORY_REGION {what}: {got:?} (want {want:?})"))?;
     }
-    Ok(())
+    big_slots(&vm)
+}
+
+/// Slots of terabytes (issue 15 section 2): as large as KVM takes one (2^31 - 1 pages, 8 TiB)
+/// where the CPU's physical-address width leaves room (KVM refuses a slot past it,
+/// kvm_mmu_max_gfn()), else up to its end; created and deleted twice, on rsvm and kvm_amd.
+/// rsvm tracks pins per 2 MiB chunk, so such a slot costs 8 bytes per 2 MiB up front, where
+/// 8 per 4 KiB (up to 16 GiB) made kvmalloc warn or fail. The host range is reserved, not
+/// backed (PROT_NONE, MAP_NORESERVE); the VM run's log checks (no WARN) and kmemleak apply.
+fn big_slots(vm: &kvm_ioctls::VmFd) -> TestResult {
+    let phys_bits = std::arch::x86_64::__cpuid(0x8000_0008).eax & 0xff;
+    let gpa = 1u64 << 32;
+    let top = 1u64 << phys_bits;
+    let size = ((1u64 << 31) - 1).min((top - gpa) >> 12) << 12;
+    // SAFETY: an inaccessible reservation of `size` bytes, unmapped below.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), size as usize, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0) };
+    if p == libc::MAP_FAILED {
+        println!("# SKIP big slots: reserving {} GiB: {}", size >> 30, std::io::Error::last_os_error());
+        return Ok(());
+    }
+    let r = |s: u64| guest::region(5, gpa, s, p as u64, 0);
+    let mut res = Ok(());
+    for round in 0..2 {
+        // SAFETY: the region points into the reservation, which outlives the slot.
+        let got = unsafe { vm.set_user_memory_region(r(size)) }.map_err(|e| e.errno());
+        res = res.and(check(got.is_ok(), || format!("round {round}: a {} GiB slot (phys bits {phys_bits}): {got:?}", size >> 30)));
+        // SAFETY: deleting the slot (size 0).
+        let del = unsafe { vm.set_user_memory_region(r(0)) }.map_err(|e| e.errno());
+        res = res.and(check(del.is_ok(), || format!("round {round}: deleting it: {del:?}")));
+    }
+    // SAFETY: our reservation.
+    unsafe { libc::munmap(p, size as usize) };
+    res
 }
 
