@@ -2,7 +2,8 @@
 #   make deps    install build and test dependencies (idempotent)
 #   make         build rsvm.ko against KDIR (default: the cached test kernel)
 #   make test    build everything, run the host unit tests and the in-VM test suites
-#   make run     boot the test VM with rsvm loaded, interactively
+#   make run     a Linux guest of rsvm-vmm on rsvm in the test VM, its console on this terminal
+#   make shell   a shell in the test VM with rsvm loaded
 #   make bench   exit costs under -icount, rsvm vs kvm_amd, on a production kernel and the test kernel
 #   make soak    the L2 soak (tests/l1/soak-l2.sh for RSVM_SOAK_SECS per CPU model)
 #   make fuzz    the fuzzer (tests/l1/fuzz.sh for RSVM_FUZZ_SECS from a random seed)
@@ -22,7 +23,7 @@ else
 # demand); on a real AMD host: KDIR=/lib/modules/$(uname -r)/build (CONFIG_RUST=y).
 KDIR ?=
 
-.PHONY: all module deps kernel userspace test run bench soak fuzz flake clean
+.PHONY: all module deps kernel userspace test run shell bench soak fuzz flake clean
 all: module
 
 deps:
@@ -66,6 +67,9 @@ flake: module userspace
 		$(TOP)/scripts/flake-loop --cpu $$cpu --tries $(RSVM_FLAKE_TRIES) --rounds $(RSVM_FLAKE_ROUNDS) || exit 1; done
 
 run: module userspace
+	@$(TOP)/scripts/vm-run --guest
+
+shell: module userspace
 	@$(TOP)/scripts/vm-run --interactive
 
 clean:

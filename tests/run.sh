@@ -96,6 +96,20 @@ for cpu in ${RSVM_CPUS:-max max,-la57}; do
 	summary+=("vm -cpu $cpu: $p passed, $f failed, $s skipped")
 done
 
+# 3. make run as a user drives it (tests/host/make-run.sh), on the first CPU model, in a full
+# run or when RSVM_TESTS names make-run.
+if [ -z "${RSVM_TESTS:-}" ] || [[ "${RSVM_TESTS}" == *make-run* ]]; then
+	cpu1=$(set -- ${RSVM_CPUS:-max max,-la57}; echo "$1")
+	echo "=== make run on -cpu $cpu1 ==="
+	mr_log="$logdir/make-run.log"
+	"$top/tests/host/make-run.sh" --cpu "$cpu1" > "$mr_log" 2>&1
+	cat "$mr_log"
+	mp=$(grep -c '^ok' "$mr_log"); mf=$(grep -c '^not ok' "$mr_log")
+	[ "$mp" = 0 ] && [ "$mf" = 0 ] && mf=1
+	passed=$((passed + mp)); failed=$((failed + mf))
+	summary+=("make run (-cpu $cpu1): $mp passed, $mf failed")
+fi
+
 echo "=== summary ==="
 printf '%s\n' "${summary[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"
