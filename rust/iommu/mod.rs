@@ -100,7 +100,8 @@ pub(crate) trait IoDomain: Send {
     fn flush(&self) -> Result;
 }
 
-/// A device's memory BAR mapped into the VM's NPT.
+/// A device's memory BAR placed in the VM's guest-physical space; in the NPT while the
+/// device decodes memory (its command register's Memory Space bit: CVE-2020-12888).
 #[derive(Clone, Copy)]
 pub(crate) struct BarMap {
     /// The device's PCI requester id (bus << 8 | devfn).
@@ -108,6 +109,8 @@ pub(crate) struct BarMap {
     pub(crate) bar: u32,
     pub(crate) gpa: u64,
     pub(crate) len: u64,
+    /// The BAR's host-physical address.
+    pub(crate) hpa: u64,
 }
 
 /// A VM's I/O address space, present in its guest memory while a device is assigned: the

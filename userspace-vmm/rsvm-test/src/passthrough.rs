@@ -495,6 +495,41 @@ fn hostile(dev: RsvmPciDevice, other: RsvmPciDevice) -> TestResult {
     Ok(())
 }
 
+/// The guest turns edu's Memory Space off (CVE-2020-12888, VFIO's answer: the BAR's
+/// mappings go): BAR0 leaves the NPT and a read of it exits to the VMM as MMIO, until Memory
+/// Space is on again, when the read reaches edu's id register. The BAR is placed while
+/// Memory Space is off, so the first mapping happens on the way on.
+fn memory_space(dev: RsvmPciDevice) -> TestResult {
+    // mov ebx, 0xc0000000; mov eax, [rbx]; out 0xe9, eax; hlt
+    const CODE: [u8; 10] = [0xbb, 0x00, 0x00, 0x00, 0xc0, 0x8b, 0x03, 0xe7, 0xe9, 0xf4];
+    // No in-kernel APIC: the HLT at the end returns to this VMM.
+    let mut g = Guest::new("/dev/rsvm", Mode::Long64, &CODE, &apic_cpuid_table())?;
+    expect(&g.vm, "assign edu", RSVM_ASSIGN_DEVICE(), dev, Ok(()))?;
+    let cmd = cfg(&g.vm, dev, 4, 2, None)?;
+    cfg(&g.vm, dev, 4, 2, Some(cmd & !0x2))?;
+    let bar = RsvmDeviceBar { dev, bar: 0, flags: 0, gpa: EDU_BAR_GPA };
+    expect(&g.vm, "BAR0 placed with Memory Space off", RSVM_MAP_DEVICE_BAR(), bar, Ok(()))?;
+    for (round, on) in [false, true, false, true].into_iter().enumerate() {
+        cfg(&g.vm, dev, 4, 2, Some(if on { cmd | 0x2 } else { cmd & !0x2 }))?;
+        let mut r = g.vcpu.get_regs().map_err(|e| format!("KVM_GET_REGS: {e}"))?;
+        r.rip = rsvm_guest::guest::CODE;
+        g.vcpu.set_regs(&r).map_err(|e| format!("KVM_SET_REGS: {e}"))?;
+        g.results.clear();
+        g.trace.clear();
+        let end = g.run(10)?;
+        check(end == "hlt", || format!("round {round}: the BAR read ends in HLT ({end}, {:?})", g.trace))?;
+        let exited = g.trace.iter().any(|l| l.starts_with(&format!("mmio-read addr={EDU_BAR_GPA:#x}")));
+        let id = g.results.first().map(|d| d.iter().rev().fold(0u32, |a, &b| a << 8 | b as u32));
+        if on {
+            check(!exited && id.is_some_and(|v| v & 0xffff == 0xed), || format!("round {round}: Memory Space on: the guest reads edu's id through the NPT ({id:x?}, {:?})", g.trace))?;
+        } else {
+            check(exited, || format!("round {round}: Memory Space off: the BAR read exits to the VMM as MMIO ({id:x?}, {:?})", g.trace))?;
+        }
+    }
+    cfg(&g.vm, dev, 4, 2, Some(cmd))?;
+    Ok(())
+}
+
 pub fn passthrough(bdf: &str, other: &str, irqs: bool, forge: Option<u32>, wait_file: Option<&str>) -> TestResult {
     let dev = parse_bdf(bdf)?;
     let other = parse_bdf(other)?;
@@ -508,6 +543,7 @@ pub fn passthrough(bdf: &str, other: &str, irqs: bool, forge: Option<u32>, wait_
     } else {
         guest_run(bdf, dev, Irq::None, 0, None)?;
     }
+    memory_space(dev)?;
     hostile(dev, other)
 }
 

@@ -3,8 +3,8 @@
 //! The config-space filter of an assigned device: what a guest may read and write, with
 //! the command register's Interrupt Disable bit virtualised. Documentation/amdvi.md.
 
-use super::unit;
 use super::intx::write_command;
+use super::{bar, unit};
 use crate::iommu::Guest;
 use crate::uapi::*;
 use kernel::prelude::*;
@@ -66,13 +66,24 @@ pub(crate) fn config(vm: &dyn Guest, c: &mut RsvmDeviceConfig) -> Result {
         // handler, which sets the bit, by the INTx line's lock (`intx.rs`).
         let sh = 8 * (c.offset - 4);
         let m = (mask << sh) & 0xffff;
-        let cmd = (d.pdev.read_config(4, 2)? & !m) | ((c.value << sh) & m);
+        let old = d.pdev.read_config(4, 2)?;
+        let cmd = (old & !m) | ((c.value << sh) & m);
         if m & 0x400 != 0 {
             d.guest_intx_disable = cmd & 0x400 != 0;
         }
         let cmd = (cmd & !0x400) | if d.guest_intx_disable { 0x400 } else { 0 };
+        // Memory Space off: the BARs leave the NPT before the device stops decoding; on:
+        // they return after it decodes again (bar.rs).
+        let (was, now) = (old & 0x2 != 0, cmd & 0x2 != 0);
+        if was && !now {
+            bar::set_decoding(vm, d.devid, false)?;
+        }
         let intx = d.owner.as_ref().and_then(|a| a.intx.as_ref());
-        return write_command(&d.pdev, intx, cmd as u16);
+        write_command(&d.pdev, intx, cmd as u16)?;
+        if !was && now {
+            bar::set_decoding(vm, d.devid, true)?;
+        }
+        return Ok(());
     }
     let v = (cur & !mask) | (c.value & mask);
     d.pdev.write_config(c.offset, c.size, v)
