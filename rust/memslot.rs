@@ -90,6 +90,8 @@ pub(crate) struct Memslot {
     /// Who pays for the pinned pages: each one is charged before it is pinned, returned
     /// when it is unpinned (or was not pinned after all).
     charge: ffi::OwnerMm,
+    /// An IOMMU may still reach the pages (a failed block or flush): never unpin them.
+    quarantined: bool,
 }
 
 impl Memslot {
@@ -189,6 +191,11 @@ impl Memslot {
 
 impl Drop for Memslot {
     fn drop(&mut self) {
+        if self.quarantined {
+            // Leaked on purpose, pins and all (`pinned_pages` keeps counting them).
+            core::mem::forget(core::mem::replace(&mut self.pages.chunks, KVVec::new()));
+            return;
+        }
         // Each run of pinned entries of a chunk is unpinned with one call, which handles a
         // folio's pages together (a 2 MiB THP is one reference drop, not 512).
         let dirty = !self.readonly;
@@ -242,6 +249,14 @@ impl Memslots {
 
     pub(crate) fn pinned(&self) -> u64 {
         self.slots.iter().map(|s| s.pinned()).sum()
+    }
+
+    /// A device's DMA may still reach every slot (its IOMMU entry could not be blocked):
+    /// each slot keeps its pins for good, whenever it goes.
+    pub(crate) fn quarantine(&mut self) {
+        for s in self.slots.iter_mut() {
+            s.quarantined = true;
+        }
     }
 
     /// Every slot, mutably (to pin and map them all in an I/O domain).
@@ -324,6 +339,7 @@ impl Memslots {
                     readonly: r.flags & KVM_MEM_READONLY != 0,
                     pages,
                     charge: ffi::OwnerMm::current()?,
+                    quarantined: false,
                 }))
             }
         }

@@ -169,30 +169,16 @@ impl DevTable {
         Ok(d)
     }
 
-    /// Writes the DTE of `devid` so that the IOMMU never sees a half-written valid entry:
-    /// when the entry becomes valid, quadwords 3..1 first and quadword 0 (V, TV) last; when
-    /// it is made invalid or changed, quadword 0 first. The caller then issues
-    /// INVALIDATE_DEVTAB_ENTRY (and flushes the domain: QEMU ignores the former).
+    /// Writes the DTE of `devid` so that the IOMMU never sees an invalid entry between two
+    /// valid ones nor a mix of two entries' translations (`dtewrite.rs`, Linux's
+    /// `update_dte256()` order). The caller then issues INVALIDATE_DEVTAB_ENTRY (and flushes
+    /// the domain: QEMU ignores the former).
     pub(crate) fn set(&mut self, devid: u16, dte: Dte) -> Result {
         let p = self.slot(devid)?;
-        // SAFETY (every write below): `p` points at the DTE of `devid` inside our table,
-        // which we own exclusively (`&mut self`); volatile, because the IOMMU reads it.
-        unsafe {
-            if dte.0[0] & 1 == 0 {
-                p.write_volatile(dte.0[0]);
-                for q in 1..4 {
-                    p.add(q).write_volatile(dte.0[q]);
-                }
-            } else {
-                // Make the old entry invalid first, then fill it, then validate it.
-                p.write_volatile(0);
-                for q in (1..4).rev() {
-                    p.add(q).write_volatile(dte.0[q]);
-                }
-                core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-                p.write_volatile(dte.0[0]);
-            }
-        }
+        // SAFETY: `p` points at the DTE of `devid` inside our table (32-byte aligned: the
+        // table is page-aligned and entries are 32 bytes), which only `&mut self` writes; the
+        // IOMMU only reads it.
+        unsafe { super::dtewrite::write_dte(p, dte.0) };
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         Ok(())
     }

@@ -17,6 +17,7 @@ pub(crate) mod assign;
 pub(crate) mod cmdbuf;
 pub(crate) mod devtab;
 pub(crate) mod dmatest;
+pub(crate) mod dtewrite;
 pub(crate) mod domain;
 pub(crate) mod evtlog;
 pub(crate) mod irt;

@@ -24,6 +24,8 @@ mod emulate_tests;
 #[cfg(test)]
 mod lapic_tests;
 #[cfg(test)]
+mod dte_tests;
+#[cfg(test)]
 mod ivrs_tests;
 #[cfg(test)]
 mod iopt_tests;

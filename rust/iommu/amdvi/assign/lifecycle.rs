@@ -127,10 +127,14 @@ pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
     Ok(())
 }
 
-/// Blocks, quiesces and resets an assigned device and takes it from its VM: INTx freed
-/// (and left disabled), DTE blocked (and the domain flushed), bus mastering off, MSI freed,
-/// BARs out of the NPT, function reset, regions released, device disabled; the VM's domain
-/// goes with its last device.
+/// Quiesces, blocks and resets an assigned device and takes it from its VM: INTx freed
+/// (and left disabled), bus mastering off (no new DMA), DTE blocked and the domain flushed
+/// (none in flight reaches memory), MSI freed, BARs out of the NPT, function reset, regions
+/// released, device disabled; the VM's domain goes with its last device. If the block or
+/// its flush fails, the unit may still translate the device's DMA through the domain: the
+/// domain's tables and every page of the VM's memory stay allocated and pinned for good
+/// (leaked, and counted: the unload check reports them) rather than reach the allocator
+/// while a device can still write them, as VFIO keeps what an IOMMU may still reach.
 pub(super) fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: bool) {
     let Some(d) = reg.devs.get_mut(i) else { return };
     let Some(mut a) = d.owner.take() else { return };
@@ -141,15 +145,23 @@ pub(super) fn release(u: &Unit, reg: &mut Registry, i: usize, device_locked: boo
     let vm = a.vm.clone();
     let _ = with_mem(&*vm, |m| {
         let dom_id = m.io.as_ref().map_or(0, |io| io.domain.table().id);
-        // Blocked (its alias's DTE too, unless another device of this VM still uses it).
-        if let Err(e) = sync_dtes(u, reg, d.devid, None, &[dom_id, 0]) {
-            pr_err!("amdvi: device {:#06x}: DTE not blocked: {:?}\n", d.devid, e);
+        // No new DMA first (vfio_pci_core_disable() clears bus mastering before anything
+        // else), then blocked (its alias's DTE too, unless another device of this VM still
+        // uses it) with the domain flushed, so nothing in flight lands after this.
+        d.pdev.clear_master();
+        let blocked = sync_dtes(u, reg, d.devid, None, &[dom_id, 0]);
+        if let Err(e) = blocked {
+            pr_err!("amdvi: device {:#06x}: DTE not blocked ({:?}): its interrupt table, the VM's I/O domain and guest memory stay allocated and pinned\n", d.devid, e);
             // The unit may still read the table: never free it (the unload check reports it).
             if let Some(t) = a.irt.take() {
                 core::mem::forget(t);
             }
+            // Nor the domain's page tables, nor the pages they map.
+            if let Some(io) = m.io.take() {
+                core::mem::forget(io);
+            }
+            m.slots.quarantine();
         }
-        d.pdev.clear_master();
         msi_disable(u, d.devid, &d.pdev, &mut a);
         if let Some(io) = m.io.as_mut() {
             if io.unmap_bars(m.npt, d.devid) {
