@@ -133,6 +133,13 @@ impl<'a> Ivrs<'a> {
         self.ivhds().filter(move |h| h.ty == best)
     }
 
+    /// The unit (its index in `units()`) that translates `devid` of `segment`: the last
+    /// IVHD that names it, as Linux fills its `rlookup` table block by block in table order
+    /// (`init_iommu_from_acpi()`). `None`: no unit covers the device.
+    pub(crate) fn unit_of(&self, segment: u16, devid: u16) -> Option<usize> {
+        self.units().enumerate().filter(|(_, u)| u.segment == segment && u.covers(devid)).map(|(i, _)| i).last()
+    }
+
     fn blocks_checked(&self) -> Blocks<'a> {
         Blocks { table: self.table, off: IVRS_HEADER_LEN }
     }
@@ -238,6 +245,11 @@ impl<'a> Ivhd<'a> {
         core::iter::from_fn(move || it.next()?.ok())
     }
 
+    /// Whether one of the entries names `devid` (an ALL entry names every device).
+    pub(crate) fn covers(&self, devid: u16) -> bool {
+        self.entries().any(|e| e.covers(devid))
+    }
+
     /// The highest device id the entries name (ranges' ends, aliases' targets, special
     /// devices), or `None` for a unit with only an ALL entry or none at all.
     pub(crate) fn last_devid(&self) -> Option<u16> {
@@ -289,9 +301,7 @@ impl DevEntry {
         }
     }
 
-    /// Whether this entry covers `devid`.
-    // Host-tested; the module resolves aliases with `ivrs_alias`.
-    #[allow(dead_code)]
+    /// Whether this entry names `devid` (for an alias entry: the device, not its alias).
     pub(crate) fn covers(&self, devid: u16) -> bool {
         match *self {
             DevEntry::All { .. } => true,

@@ -39,8 +39,9 @@ use crate::ffi::pci::PciDriver;
 use regs::{Control, ControlBit, Regs};
 use unit::{Hw, UnitInfo};
 
-/// Reads the IVRS table and describes its first unit, with the unit's alias entries.
-fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>)> {
+/// Reads the IVRS table and describes its first unit, with the unit's alias entries and the
+/// device ids it translates.
+fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>, unit::DevidSet)> {
     let mut hdr: *mut bindings::acpi_table_header = core::ptr::null_mut();
     // SAFETY: the signature is a NUL-terminated string ACPICA only reads; `hdr` is a valid
     // out pointer. On success the table stays mapped until `acpi_put_table`.
@@ -74,7 +75,10 @@ fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>)> {
                         break;
                     }
                 }
-                r.map(|()| (UnitInfo {
+                // The devices this unit translates: those no later IVHD claims (a device behind
+                // another unit goes through that unit's DTEs, which rsvm does not program).
+                let r = r.and_then(|()| unit::DevidSet::from_fn(|id| t.unit_of(u.segment, id) == Some(0)));
+                r.map(|owned| (UnitInfo {
                 ivhd_type: u.ty,
                 ivhd_flags: u.flags,
                 devid: u.devid,
@@ -85,7 +89,7 @@ fn find_unit() -> Result<(UnitInfo, KVec<ivrs::AliasMap>)> {
                 last_devid: u.last_devid().unwrap_or(0xff),
                 units_in_ivrs: t.units().count(),
                 iv_info: t.iv_info(),
-            }, aliases))
+            }, aliases, owned))
             }
         },
     };
@@ -150,7 +154,7 @@ pub(crate) fn probe(dir: &debugfs::Dir, enabled: bool, intremap: bool) -> Option
 
 impl Unit {
     fn probe(dir: &debugfs::Dir, intremap: bool) -> Result<Pin<KBox<debugfs::File<Unit>>>> {
-        let (info, aliases) = find_unit()?;
+        let (info, aliases, owned) = find_unit()?;
         if info.units_in_ivrs > 1 {
             pr_info!("amdvi: {} units in the IVRS; rsvm drives the first\n", info.units_in_ivrs);
         }
@@ -191,7 +195,7 @@ impl Unit {
             info.segment, info.devid >> 8, (info.devid >> 3) & 0x1f, info.devid & 7,
             info.mmio_base, info.ivhd_type, efr, hw.devtab.entries()
         );
-        let init = try_pin_init!(Unit { info, aliases, intremap, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
+        let init = try_pin_init!(Unit { info, aliases, owned, intremap, assign <- new_mutex!(assign::Registry::default()), hw <- new_mutex!(hw) });
         KBox::pin_init(dir.read_write_callback_file(c"amdvi", init, &Unit::show, &Unit::write), GFP_KERNEL)
     }
 

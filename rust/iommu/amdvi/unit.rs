@@ -36,6 +36,30 @@ pub(crate) struct UnitInfo {
     pub(crate) iv_info: u32,
 }
 
+/// A set of PCI requester ids (one bit each, 8 KiB).
+pub(crate) struct DevidSet(KVVec<u64>);
+
+impl DevidSet {
+    /// The ids for which `f` holds.
+    pub(crate) fn from_fn(f: impl Fn(u16) -> bool) -> Result<Self> {
+        let mut v = KVVec::with_capacity(1024, GFP_KERNEL)?;
+        for w in 0..1024u32 {
+            let mut bits = 0u64;
+            for b in 0..64u32 {
+                if f((w * 64 + b) as u16) {
+                    bits |= 1 << b;
+                }
+            }
+            v.push_within_capacity(bits).map_err(|_| ENOMEM)?;
+        }
+        Ok(Self(v))
+    }
+
+    pub(crate) fn contains(&self, id: u16) -> bool {
+        self.0.get(usize::from(id) / 64).is_some_and(|w| w >> (id % 64) & 1 != 0)
+    }
+}
+
 /// Event records kept between a drain and the VMMs' `RSVM_DEVICE_EVENTS`.
 const PENDING_EVENTS: usize = 256;
 
@@ -223,6 +247,8 @@ pub(crate) struct Unit<R> {
     /// The unit's IVRS alias entries (42h, 43h): a device's DTE state applies to its alias's
     /// DTE too (`assign/`).
     pub(super) aliases: KVec<ivrs::AliasMap>,
+    /// The device ids this unit translates (IVRS): only those may be bound and assigned.
+    pub(super) owned: DevidSet,
     /// Whether assigned devices' interrupts are remapped (module parameter
     /// `amdvi_intremap`, default 1; 0 only to show the attack it stops).
     pub(super) intremap: bool,

@@ -379,3 +379,34 @@ fn conflicting_alias() {
     assert_eq!(rid_state::<u32>([Holder::Unassigned, Holder::Host]), RidState::Untranslated);
     assert_eq!(rid_state([Holder::Host, Holder::Vm(3), Holder::Unassigned]), RidState::Translated(3));
 }
+
+/// Two units (issue 15 section 3): each device is translated by the last IVHD that names it,
+/// as Linux fills its rlookup table; rsvm drives the first unit and binds only its devices.
+#[test]
+fn which_unit_translates_a_device() {
+    #[rustfmt::skip]
+    let first = [
+        0x03, 0x00, 0x00, 0, 0x04, 0xff, 0x01, 0,      // 00:00.0 ..= 01:1f.7
+        0x02, 0x00, 0x03, 0,                           // 03:00.0
+    ];
+    #[rustfmt::skip]
+    let second = [
+        0x03, 0x00, 0x01, 0, 0x04, 0xff, 0x02, 0,      // 01:00.0 ..= 02:1f.7 (takes bus 1 over)
+    ];
+    let t = table(&[ivhd(0x11, 0x02, 0xfed8_0000, &first), ivhd(0x11, 0x0102, 0xfed9_0000, &second)]);
+    let p = Ivrs::parse(&t).unwrap();
+    assert_eq!(p.units().count(), 2);
+    assert_eq!(p.unit_of(0, 0x0008), Some(0), "bus 0: the first unit only");
+    assert_eq!(p.unit_of(0, 0x0100), Some(1), "bus 1: named by both, the later block wins");
+    assert_eq!(p.unit_of(0, 0x0208), Some(1), "bus 2: the second unit only");
+    assert_eq!(p.unit_of(0, 0x0300), Some(0), "a select entry of the first");
+    assert_eq!(p.unit_of(0, 0x0400), None, "no unit names bus 4");
+    assert_eq!(p.unit_of(1, 0x0008), None, "another segment");
+    // An ALL entry names every device: a later unit with one takes everything over.
+    let t = table(&[ivhd(0x11, 0x02, 0xfed8_0000, &first), ivhd(0x11, 0x0102, 0xfed9_0000, &[0x01, 0, 0, 0])]);
+    let p = Ivrs::parse(&t).unwrap();
+    assert_eq!(p.unit_of(0, 0x0008), Some(1));
+    // QEMU's one unit translates what it names (rsvm's edu at 00:04.0 among them).
+    let p = Ivrs::parse(&QEMU_IVRS).unwrap();
+    assert_eq!(p.unit_of(0, 0x0020), Some(0));
+}

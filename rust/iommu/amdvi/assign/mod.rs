@@ -138,7 +138,13 @@ unsafe extern "C" fn rsvm_pci_probe(pdev: *mut bindings::pci_dev) -> c_int {
 fn probe(pdev: PciDev) -> Result {
     let u = unit()?;
     let (segment, devid) = pdev.ids();
-    if segment != u.info.segment {
+    if segment != u.info.segment || !u.owned.contains(devid) {
+        // Another unit translates it (or none does): rsvm could not confine its DMA.
+        pr_info!(
+            "amdvi: {:04x}:{:02x}:{:02x}.{} is not translated by the IOMMU rsvm drives ({:04x}:{:02x}:{:02x}.{}): not bound\n",
+            segment, devid >> 8, (devid >> 3) & 0x1f, devid & 7,
+            u.info.segment, u.info.devid >> 8, (u.info.devid >> 3) & 0x1f, u.info.devid & 7
+        );
         return Err(ENODEV);
     }
     let mut reg = u.assign.lock();
