@@ -11,39 +11,51 @@
 
 use core::arch::asm;
 
-/// Writes `v` (low, high) to the 16-byte-aligned 128 bits at `p` in one atomic operation
-/// (Linux's `write_dte_lower128/upper128`, `try_cmpxchg128`).
+/// One `lock cmpxchg16b` at `p`: stores `new` if the 128 bits there equal `old`; returns
+/// what was there (equal to `old` exactly when it stored).
 ///
 /// # Safety
 ///
 /// `p` is valid for reads and writes of 16 bytes, 16-byte aligned; concurrent accesses are
-/// reads (the IOMMU) or go through this function.
+/// reads (the IOMMU) or atomic.
+pub(crate) unsafe fn cmpxchg128(p: *mut u64, old: [u64; 2], new: [u64; 2]) -> [u64; 2] {
+    let (mut lo, mut hi) = (old[0], old[1]);
+    // SAFETY: `p` is valid and aligned (the caller); CMPXCHG16B compares RDX:RAX with the 128
+    // bits at `p` and, if equal, stores RCX:RBX, else loads them into RDX:RAX. RBX may be
+    // LLVM's: the new low half comes in R10 and RBX is restored; every operand has a fixed
+    // register, so none of them is RBX.
+    unsafe {
+        asm!(
+            "xchg r10, rbx",
+            "lock cmpxchg16b xmmword ptr [rdi]",
+            "mov rbx, r10",
+            in("rdi") p,
+            inout("r10") new[0] => _,
+            inout("rax") lo,
+            inout("rdx") hi,
+            in("rcx") new[1],
+            options(nostack),
+        )
+    };
+    [lo, hi]
+}
+
+/// Writes `v` to the 16-byte-aligned 128 bits at `p` in one atomic operation (Linux's
+/// `write_dte_lower128/upper128`, `try_cmpxchg128`).
+///
+/// # Safety
+///
+/// As `cmpxchg128`.
 pub(crate) unsafe fn write128(p: *mut u64, v: [u64; 2]) {
     // SAFETY: the caller's guarantee; a first guess of the old value (the loop corrects it).
-    let (mut lo, mut hi) = unsafe { (p.read_volatile(), p.add(1).read_volatile()) };
+    let mut old = unsafe { [p.read_volatile(), p.add(1).read_volatile()] };
     loop {
-        let (old_lo, old_hi) = (lo, hi);
-        // SAFETY: `p` is valid and aligned (the caller); CMPXCHG16B compares RDX:RAX with
-        // the 128 bits at `p` and, if equal, stores RCX:RBX, else loads them into RDX:RAX.
-        // RBX may be LLVM's: the new low half comes in R10 and RBX is restored; every
-        // operand has a fixed register, so none of them is RBX.
-        unsafe {
-            asm!(
-                "xchg r10, rbx",
-                "lock cmpxchg16b xmmword ptr [rdi]",
-                "mov rbx, r10",
-                in("rdi") p,
-                inout("r10") v[0] => _,
-                inout("rax") lo,
-                inout("rdx") hi,
-                in("rcx") v[1],
-                options(nostack),
-            )
-        };
-        // Stored exactly when memory held the guess, and then RDX:RAX still hold it.
-        if (lo, hi) == (old_lo, old_hi) {
+        // SAFETY: the caller's guarantee.
+        let seen = unsafe { cmpxchg128(p, old, v) };
+        if seen == old {
             return;
         }
+        old = seen;
     }
 }
 

@@ -5,33 +5,14 @@
 #[path = "../../../rust/iommu/amdvi/dtewrite.rs"]
 mod dtewrite;
 
-use std::arch::asm;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Reads the 128 bits at `p` in one atomic operation (a CMPXCHG16B that compares with 0 and
-/// stores 0 only where 0 already is).
-///
-/// # Safety
-///
-/// As `dtewrite::write128`.
+/// The 128 bits at `p`, read in one atomic operation as the unit reads them (a compare with
+/// 0 that stores 0 only where 0 already is).
 unsafe fn read128(p: *mut u64) -> [u64; 2] {
-    let (mut lo, mut hi) = (0u64, 0u64);
-    // SAFETY: as in `dtewrite::write128`; storing 0 over 0 changes nothing.
-    unsafe {
-        asm!(
-            "xchg r10, rbx",
-            "lock cmpxchg16b xmmword ptr [rdi]",
-            "mov rbx, r10",
-            in("rdi") p,
-            inout("r10") 0u64 => _,
-            inout("rax") lo,
-            inout("rdx") hi,
-            in("rcx") 0u64,
-            options(nostack),
-        )
-    };
-    [lo, hi]
+    // SAFETY: the caller's: `p` valid and aligned; storing 0 over 0 changes nothing.
+    unsafe { dtewrite::cmpxchg128(p, [0, 0], [0, 0]) }
 }
 
 #[repr(C, align(32))]
