@@ -4,8 +4,8 @@
 //!
 //! MSRs that VMLOAD/VMSAVE switch (STAR, LSTAR, CSTAR, SFMASK, KernelGsBase, SYSENTER_*,
 //! FS/GS base) are passed through: the world switch saves and restores them. EFER, PAT and
-//! TSC are intercepted and emulated; a few AMD MSRs read as zero (as KVM); every other MSR is
-//! intercepted and raises #GP.
+//! TSC are intercepted and emulated; a few AMD MSRs read as zero (as KVM); the machine-check
+//! globals describe a CPU with no banks; every other MSR is intercepted and raises #GP.
 
 use crate::{hwpage::HwPages, svm::vmcb::Vmcb, x86::*};
 use kernel::prelude::*;
@@ -15,6 +15,9 @@ pub(crate) const MSR_IA32_SYSENTER_CS: u32 = 0x174;
 pub(crate) const MSR_IA32_SYSENTER_ESP: u32 = 0x175;
 pub(crate) const MSR_IA32_SYSENTER_EIP: u32 = 0x176;
 pub(crate) const MSR_IA32_CR_PAT: u32 = 0x277;
+/// Machine-check global capability and status (SDM vol. 3 15.3.1; APM vol. 2 9.3).
+pub(crate) const MSR_IA32_MCG_CAP: u32 = 0x179;
+pub(crate) const MSR_IA32_MCG_STATUS: u32 = 0x17a;
 pub(crate) const MSR_STAR: u32 = 0xc000_0081;
 pub(crate) const MSR_LSTAR: u32 = 0xc000_0082;
 pub(crate) const MSR_CSTAR: u32 = 0xc000_0083;
@@ -47,7 +50,7 @@ const PASSTHROUGH: [u32; 10] = [
 ];
 
 /// MSRs intercepted and emulated.
-const EMULATED: [u32; 3] = [MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_EFER];
+const EMULATED: [u32; 5] = [MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_EFER, MSR_IA32_MCG_CAP, MSR_IA32_MCG_STATUS];
 
 /// The MSRs `KVM_GET_MSR_INDEX_LIST` reports: everything `get`/`set` handle.
 pub(crate) fn index_list() -> impl Iterator<Item = u32> {
@@ -107,6 +110,11 @@ pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
         MSR_GS_BASE => s.gs.base,
         MSR_KERNEL_GS_BASE => s.kernel_gs_base,
         m if READ_AS_ZERO.contains(&m) => 0,
+        // The CPUID offers MCE and MCA (as KVM's): the architecture then has these two, and
+        // Linux reads them from its machine-check poll, where a #GP panics ("MCA
+        // architectural violation"). No banks, no MCG_CTL (KVM's get_msr_mce() with a
+        // zero MCG_CAP); no machine check is ever in progress.
+        MSR_IA32_MCG_CAP | MSR_IA32_MCG_STATUS => 0,
         _ => return Err(MsrFault),
     })
 }
@@ -148,6 +156,9 @@ pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool, efer_allowed: u
                 MSR_GS_BASE if is_canonical(v) => s.gs.base = v,
                 MSR_KERNEL_GS_BASE if is_canonical(v) => s.kernel_gs_base = v,
                 m if READ_AS_ZERO.contains(&m) => {}
+                // MCG_STATUS takes the guest's "done" (0); MCG_CAP is read-only to the guest.
+                MSR_IA32_MCG_STATUS if v == 0 => {}
+                MSR_IA32_MCG_CAP if host && v == 0 => {}
                 _ => return Err(MsrFault),
             }
         }

@@ -3,7 +3,7 @@
 # Prints a summary per configuration and ends with one line: "N passed, N failed".
 #
 #   RSVM_CPUS="max max,-la57"   CPU models to run the VM suites on (default: both)
-#   RSVM_TESTS="04-world-switch.sh ..."   a subset of tests/l1 to run
+#   RSVM_TESTS="04-world-switch.sh ..."   a subset of tests/l1 to run (make-run: tests/host/make-run.sh)
 #   RSVM_APPEND="k=v ..."   added to the test VM's kernel command line (reaches the tests'
 #                           environment: rsvm_soak_secs=, rsvm_test_timeout=)
 #   RSVM_KST="full subset"  what 30-kvm-selftests.sh runs on each CPU model in turn (Linux's
@@ -57,8 +57,12 @@ if [ -z "${RSVM_TESTS:-}" ] || [[ "${RSVM_TESTS}" == *kvm-selftests* ]]; then
 	fi
 fi
 declare -A levels=([max]=5 [max,-la57]=4)
+# RSVM_TESTS minus make-run (step 3, not a tests/l1 file); naming only make-run skips step 2.
+l1_tests=$(for t in ${RSVM_TESTS:-}; do [ "$t" = make-run ] || echo "$t"; done)
+vm_cpus=${RSVM_CPUS:-max max,-la57}
+[ -n "${RSVM_TESTS:-}" ] && [ -z "$l1_tests" ] && vm_cpus=""
 model=0
-for cpu in ${RSVM_CPUS:-max max,-la57}; do
+for cpu in $vm_cpus; do
 	log="$logdir/vm-${cpu//[^a-z0-9]/_}.log"
 	echo "=== tests/l1 on -cpu $cpu ==="
 	kst=${kst_modes[$model]:-${kst_modes[-1]}}; model=$((model + 1))
@@ -69,7 +73,7 @@ for cpu in ${RSVM_CPUS:-max max,-la57}; do
 	args=(--cpu "$cpu" --timeout "$vm_to" --log "$log" "${l2_args[@]}" "${kst_args[@]}" --append "rsvm_kst=$kst")
 	[ -n "${levels[$cpu]:-}" ] && args+=(--append "rsvm_expect_npt=${levels[$cpu]}")
 	[ -n "${RSVM_APPEND:-}" ] && args+=(--append "$RSVM_APPEND")
-	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh ${RSVM_TESTS:-} 2>&1 | tee -a /dev/stderr)
+	out=$("$top/scripts/vm-run" "${args[@]}" -- sh /tests/l1/run.sh $l1_tests 2>&1 | tee -a /dev/stderr)
 	vrc=$?
 	# The selftests' table (test | kvm_amd | rsvm | note), as Markdown.
 	if grep -q '^# kst|' <<<"$out"; then

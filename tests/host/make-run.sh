@@ -27,6 +27,8 @@ done
 wait $pid; rc=$?
 exec 3>&-
 tr -d '\r' < "$work/out" > "$work/log"
+# The whole console, for a failure (RSVM_RUN_CONSOLE: where; default build/test-logs).
+cp "$work/log" "${RSVM_RUN_CONSOLE:-$top/build/test-logs/make-run-console.log}" 2>/dev/null || true
 fails=0
 t() { if grep -q "$2" "$work/log"; then echo "ok - make run: $1"; else echo "not ok - make run: $1"; fails=$((fails + 1)); fi; }
 t "the guest's shell came up on the console" 'RSVM-L2: shell:'
