@@ -17,7 +17,9 @@ io_mib=${RSVM_BENCH_IOMMU_MIB:-256,1024}
 # RSVM_BENCH_KERNELS: which kernels to measure on: "prod" (the test configuration without
 # its debug options, scripts/rsvm-prod.config; built and cached on first use, about as long as
 # the test kernel) and "debug" (the test kernel, for reference). Each gets its own rsvm.ko
-# (built in build/bench/KERNEL/module) and its results in build/bench/KERNEL/.
+# (built from a copy of the sources in build/bench/KERNEL/module: Kbuild refuses a separate
+# output directory for a tree that `make module` has already built in place) and its results
+# in build/bench/KERNEL/.
 kernels=${RSVM_BENCH_KERNELS:-prod debug}
 if [ "${1:-}" != --one ]; then
 	for k in $kernels; do
@@ -28,7 +30,10 @@ if [ "${1:-}" != --one ]; then
 		esac
 		mo="$RSVM_TOP/build/bench/$k/module"
 		mkdir -p "$mo"
-		make -C "$kd" M="$RSVM_TOP" MO="$mo" LLVM= -j"$(nproc)" modules >/dev/null || die "building rsvm.ko for the $k kernel"
+		cp -a "$RSVM_TOP/Kbuild" "$mo/"
+		rm -rf "$mo/rust"
+		(cd "$RSVM_TOP" && find rust -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name '*.S' | cpio -pdm --quiet "$mo")
+		make -C "$kd" M="$mo" LLVM= -j"$(nproc)" modules >/dev/null || die "building rsvm.ko for the $k kernel"
 		log "bench: the $k kernel ($kd)"
 		KDIR=$kd RSVM_KO="$mo/rsvm.ko" RSVM_BENCH_KERNEL=$k "$0" --one
 	done
