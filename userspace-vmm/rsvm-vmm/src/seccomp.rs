@@ -3,8 +3,9 @@
 //! names the thread's syscall on stderr, restores the terminal and exits with status 1.
 //!
 //! The lists were taken from strace of each thread (Documentation/vmm.md, "Sandbox"). ioctl
-//! is limited to KVM's and rsvm's ioctl types (and the terminal's TCSETS, which the
-//! signal handlers restoring the terminal may issue on any thread).
+//! is limited to KVM's and rsvm's ioctl types (and the terminal's TCGETS and TCSETS, which
+//! the signal handlers restoring the terminal may issue on any thread: glibc's tcsetattr()
+//! reads the settings before and after it writes them).
 
 use seccompiler::{
     apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
@@ -105,7 +106,10 @@ fn thread_syscalls(kind: ThreadKind) -> &'static [i64] {
     }
 }
 
-/// ioctl types allowed: KVMIO, rsvm's (rsvm_abi::RSVMIO); and the terminal's TCSETS.
+/// ioctl types allowed: KVMIO, rsvm's (rsvm_abi::RSVMIO); and the terminal's TCGETS and TCSETS
+/// (the terminal restored at exit: glibc's tcsetattr() issues TCGETS, TCSETS, TCGETS; a
+/// trap there, in the SIGSYS handler itself, killed the VMM with SIGSYS when stdin was a
+/// terminal, found by `make run`).
 fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     let typ = |t: u64| SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(0xff00), t << 8);
     let eq = |v: u64| SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v);
@@ -113,6 +117,7 @@ fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
         SeccompRule::new(vec![typ(u64::from(kvm_bindings::KVMIO))?])?,
         SeccompRule::new(vec![typ(u64::from(rsvm_abi::RSVMIO))?])?,
         SeccompRule::new(vec![eq(libc::TCSETS)?])?,
+        SeccompRule::new(vec![eq(libc::TCGETS)?])?,
     ];
     // FIONBIO: std's set_nonblocking on the control socket's connections.
     rules.push(SeccompRule::new(vec![eq(libc::FIONBIO)?])?);
