@@ -10,7 +10,7 @@ use crate::vmtests::{pinned_pages, run_payload};
 use crate::{check, TestResult};
 
 /// VmPin of this process in KiB.
-fn vm_pin_kb() -> Result<u64, String> {
+pub(crate) fn vm_pin_kb() -> Result<u64, String> {
     let s = std::fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
     s.lines().find_map(|l| l.strip_prefix("VmPin:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).ok_or("no VmPin line".into())
 }
@@ -32,7 +32,7 @@ const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 const CAP_IPC_LOCK: u32 = 14;
 
 /// Drops CAP_IPC_LOCK from this process (effective and permitted: for good).
-fn drop_cap_ipc_lock() -> TestResult {
+pub(crate) fn drop_cap_ipc_lock() -> TestResult {
     let mut h = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let mut d = [CapData::default(); 2];
     // SAFETY: capget fills the header and two data words.
@@ -48,7 +48,7 @@ fn drop_cap_ipc_lock() -> TestResult {
     Ok(())
 }
 
-fn set_memlock(bytes: u64) -> TestResult {
+pub(crate) fn set_memlock(bytes: u64) -> TestResult {
     let r = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
     // SAFETY: setrlimit reads one struct rlimit.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) } != 0 {
@@ -58,7 +58,7 @@ fn set_memlock(bytes: u64) -> TestResult {
 }
 
 /// Runs `f` in a child process: its error, printed there, fails the parent.
-fn in_child(what: &str, f: impl FnOnce() -> TestResult) -> TestResult {
+pub(crate) fn in_child(what: &str, f: impl FnOnce() -> TestResult) -> TestResult {
     // SAFETY: this test is single-threaded here; the child only runs `f` and exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -111,6 +111,35 @@ pub fn memlock(dev: &str) -> TestResult {
     in_child("no CAP_IPC_LOCK, RLIMIT_MEMLOCK 1 MiB: touch64 stops with ENOMEM", || case(dev, 1 << 20, false, false))?;
     in_child("no CAP_IPC_LOCK, RLIMIT_MEMLOCK 64 MiB: touch64 runs", || case(dev, 64 << 20, false, true))?;
     in_child("CAP_IPC_LOCK, RLIMIT_MEMLOCK 1 MiB: touch64 runs (the capability exempts)", || case(dev, 1 << 20, true, true))?;
+    let after = pinned_pages();
+    check(after == before, || format!("rsvm's pinned pages back to {before} ({after})"))
+}
+
+/// RLIMIT_MEMLOCK at device assignment (issue 15 section 2): assignment pins every slot, so a
+/// VMM without CAP_IPC_LOCK whose limit is below its memory gets ENOMEM, the device stays
+/// free (a second VM takes it), and VmPin is 0 again once the VM is gone.
+pub fn at_assignment(dev: rsvm_abi::RsvmPciDevice) -> TestResult {
+    let before = pinned_pages();
+    in_child("no CAP_IPC_LOCK, RLIMIT_MEMLOCK 1 MiB: assigning edu to a VM of 4 MiB is ENOMEM", || {
+        drop_cap_ipc_lock()?;
+        set_memlock(1 << 20)?;
+        let kvm = rsvm_guest::guest::open("/dev/rsvm")?;
+        let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+        let mem = rsvm_guest::guest::HostMem::new(0x40_0000)?;
+        // SAFETY: `mem` outlives the VM (dropped after it, in reverse order).
+        unsafe { vm.set_user_memory_region(rsvm_guest::guest::region(0, 0, 0x40_0000, mem.ptr as u64, 0)) }
+            .map_err(|e| format!("slot: {e}"))?;
+        let mut d = dev;
+        // SAFETY: RSVM_ASSIGN_DEVICE reads one RsvmPciDevice.
+        let r = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&vm), rsvm_abi::RSVM_ASSIGN_DEVICE() as _, &mut d) };
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        check(r < 0 && errno == Some(libc::ENOMEM), || format!("RSVM_ASSIGN_DEVICE: {r}, errno {errno:?} (want ENOMEM)"))?;
+        check(vm_pin_kb()? <= 1024, || "VmPin within the limit after the refusal".into())?;
+        drop(vm);
+        drop(mem);
+        let after = vm_pin_kb()?;
+        check(after == 0, || format!("VmPin back to 0 after the VM closed ({after} kB)"))
+    })?;
     let after = pinned_pages();
     check(after == before, || format!("rsvm's pinned pages back to {before} ({after})"))
 }

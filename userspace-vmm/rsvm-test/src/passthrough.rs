@@ -544,6 +544,7 @@ pub fn passthrough(bdf: &str, other: &str, irqs: bool, forge: Option<u32>, wait_
         guest_run(bdf, dev, Irq::None, 0, None)?;
     }
     memory_space(dev)?;
+    crate::memlock::at_assignment(dev)?;
     hostile(dev, other)
 }
 

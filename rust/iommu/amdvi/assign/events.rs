@@ -68,37 +68,53 @@ pub(super) fn route_events(u: &Unit, reg: &mut Registry) {
 }
 
 /// `RSVM_DEVICE_EVENTS`: takes up to `nr` queued event records of a device the VM owns,
-/// with its counters.
+/// with its counters. The records are copied to the VMM's buffer with no lock held: the
+/// registry lock is every VM's, and a buffer that faults (or sleeps in userfaultfd) must not
+/// stall the others. They are taken from the queue only once written, and only if no other
+/// caller of the same VM took them meanwhile (then this caller returns them too: each record
+/// reaches the VMM at least once).
 pub(crate) fn events(vm: &dyn Guest, ev: &mut RsvmDeviceEvents) -> Result {
     let u = unit()?;
     if ev.pad != 0 {
         return Err(EINVAL);
     }
-    let mut reg = u.assign.lock();
-    reg.owned(vm, &ev.dev)?;
-    route_events(u, &mut reg);
-    let d = reg.owned(vm, &ev.dev)?;
-    let n = (ev.nr as usize).min(d.events.len());
-    if n > 0 {
-        let mut w = UserSlice::new(UserPtr::from_addr(ev.records as usize), n * 16).writer();
+    let (batch, taken) = {
+        let mut reg = u.assign.lock();
+        reg.owned(vm, &ev.dev)?;
+        route_events(u, &mut reg);
+        let d = reg.owned(vm, &ev.dev)?;
+        let n = (ev.nr as usize).min(d.events.len());
+        let mut batch = KVec::with_capacity(n, GFP_KERNEL)?;
         for r in d.events.iter().take(n) {
+            batch.push(*r, GFP_KERNEL)?;
+        }
+        ev.io_page_faults = d.io_page_faults;
+        ev.events = d.total_events;
+        ev.lost = d.lost;
+        ev.interrupts = d.owner.as_ref().map_or(0, |a| {
+            a.interrupts_before
+                + a.irq.as_ref().and_then(|i| i.handler()).map_or(0, |c| c.count.load(Ordering::Relaxed))
+                + a.intx.as_ref().map_or(0, |i| i.line().ctx.count.load(Ordering::Relaxed))
+        });
+        (batch, d.events_taken)
+    };
+    if !batch.is_empty() {
+        let mut w = UserSlice::new(UserPtr::from_addr(ev.records as usize), batch.len() * 16).writer();
+        for r in batch.iter() {
             w.write(&r[0])?;
             w.write(&r[1])?;
         }
-        // Taken only once written.
-        for _ in 0..n {
-            let _ = d.events.remove(0);
+        let mut reg = u.assign.lock();
+        if let Ok(d) = reg.owned(vm, &ev.dev) {
+            if d.events_taken == taken {
+                for _ in 0..batch.len().min(d.events.len()) {
+                    let _ = d.events.remove(0);
+                }
+                d.events_taken += batch.len() as u64;
+            }
         }
     }
-    ev.nr = n as u32;
-    ev.io_page_faults = d.io_page_faults;
-    ev.events = d.total_events;
-    ev.lost = d.lost;
-    ev.interrupts = d.owner.as_ref().map_or(0, |a| {
-        a.interrupts_before
-            + a.irq.as_ref().and_then(|i| i.handler()).map_or(0, |c| c.count.load(Ordering::Relaxed))
-            + a.intx.as_ref().map_or(0, |i| i.line().ctx.count.load(Ordering::Relaxed))
-    });
+    ev.nr = batch.len() as u32;
     Ok(())
 }
 

@@ -22,6 +22,24 @@ use kernel::{bindings, prelude::*, sync::Arc};
 /// `EPERM` an alias sharer is a host device's, `EOPNOTSUPP` a PCI-side DMA alias.
 pub(crate) fn assign(vm: &Arc<dyn Guest>, sel: &RsvmPciDevice) -> Result {
     let u = unit()?;
+    // The device must be there and free before anything is pinned (a refused assignment
+    // pins nothing); checked again below, under the same lock, for what changed meanwhile.
+    {
+        let mut reg = u.assign.lock();
+        let d = reg.find(sel)?;
+        if let Some(a) = &d.owner {
+            return Err(if same_guest(&*a.vm, &**vm) { EEXIST } else { EBUSY });
+        }
+    }
+    // Every slot pinned now, under the VM's own memory lock only: pinning faults pages in and
+    // may sleep for long, and the registry lock is every VM's. The domain below then finds
+    // the pages pinned (a slot added in between is pinned there).
+    with_mem(&**vm, |m| {
+        for s in m.slots.iter_mut() {
+            s.pin_range(0, s.npages)?;
+        }
+        Ok(())
+    })?;
     let mut reg = u.assign.lock();
     let d = reg.find(sel)?;
     if let Some(a) = &d.owner {

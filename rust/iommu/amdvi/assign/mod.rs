@@ -100,6 +100,9 @@ struct BoundDev {
     /// device's bit is this OR rsvm's mask, see `config`).
     guest_intx_disable: bool,
     events: KVec<[u64; 2]>,
+    /// Records taken from `events` so far (`RSVM_DEVICE_EVENTS` copies outside the lock and
+    /// takes them only if no other caller did meanwhile).
+    events_taken: u64,
     io_page_faults: u64,
     total_events: u64,
     lost: u64,
@@ -157,6 +160,7 @@ fn probe(pdev: PciDev) -> Result {
             owner: None,
             guest_intx_disable: false,
             events: KVec::new(),
+            events_taken: 0,
             io_page_faults: 0,
             total_events: 0,
             lost: 0,
