@@ -7,7 +7,9 @@ tests="$*"
 n=$(echo $tests | wc -w)
 # The state every test starts from: no VMM or test client running, kvm_amd, kvm and
 # irqbypass unloaded, edu (00:04.0) bound to no driver, rsvm loaded with its default
-# parameters. Says what it had to undo.
+# parameters, or not loaded at all in a VM booted without it (vm-run --no-load: the kvm_amd
+# reference, ref-linux-guest.sh). Says what it had to undo.
+home_rsvm=0; grep -q '^rsvm ' /proc/modules && home_rsvm=1
 restore() {
 	killall -q -9 rsvm-test rsvm-bench rsvm-vmm rsvm-fuzz qemu-system-x86_64 2>/dev/null && { echo "killed leftover programs"; sleep 1; }
 	e=/sys/bus/pci/devices/0000:00:04.0
@@ -20,6 +22,7 @@ restore() {
 	done
 	# Reloaded even if it is loaded: the test may have loaded it with other parameters.
 	if grep -q '^rsvm ' /proc/modules; then rmmod rsvm || echo "could not unload rsvm"; fi
+	[ $home_rsvm = 1 ] || return 0
 	insmod /lib/modules/rsvm.ko && echo "rsvm reloaded with default parameters"
 }
 # The emulator's lost interrupts (Documentation/testing.md, "L1's lost interrupts"): QEMU's
@@ -61,6 +64,6 @@ for t in $tests; do
 	# A failed test must not fail the tests after it: put the VM back as every test finds it.
 	case "$rc" in 0|4) ;; *) restore | sed 's/^/# restore: /' ;; esac
 	# A test that left rsvm unloaded must not take the rest down with it.
-	grep -q '^rsvm ' /proc/modules || insmod /lib/modules/rsvm.ko 2>/dev/null
+	[ $home_rsvm = 0 ] || grep -q '^rsvm ' /proc/modules || insmod /lib/modules/rsvm.ko 2>/dev/null
 done
 if [ -n "${keepalive:-}" ]; then kill "$keepalive" 2>/dev/null; fi
