@@ -51,6 +51,7 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_SYS_ATTRIBUTES
         | KVM_CAP_XCRS => 1,
         c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
+        c if c == KVM_CAP_X2APIC_API as u64 => (KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK) as isize,
         KVM_CAP_NR_VCPUS => vmsetup::nr_vcpus() as isize,
         KVM_CAP_MAX_VCPUS => MAX_VCPUS as isize,
         KVM_CAP_MAX_VCPU_ID => MAX_VCPU_ID as isize,
@@ -166,8 +167,8 @@ impl Vm {
         r
     }
 
-    /// KVM_ENABLE_CAP on the VM fd: KVM_CAP_SPLIT_IRQCHIP (before any vCPU exists) and
-    /// KVM_CAP_MAX_VCPU_ID.
+    /// KVM_ENABLE_CAP on the VM fd: KVM_CAP_SPLIT_IRQCHIP (before any vCPU exists),
+    /// KVM_CAP_MAX_VCPU_ID and KVM_CAP_X2APIC_API.
     fn enable_cap(&self, arg: usize) -> Result<isize> {
         let c: KvmEnableCap = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmEnableCap>()).reader().read()?;
         if c.flags != 0 {
@@ -192,6 +193,20 @@ impl Vm {
                 let _vcpus = self.shared.vcpus.lock();
                 self.setup.set_max_vcpu_ids(c.args[0])
             }
+            KVM_CAP_X2APIC_API => {
+                // As KVM: any time, flags only ever added.
+                let f = c.args[0];
+                if f & !(KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK) != 0 {
+                    return Err(EINVAL);
+                }
+                if f & KVM_X2APIC_API_USE_32BIT_IDS != 0 {
+                    self.shared.x2apic_format.store(true, Ordering::SeqCst);
+                }
+                if f & KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK != 0 {
+                    self.shared.x2apic_bcast_quirk_off.store(true, Ordering::SeqCst);
+                }
+                Ok(0)
+            }
             _ => Err(EINVAL),
         }
     }
@@ -202,7 +217,17 @@ impl Vm {
         if !self.shared.split_irqchip.load(Ordering::SeqCst) || m.flags != 0 {
             return Err(EINVAL);
         }
-        Ok(self.shared.deliver(&Message::from_msi(m.address_lo, m.data), None) as isize)
+        let mut msg = Message::from_msi(m.address_lo, m.data);
+        if self.shared.x2apic_format.load(Ordering::SeqCst) {
+            // 32-bit x2APIC destinations: bits 31:8 in address_hi 31:8 (KVM's
+            // x86_msi_msg_get_destid() with x2apic_format); address_hi 7:0 must be 0
+            // (kvm_msi_route_invalid()).
+            if m.address_hi & 0xff != 0 {
+                return Err(EINVAL);
+            }
+            msg.dest |= m.address_hi & 0xffff_ff00;
+        }
+        Ok(self.shared.deliver(&msg, None) as isize)
     }
 
     fn ioctl(&self, cmd: c_uint, arg: c_ulong) -> Result<isize> {

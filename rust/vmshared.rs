@@ -229,6 +229,10 @@ pub(crate) struct VmShared {
     pub(crate) msrpm: HwPages,
     /// KVM_CAP_SPLIT_IRQCHIP: vCPUs created from now on have an in-kernel local APIC.
     pub(crate) split_irqchip: AtomicBool,
+    /// KVM_CAP_X2APIC_API: 32-bit x2APIC IDs in KVM_GET/SET_LAPIC and MSIs; and the MSI
+    /// broadcast quirk turned off (KVM_X2APIC_API_* flags, `uapi::kvm`).
+    pub(crate) x2apic_format: AtomicBool,
+    pub(crate) x2apic_bcast_quirk_off: AtomicBool,
     /// Assigned devices' INTx routed to this VM: a level-triggered EOI looks for them only
     /// if there is one (`level_eoi`).
     pub(crate) intx_routes: AtomicU32,
@@ -259,6 +263,8 @@ impl VmShared {
                 iopm,
                 msrpm,
                 split_irqchip: AtomicBool::new(false),
+                x2apic_format: AtomicBool::new(false),
+                x2apic_bcast_quirk_off: AtomicBool::new(false),
                 intx_routes: AtomicU32::new(0),
                 tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
@@ -302,10 +308,17 @@ impl VmShared {
             DM_SIPI => Some(Some(m.vector)),
             _ => return 0,
         };
+        // KVM's x2APIC broadcast quirk (kvm_apic_mda()): unless KVM_CAP_X2APIC_API turned
+        // it off, a message that is not an IPI with destination 0xFF is a broadcast to the
+        // APICs in x2APIC mode (whose own broadcast is 0xFFFFFFFF).
+        let quirk = from.is_none() && m.dest == 0xff && !self.x2apic_bcast_quirk_off.load(Ordering::Relaxed);
+        let bcast = Message { dest: 0xffff_ffff, ..*m };
         let vcpus = self.vcpus.lock();
         let mut n = 0;
         for v in vcpus.iter() {
-            if v.route().matches(m, from == Some(v.id)) {
+            let r = v.route();
+            let m = if quirk && r.x2apic { &bcast } else { m };
+            if r.matches(m, from == Some(v.id)) {
                 match init_sipi {
                     // Level-triggered fixed messages set the TMR bit (as KVM's
                     // __apic_accept_irq), so the guest's EOI is reported back.

@@ -12,11 +12,13 @@
 //!
 //! Here the register file (state, priority, acceptance, EOI, the timer, MMIO-view reads and
 //! writes); [`route`]: interrupt messages and how a destination is matched; [`msr`]:
-//! IA32_APIC_BASE and the x2APIC MSR view.
+//! IA32_APIC_BASE and the x2APIC MSR view; [`state`]: the register page of
+//! KVM_GET/SET_LAPIC.
 
 mod error;
 mod msr;
 mod route;
+mod state;
 
 pub(crate) use route::{Message, Route, DM_FIXED, DM_INIT, DM_LOWEST, DM_SIPI};
 
@@ -124,6 +126,9 @@ pub(crate) struct Lapic {
     tdcr: u32,
     /// Time (ns, the caller's clock) the current count started from, while counting.
     timer_start: Option<u64>,
+    /// Nanoseconds of the period already counted at `timer_start` (KVM_SET_LAPIC resumes a
+    /// count part-way, `state.rs`; 0 when the guest starts it).
+    timer_ran: u64,
     /// Nanoseconds per count-down of TMICT (or per period).
     timer_period: u64,
     tsc_deadline: u64,
@@ -158,6 +163,7 @@ impl Lapic {
             tmict: 0,
             tdcr: 0,
             timer_start: None,
+            timer_ran: 0,
             timer_period: 0,
             tsc_deadline: 0,
             cpuid_x2apic: false,
@@ -314,7 +320,7 @@ impl Lapic {
         if self.timer_mode() == TimerMode::TscDeadline || self.timer_period == 0 {
             return 0;
         }
-        let elapsed = now.saturating_sub(start);
+        let elapsed = now.saturating_sub(start).saturating_add(self.timer_ran);
         let left = match self.timer_mode() {
             TimerMode::Periodic => self.timer_period - elapsed % self.timer_period,
             _ => self.timer_period.saturating_sub(elapsed),
@@ -334,6 +340,7 @@ impl Lapic {
         }
         self.timer_period = period;
         self.timer_start = Some(now);
+        self.timer_ran = 0;
         Effect::ArmTimer { ns: period, period_ns: if periodic { period } else { 0 } }
     }
 

@@ -6,6 +6,9 @@
 
 use super::{Effect, Fault, Lapic, APIC_BASE_BSP, APIC_BASE_EN, APIC_BASE_EXTD, MSR_X2APIC_FIRST, REG_ICR, REG_ID, REG_LDR, REG_LVR, REG_PPR, REG_TMCCT};
 
+/// The x2APIC ICR's reserved bits: 31:20, 17:16, 13.
+const X2APIC_ICR_RESERVED: u64 = 0xfff0_0000 | (3 << 16) | (1 << 13);
+
 impl Lapic {
     /// x2APIC MSR read (SDM 11.12.1.2): `Err` is #GP.
     pub(crate) fn msr_read(&self, msr: u32, now: u64) -> Result<u64, Fault> {
@@ -26,6 +29,11 @@ impl Lapic {
         }
         let off = (msr - MSR_X2APIC_FIRST) << 4;
         if off == REG_ICR {
+            // Reserved: bits 31:20, 17:16 and 13 (KVM's X2APIC_ICR_RESERVED_BITS); the
+            // delivery status (12) reads as 0.
+            if v & X2APIC_ICR_RESERVED != 0 {
+                return Err(Fault);
+            }
             self.icr = v & !(1 << 12);
             return Ok(self.send(self.icr_message()));
         }
@@ -74,8 +82,11 @@ impl Lapic {
         }
         if v & APIC_BASE_EXTD != 0 && old & APIC_BASE_EXTD == 0 {
             // Entering x2APIC mode: the ID is the x2APIC ID, the LDR derives from it.
-            let id = self.x2apic_id;
-            self.ldr = ((id >> 4) << 16) | (1 << (id & 0xf));
+            self.ldr = super::state::x2apic_ldr(self.x2apic_id);
+        } else if old & APIC_BASE_EXTD != 0 && en && !extd {
+            // x2APIC -> xAPIC (the host only; the guest must disable first): the xAPIC ID
+            // is the vCPU's again, as KVM's __kvm_apic_set_base() makes it (KVM ABI).
+            self.xapic_id = self.x2apic_id as u8;
         }
         Ok(Effect::Readdressed)
     }

@@ -57,6 +57,8 @@ pub(crate) const KVM_SET_XSAVE: u32 = _IOW::<KvmXsave>(KVMIO, 0xa5);
 pub(crate) const KVM_GET_TSC_KHZ: u32 = _IO(KVMIO, 0xa3);
 pub(crate) const KVM_GET_XCRS: u32 = _IOR::<KvmXcrs>(KVMIO, 0xa6);
 pub(crate) const KVM_SET_XCRS: u32 = _IOW::<KvmXcrs>(KVMIO, 0xa7);
+pub(crate) const KVM_GET_LAPIC: u32 = _IOR::<KvmLapicState>(KVMIO, 0x8e);
+pub(crate) const KVM_SET_LAPIC: u32 = _IOW::<KvmLapicState>(KVMIO, 0x8f);
 pub(crate) const KVM_GET_MP_STATE: u32 = _IOR::<u32>(KVMIO, 0x98);
 pub(crate) const KVM_SET_MP_STATE: u32 = _IOW::<u32>(KVMIO, 0x99);
 // struct kvm_mp_state values.
@@ -84,6 +86,12 @@ pub(crate) const KVM_CAP_TSC_DEADLINE_TIMER: u64 = 72;
 pub(crate) const KVM_CAP_SIGNAL_MSI: u64 = 77;
 pub(crate) const KVM_CAP_ENABLE_CAP_VM: u64 = 98;
 pub(crate) const KVM_CAP_SPLIT_IRQCHIP: u32 = 121;
+pub(crate) const KVM_CAP_X2APIC_API: u32 = 129;
+/// KVM_CAP_X2APIC_API flags rsvm implements: 32-bit x2APIC IDs in KVM_GET/SET_LAPIC and in
+/// MSI addresses (bits 31:8 of address_hi), and no MSI broadcast quirk. KVM 7.2's
+/// suppress-EOI-broadcast flags (bits 2, 3) are EINVAL: rsvm does not honour SVR bit 12.
+pub(crate) const KVM_X2APIC_API_USE_32BIT_IDS: u64 = 1 << 0;
+pub(crate) const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK: u64 = 1 << 1;
 pub(crate) const KVM_CAP_MMU_SHADOW_CACHE_CONTROL: u64 = 2;
 pub(crate) const KVM_CAP_SET_TSS_ADDR: u64 = 4;
 pub(crate) const KVM_CAP_SET_IDENTITY_MAP_ADDR: u64 = 37;
@@ -323,6 +331,13 @@ pub(crate) struct KvmXcr {
     pub(crate) value: u64,
 }
 
+/// `struct kvm_lapic_state`: the local APIC's register page (KVM_APIC_REG_SIZE).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct KvmLapicState {
+    pub(crate) regs: [u8; 1024],
+}
+
 /// `struct kvm_xcrs`
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -465,6 +480,7 @@ static_assert!(offset_of!(KvmUserspaceMemoryRegion2, guest_memfd) == 40);
 static_assert!(offset_of!(KvmUserspaceMemoryRegion2, pad2) == 48);
 static_assert!(size_of::<KvmDeviceAttr>() == 24);
 static_assert!(size_of::<KvmXcr>() == 16);
+static_assert!(size_of::<KvmLapicState>() == 1024);
 static_assert!(size_of::<KvmXcrs>() == 392);
 static_assert!(offset_of!(KvmXcrs, padding) == 264);
 static_assert!(size_of::<KvmRunIo>() == 16);
@@ -493,7 +509,7 @@ macro_rules! pod {
 }
 pod!(KvmRegs, KvmSegment, KvmDtable, KvmSregs, KvmFpu, KvmXsave, KvmMsrEntry, KvmMsrs, KvmMsrList,
      KvmCpuidEntry2, KvmCpuid2, KvmUserspaceMemoryRegion, KvmUserspaceMemoryRegion2, KvmDeviceAttr, KvmXcr, KvmXcrs,
-     KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi);
+     KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi, KvmLapicState);
 
 /// Exit-union views that can be stored into `KvmRun::exit`.
 pub(crate) trait RunExit: Copy {}

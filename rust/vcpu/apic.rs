@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     emulate::{self, CpuMode, MmioInsn, MmioOp},
+    uapi::kvm::KvmLapicState,
     ffi,
     lapic::{self, Effect},
     svm::assist,
@@ -114,6 +115,36 @@ impl Vcpu {
         };
         self.apic_effect(st, e);
         Some(r)
+    }
+
+    /// KVM_GET_LAPIC: the register page (`EINVAL` without an in-kernel APIC, as KVM).
+    pub(super) fn get_lapic(&self) -> Result<KBox<KvmLapicState>> {
+        let now = self.now_ns();
+        let fmt = self.vm.x2apic_format.load(Ordering::SeqCst);
+        let mut st = self.state.lock();
+        // Interrupts posted since the last entry are in the IRR the page shows.
+        self.lapic_fold(&mut st);
+        let l = st.lapic.as_ref().ok_or(EINVAL)?;
+        Ok(KBox::new(KvmLapicState { regs: l.get_state(now, fmt) }, GFP_KERNEL)?)
+    }
+
+    /// KVM_SET_LAPIC: every register from the page (`lapic::state`), then the timer
+    /// restarted, the route republished and CR8 (V_TPR) following the TPR, as KVM's
+    /// kvm_apic_set_state(). `EINVAL` without an in-kernel APIC or for an x2APIC ID other
+    /// than the vCPU's with KVM_X2APIC_API_USE_32BIT_IDS.
+    pub(super) fn set_lapic(&self, s: &KvmLapicState) -> Result {
+        let now = self.now_ns();
+        let fmt = self.vm.x2apic_format.load(Ordering::SeqCst);
+        let mut st = self.state.lock();
+        self.lapic_fold(&mut st);
+        let l = st.lapic.as_mut().ok_or(EINVAL)?;
+        let e = l.set_state(&s.regs, now, fmt).map_err(|_| EINVAL)?;
+        let tpr = l.tpr();
+        self.cancel_timer(&mut st);
+        self.apic_effect(&mut st, Effect::Readdressed);
+        self.apic_effect(&mut st, e);
+        st.vmcb().set_v_tpr(tpr >> 4);
+        Ok(())
     }
 
     /// A load or store to the xAPIC page at offset `off`, emulated here (SDM 11.4.1: only

@@ -357,6 +357,14 @@ impl Vcpu {
             KVM_SET_CPUID2 => self.set_cpuid(a),
             KVM_GET_CPUID2 => self.get_cpuid(a),
             KVM_INTERRUPT => self.interrupt(a),
+            KVM_GET_LAPIC => {
+                let l = self.get_lapic()?;
+                user(size_of::<KvmLapicState>()).writer().write(&*l).map(|_| 0)
+            }
+            KVM_SET_LAPIC => {
+                let l: KBox<KvmLapicState> = KBox::new(user(size_of::<KvmLapicState>()).reader().read()?, GFP_KERNEL)?;
+                self.set_lapic(&l).map(|_| 0)
+            }
             KVM_GET_MP_STATE => user(4).writer().write(&self.mp_state()).map(|_| 0),
             KVM_SET_MP_STATE => {
                 let v: u32 = user(4).reader().read()?;

@@ -291,3 +291,89 @@ fn msi_decoding() {
     let m = Message::from_msi(0xfee0_3004, 0x8141);
     assert_eq!(m, Message { vector: 0x41, delivery: 1, logical: true, shorthand: 0, dest: 3, level_trigger: true, assert: true });
 }
+
+fn page_get(p: &[u8; 1024], off: u32) -> u32 {
+    let o = off as usize;
+    u32::from_le_bytes(p[o..o + 4].try_into().unwrap())
+}
+
+fn page_put(p: &mut [u8; 1024], off: u32, v: u32) {
+    let o = off as usize;
+    p[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+#[test]
+fn lapic_state_xapic_round_trip() {
+    // KVM_GET_LAPIC then KVM_SET_LAPIC of the same page changes nothing.
+    let mut l = enabled();
+    l.write(REG_TPR, 0x30, 0).unwrap();
+    l.accept(0x41, true);
+    l.write(REG_ICR2, 0x0300_0000, 0).unwrap();
+    let p = l.get_state(0, false);
+    assert_eq!(page_get(&p, REG_ID), 0, "xAPIC ID 0 in bits 31:24");
+    assert_eq!(page_get(&p, REG_LVR), 0x5_0014 | 1 << 24, "computed version, directed EOI with x2APIC in CPUID");
+    assert_eq!(page_get(&p, REG_TPR), 0x30);
+    assert_eq!(page_get(&p, REG_IRR + 0x20), 1 << 1);
+    assert_eq!(page_get(&p, REG_TMR + 0x20), 1 << 1, "level-triggered");
+    assert_eq!(page_get(&p, REG_ICR2), 0x0300_0000);
+    assert_eq!(page_get(&p, REG_SVR), 0x1ff);
+    let mut m = Lapic::new(0, true);
+    m.set_cpuid(true, true);
+    assert_eq!(m.set_state(&p, 0, false), Ok(Effect::CancelTimer), "no timer running");
+    assert_eq!(m.get_state(0, false), p);
+    assert_eq!(m.deliverable(), Some(0x41));
+}
+
+#[test]
+fn lapic_state_ids_and_icr_in_x2apic_mode() {
+    let mut l = Lapic::new(5, false);
+    l.set_cpuid(true, true);
+    l.set_base(0xfee0_0000 | APIC_BASE_EN | APIC_BASE_EXTD, true).unwrap();
+    l.msr_write(MSR_X2APIC_FIRST + (REG_SVR >> 4), 0x1ff, 0).unwrap();
+    l.msr_write(MSR_X2APIC_FIRST + (REG_ICR >> 4), 0x0000_0007_0004_40f0, 0).unwrap();
+    let p = l.get_state(0, false);
+    assert_eq!(page_get(&p, REG_ID), 5 << 24, "without KVM_X2APIC_API_USE_32BIT_IDS, shifted");
+    assert_eq!(l.get_state(0, true)[REG_ID as usize], 5, "with it, as is");
+    assert_eq!((page_get(&p, REG_ICR), page_get(&p, REG_ICR2)), (0x0004_40f0, 7), "ICR split in two words (SVM)");
+    assert_eq!(page_get(&p, REG_LDR), 1 << 5, "cluster 0, bit 5");
+    // The x2APIC ID is read-only: ignored without the format, EINVAL with it.
+    let mut q = p;
+    page_put(&mut q, REG_ID, 9 << 24);
+    page_put(&mut q, REG_LDR, 0x1234);
+    assert!(l.set_state(&q, 0, false).is_ok());
+    assert_eq!(page_get(&l.get_state(0, false), REG_ID), 5 << 24);
+    assert_eq!(page_get(&l.get_state(0, false), REG_LDR), 1 << 5, "LDR derived from the ID");
+    assert_eq!(l.set_state(&q, 0, true), Err(Fault));
+    page_put(&mut q, REG_ID, 5);
+    assert!(l.set_state(&q, 0, true).is_ok());
+    // Reserved ICR bits #GP in x2APIC mode (31:20, 17:16, 13).
+    for bit in [31, 20, 17, 16, 13] {
+        assert_eq!(l.msr_write(MSR_X2APIC_FIRST + (REG_ICR >> 4), 0x40 | 1u64 << bit, 0), Err(Fault), "bit {bit}");
+    }
+    // Back to xAPIC by the host: the xAPIC ID is the vCPU's again.
+    l.set_base(0xfee0_0000 | APIC_BASE_EN, true).unwrap();
+    assert_eq!(page_get(&l.get_state(0, false), REG_ID), 5 << 24);
+}
+
+#[test]
+fn lapic_state_timer_goes_on_from_tmcct() {
+    let mut l = enabled();
+    l.write(REG_TDCR, 0xb, 0).unwrap(); // divide by 1: a count is a nanosecond
+    l.write(REG_LVTT, 0x20, 0).unwrap(); // one-shot, vector 0x20
+    assert_eq!(l.write(REG_TMICT, 1_000_000, 0), Ok(Effect::ArmTimer { ns: 1_000_000, period_ns: 0 }));
+    let p = l.get_state(400_000, false);
+    assert_eq!(page_get(&p, REG_TMCCT), 600_000, "current count");
+    let mut m = enabled();
+    assert_eq!(m.set_state(&p, 7_000_000, false), Ok(Effect::ArmTimer { ns: 600_000, period_ns: 0 }));
+    assert_eq!(m.read(REG_TMCCT, 7_100_000), Some(500_000), "counts on from TMCCT");
+    let mut z = enabled();
+    z.set_state(&p, 0, false).unwrap();
+    assert_eq!(z.read(REG_TMCCT, 100_000), Some(500_000), "also when set at the clock's start (a new vCPU's epoch)");
+    let mut q = p;
+    page_put(&mut q, REG_TMCCT, 0);
+    assert_eq!(m.set_state(&q, 0, false), Ok(Effect::ArmTimer { ns: 0, period_ns: 0 }), "a one-shot with TMCCT 0 has expired");
+    page_put(&mut q, REG_LVTT, 0x20 | 1 << 17);
+    assert_eq!(m.set_state(&q, 0, false), Ok(Effect::ArmTimer { ns: 1_000_000, period_ns: 1_000_000 }), "periodic: a new period");
+    page_put(&mut q, REG_TMCCT, 5_000_000);
+    assert_eq!(m.set_state(&q, 0, false), Ok(Effect::ArmTimer { ns: 1_000_000, period_ns: 1_000_000 }), "clamped to the period");
+}

@@ -18,6 +18,7 @@ mod memlock;
 mod apic;
 mod passthrough;
 mod vmtests;
+mod lapicstate;
 mod vmsetup;
 #[cfg(test)]
 mod emulate_tests;
