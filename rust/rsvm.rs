@@ -27,6 +27,7 @@ mod memslot;
 mod msr;
 mod npt;
 mod selftest;
+mod stats;
 mod svm;
 mod uapi;
 mod vcpu;

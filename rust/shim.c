@@ -8,6 +8,7 @@
  */
 #include <linux/cpu.h>
 #include <linux/fs.h>
+#include <linux/file.h>
 #include <linux/gfp.h>
 #include <linux/irqflags.h>
 #include <linux/miscdevice.h>
@@ -173,11 +174,40 @@ static const struct file_operations rsvm_vcpu_fops = {
 	.llseek		= noop_llseek,
 };
 
-/* Why C: the static fops tables above need THIS_MODULE; anon_inode_getfd has no binding. */
-int rsvm_shim_anon_fd(int vcpu, void *priv)
+/* KVM_GET_STATS_FD's fd (stats.rs): read-only, read and pread at any offset. */
+static const struct file_operations rsvm_stats_fops = {
+	.owner		= THIS_MODULE,
+	.read		= rsvm_stats_read,
+	.release	= rsvm_stats_release,
+	.llseek		= noop_llseek,
+};
+
+/*
+ * Why C: the static fops tables above need THIS_MODULE; anon_inode_getfd/getfile have no
+ * binding. kind: 0 VM, 1 vCPU, 2 stats. The stats fd is made as KVM makes its own
+ * (kvm_vcpu_ioctl_get_stats_fd()): O_RDONLY and FMODE_PREAD, which an anon file lacks, so
+ * that pread() works on it.
+ */
+int rsvm_shim_anon_fd(int kind, void *priv)
 {
-	return anon_inode_getfd(vcpu ? "rsvm-vcpu" : "rsvm-vm",
-				vcpu ? &rsvm_vcpu_fops : &rsvm_vm_fops, priv, O_RDWR | O_CLOEXEC);
+	struct file *file;
+	int fd;
+
+	if (kind == 0)
+		return anon_inode_getfd("rsvm-vm", &rsvm_vm_fops, priv, O_RDWR | O_CLOEXEC);
+	if (kind == 1)
+		return anon_inode_getfd("rsvm-vcpu", &rsvm_vcpu_fops, priv, O_RDWR | O_CLOEXEC);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	file = anon_inode_getfile("rsvm-stats", &rsvm_stats_fops, priv, O_RDONLY);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	file->f_mode |= FMODE_PREAD;
+	fd_install(fd, file);
+	return fd;
 }
 
 /*

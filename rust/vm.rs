@@ -49,6 +49,10 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_SET_IDENTITY_MAP_ADDR
         | KVM_CAP_MMU_SHADOW_CACHE_CONTROL
         | KVM_CAP_SYS_ATTRIBUTES
+        | KVM_CAP_BINARY_STATS_FD
+        | KVM_CAP_DEBUGREGS
+        | KVM_CAP_VCPU_EVENTS
+        | KVM_CAP_INTR_SHADOW
         | KVM_CAP_XCRS => 1,
         c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
         c if c == KVM_CAP_X2APIC_API as u64 => (KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK) as isize,
@@ -236,6 +240,7 @@ impl Vm {
         }
         match cmd {
             KVM_CREATE_VCPU => self.create_vcpu(arg),
+            KVM_GET_STATS_FD => crate::stats::open(&self.shared, None),
             KVM_CHECK_EXTENSION => Ok(check_extension(arg)),
             KVM_SET_USER_MEMORY_REGION => {
                 let r: KvmUserspaceMemoryRegion =

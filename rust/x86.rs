@@ -28,6 +28,7 @@ pub(crate) const RFLAGS_IF: u64 = 1 << 9;
 pub(crate) const RFLAGS_DF: u64 = 1 << 10;
 
 /// Exception vectors rsvm raises in guests.
+pub(crate) const NMI_VECTOR: u8 = 2;
 pub(crate) const UD_VECTOR: u8 = 6;
 pub(crate) const GP_VECTOR: u8 = 13;
 pub(crate) const PF_VECTOR: u8 = 14;

@@ -68,18 +68,24 @@ pub(crate) enum FdKind {
     Vm,
     /// `rsvm-vcpu`: `rsvm_vcpu_ioctl`, `rsvm_vcpu_mmap`, `rsvm_vcpu_release`.
     Vcpu,
+    /// `rsvm-stats` (read-only, preadable): `rsvm_stats_read`, `rsvm_stats_release`.
+    Stats,
 }
 
-/// A new anon-inode fd (`rsvm-vcpu` or `rsvm-vm` fops) with `private` as its private data;
-/// the fd or an errno (negative).
+/// A new anon-inode fd (`rsvm-vm`, `rsvm-vcpu` or `rsvm-stats` fops) with `private` as its
+/// private data; the fd or an errno (negative).
 ///
 /// # Safety
 ///
 /// `private` is what the fops kind's ioctl/mmap/release handlers expect.
 pub(crate) unsafe fn anon_fd(kind: FdKind, private: *mut c_void) -> c_int {
-    let vcpu = kind == FdKind::Vcpu;
+    let k = match kind {
+        FdKind::Vm => 0,
+        FdKind::Vcpu => 1,
+        FdKind::Stats => 2,
+    };
     // SAFETY: the caller's guarantee.
-    unsafe { rsvm_shim_anon_fd(vcpu as c_int, private) }
+    unsafe { rsvm_shim_anon_fd(k, private) }
 }
 
 /// A file's private data.

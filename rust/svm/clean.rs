@@ -82,6 +82,8 @@ pub(crate) enum Field {
     Cpl,
     Gdtr,
     Idtr,
+    /// DR6 or DR7.
+    Dr,
 }
 
 impl Field {
@@ -93,6 +95,7 @@ impl Field {
             Field::IntCtl => CleanBit::Tpr,
             Field::GPat => CleanBit::Np,
             Field::Cr0 | Field::Cr3 | Field::Cr4 | Field::Efer => CleanBit::Crx,
+            Field::Dr => CleanBit::Drx,
             Field::Cr2 => CleanBit::Cr2,
             Field::Seg | Field::Cpl => CleanBit::Seg,
             Field::Gdtr | Field::Idtr => CleanBit::Dt,

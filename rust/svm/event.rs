@@ -61,6 +61,11 @@ impl EventInj {
         self.0 as u8
     }
 
+    /// EV: the CPU pushes an error code.
+    pub(crate) const fn error_valid(self) -> bool {
+        self.0 & Self::EV != 0
+    }
+
     /// The TYPE field as is (the reserved encodings 1, 5-7 included).
     pub(crate) const fn type_bits(self) -> u32 {
         (self.0 & Self::TYPE_MASK) >> Self::TYPE_SHIFT

@@ -467,6 +467,13 @@ impl Vmcb {
         }
     }
 
+    /// The guest's DR6 and DR7 (KVM_SET_DEBUGREGS).
+    pub(crate) fn set_dr6_dr7(&mut self, dr6: u64, dr7: u64) {
+        self.save.dr6 = dr6;
+        self.save.dr7 = dr7;
+        self.mark_dirty(Field::Dr);
+    }
+
     /// V_TPR (the guest's CR8).
     pub(crate) fn set_v_tpr(&mut self, cr8: u32) {
         self.control.int_ctl.set_v_tpr(cr8);

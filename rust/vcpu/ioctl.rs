@@ -357,6 +357,16 @@ impl Vcpu {
             KVM_SET_CPUID2 => self.set_cpuid(a),
             KVM_GET_CPUID2 => self.get_cpuid(a),
             KVM_INTERRUPT => self.interrupt(a),
+            KVM_GET_VCPU_EVENTS => user(size_of::<KvmVcpuEvents>()).writer().write(&self.get_vcpu_events()).map(|_| 0),
+            KVM_SET_VCPU_EVENTS => {
+                let e: KvmVcpuEvents = user(size_of::<KvmVcpuEvents>()).reader().read()?;
+                self.set_vcpu_events(&e).map(|_| 0)
+            }
+            KVM_GET_DEBUGREGS => user(size_of::<KvmDebugregs>()).writer().write(&self.get_debugregs()).map(|_| 0),
+            KVM_SET_DEBUGREGS => {
+                let d: KvmDebugregs = user(size_of::<KvmDebugregs>()).reader().read()?;
+                self.set_debugregs(&d).map(|_| 0)
+            }
             KVM_GET_LAPIC => {
                 let l = self.get_lapic()?;
                 user(size_of::<KvmLapicState>()).writer().write(&*l).map(|_| 0)
@@ -375,6 +385,7 @@ impl Vcpu {
                 k => Ok(k as isize),
             },
             KVM_SET_SIGNAL_MASK => self.set_signal_mask(a),
+            KVM_GET_STATS_FD => crate::stats::open(&self.vm, Some(&self.shared)),
             RSVM_GET_VCPU_STATS => {
                 let mut s = RsvmVcpuStats::default();
                 for (d, c) in s.exits.iter_mut().zip(self.shared.stats.iter()) {

@@ -16,10 +16,14 @@
 //! | `history.rs` | the last exits, printed at a shutdown (triple fault) |
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
 //! | `xcrs.rs` | `KVM_GET/SET_XCRS` (XCR0 from userspace, KVM's checks) |
+//! | `dregs.rs` | `KVM_GET/SET_DEBUGREGS` (DR0-3, DR6, DR7 from userspace, KVM's checks) |
+//! | `events.rs` | `KVM_GET/SET_VCPU_EVENTS` (pending exception, interrupt, shadow, SIPI vector) |
 //! | `getcpuid.rs` | `KVM_GET_CPUID2` (the table as set, with the bits that follow vCPU state) |
 
 mod apic;
 mod cr;
+mod dregs;
+mod events;
 mod exit;
 mod history;
 mod ioctl;

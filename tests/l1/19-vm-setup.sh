@@ -1,6 +1,6 @@
 # The memory and VM-setup ABI a KVM client needs before its first KVM_RUN
 # (KVM_SET_USER_MEMORY_REGION2, KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR,
-# KVM_SET_NR_MMU_PAGES, the VM's KVM_GET_TSC_KHZ, ENABLE_CAP(KVM_CAP_MAX_VCPU_ID), 1024 vCPUs,
+# KVM_SET_NR_MMU_PAGES, the VM's KVM_GET_TSC_KHZ, ENABLE_CAP(KVM_CAP_MAX_VCPU_ID), 1024 vCPUs, KVM_GET_STATS_FD,
 # KVM_GET/HAS_DEVICE_ATTR on the system fd), bad inputs included: the same program on rsvm
 # and on kvm_amd, which must both pass it. Nothing leaks: module pages, pinned pages, slab.
 . ./lib.sh

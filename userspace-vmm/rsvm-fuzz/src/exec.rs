@@ -474,8 +474,8 @@ impl Exec {
         let idx = match op {
             Op::Run { vcpu, .. } | Op::SetRegs { vcpu, .. } | Op::SetSregs { vcpu, .. } | Op::SetMsrs { vcpu, .. }
             | Op::GetMsrs { vcpu, .. } | Op::SetCpuid { vcpu, .. } | Op::SetFpu { vcpu, .. } | Op::SetXsave { vcpu, .. }
-            | Op::Get { vcpu, .. } | Op::Interrupt { vcpu, .. } | Op::SetMp { vcpu, .. } | Op::SignalMask { vcpu, .. }
-            | Op::MmapVcpu { vcpu, .. } | Op::Guest { vcpu, .. } => vcpu,
+            | Op::Get { vcpu, .. } | Op::SetState { vcpu, .. } | Op::Interrupt { vcpu, .. } | Op::SetMp { vcpu, .. }
+            | Op::SignalMask { vcpu, .. } | Op::MmapVcpu { vcpu, .. } | Op::Guest { vcpu, .. } => vcpu,
             _ => return false,
         };
         let Some(v) = pick(&self.vcpus, idx) else { return false };
@@ -529,9 +529,26 @@ impl Exec {
                     3 => (sys::GET_XSAVE(), 4096),
                     4 => (sys::GET_MP_STATE(), 4),
                     5 => (sys::GET_TSC_KHZ(), 0),
+                    7 => (sys::GET_LAPIC(), std::mem::size_of::<kvm_lapic_state>()),
+                    8 => (sys::GET_DEBUGREGS(), std::mem::size_of::<kvm_debugregs>()),
+                    9 => (sys::GET_VCPU_EVENTS(), std::mem::size_of::<kvm_vcpu_events>()),
+                    10 => (sys::GET_STATS_FD(), 0),
                     _ => (rsvm_abi::RSVM_GET_VCPU_STATS(), std::mem::size_of::<rsvm_abi::RsvmVcpuStats>()),
                 };
-                let _ = self.call(fd, nr, &vec![0u8; size], ptr);
+                let r = self.call(fd, nr, &vec![0u8; size], ptr);
+                if let (10, Ok(sfd)) = (which, r) {
+                    // SAFETY: the stats fd just returned is ours; closed once.
+                    unsafe { libc::close(sfd) };
+                }
+            }
+            Op::SetState { which, seed, ptr, .. } => {
+                let (nr, size) = match which {
+                    0 => (sys::SET_LAPIC(), std::mem::size_of::<kvm_lapic_state>()),
+                    1 => (sys::SET_DEBUGREGS(), std::mem::size_of::<kvm_debugregs>()),
+                    _ => (sys::SET_VCPU_EVENTS(), std::mem::size_of::<kvm_vcpu_events>()),
+                };
+                let b = state::raw_blob(&mut Rng::new(seed), size);
+                let _ = self.call(fd, nr, &b, ptr);
             }
             Op::Interrupt { irq, .. } => {
                 let _ = self.call(fd, sys::INTERRUPT(), &irq.to_le_bytes(), Ptr::Good);

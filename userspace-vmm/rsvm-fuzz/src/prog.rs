@@ -60,8 +60,11 @@ pub enum Op {
     SetCpuid { vcpu: u8, n: u32, seed: u64, ptr: Ptr },
     SetFpu { vcpu: u8, seed: u64, ptr: Ptr },
     SetXsave { vcpu: u8, seed: u64, ptr: Ptr },
-    /// GET_REGS, GET_SREGS, GET_FPU, GET_XSAVE, GET_MP_STATE, GET_TSC_KHZ, RSVM_GET_VCPU_STATS.
+    /// GET_REGS, GET_SREGS, GET_FPU, GET_XSAVE, GET_MP_STATE, GET_TSC_KHZ, RSVM_GET_VCPU_STATS,
+    /// GET_LAPIC, GET_DEBUGREGS, GET_VCPU_EVENTS, GET_STATS_FD (the fd closed at once).
     Get { vcpu: u8, which: u8, ptr: Ptr },
+    /// SET_LAPIC, SET_DEBUGREGS or SET_VCPU_EVENTS (`which` 0-2) with a random image.
+    SetState { vcpu: u8, which: u8, seed: u64, ptr: Ptr },
     Interrupt { vcpu: u8, irq: u32 },
     SetMp { vcpu: u8, state: u32 },
     SignalMask { vcpu: u8, len: u32, mask: u64, null: bool },
@@ -94,7 +97,7 @@ pub fn cheap(op: &Op) -> bool {
         Op::SysSimple { .. } | Op::MsrIndexList { .. } | Op::RawIoctl { .. } | Op::SetSlot { .. } | Op::EnableCap { .. }
             | Op::SignalMsi { .. } | Op::CheckExtVm { .. } | Op::Device { .. } | Op::SetRegs { .. } | Op::SetSregs { .. }
             | Op::SetMsrs { .. } | Op::GetMsrs { .. } | Op::SetCpuid { .. } | Op::SetFpu { .. } | Op::SetXsave { .. }
-            | Op::Get { .. } | Op::Interrupt { .. } | Op::SetMp { .. } | Op::SignalMask { .. }
+            | Op::Get { .. } | Op::SetState { .. } | Op::Interrupt { .. } | Op::SetMp { .. } | Op::SignalMask { .. }
     )
 }
 
@@ -223,9 +226,10 @@ pub fn gen_op(r: &mut Rng, big_slots: bool) -> Op {
         600..=634 => Op::SetMsrs { vcpu: res(r), n: r.pick(&[0, 1, 2, 4, 16, 255, 256, u32::MAX]), seed: r.fork(), ptr: ptr(r) },
         635..=654 => Op::GetMsrs { vcpu: res(r), n: r.pick(&[0, 1, 4, 16, 255, 256]), seed: r.fork(), ptr: ptr(r) },
         655..=684 => Op::SetCpuid { vcpu: res(r), n: r.pick(&[0, 1, 2, 8, 40, 256, 257, u32::MAX]), seed: r.fork(), ptr: ptr(r) },
-        685..=694 => Op::SetFpu { vcpu: res(r), seed: r.fork(), ptr: ptr(r) },
+        685..=689 => Op::SetFpu { vcpu: res(r), seed: r.fork(), ptr: ptr(r) },
+        690..=694 => Op::SetState { vcpu: res(r), which: r.below(3) as u8, seed: r.fork(), ptr: ptr(r) },
         695..=709 => Op::SetXsave { vcpu: res(r), seed: r.fork(), ptr: ptr(r) },
-        710..=759 => Op::Get { vcpu: res(r), which: r.below(7) as u8, ptr: ptr(r) },
+        710..=759 => Op::Get { vcpu: res(r), which: r.below(11) as u8, ptr: ptr(r) },
         760..=779 => Op::Interrupt { vcpu: res(r), irq: if r.one_in(5) { r.special_u64() as u32 } else { r.below(256) as u32 } },
         780..=794 => Op::SetMp { vcpu: res(r), state: if r.one_in(4) { r.special_u64() as u32 } else { r.below(5) as u32 } },
         795..=804 => Op::SignalMask { vcpu: res(r), len: r.pick(&[8, 8, 0, 4, 16, u32::MAX]), mask: r.next(), null: r.one_in(4) },

@@ -177,6 +177,20 @@ pub fn as_bytes<T: Copy>(t: &T) -> &[u8] {
 
 /// Random bytes with a few plausible fields (FCW/MXCSR, the XSAVE header's XSTATE_BV and
 /// XCOMP_BV), so that some images pass the checks and reach XRSTOR.
+/// `len` bytes: all random, or zero with a few random bytes (mostly valid images).
+pub fn raw_blob(r: &mut Rng, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    if r.one_in(2) {
+        r.bytes(&mut v);
+    } else {
+        for _ in 0..r.below(16) {
+            let i = r.below(len as u64) as usize;
+            v[i] = r.next() as u8;
+        }
+    }
+    v
+}
+
 pub fn fpu_blob(r: &mut Rng, len: usize, xsave: bool) -> Vec<u8> {
     let mut v = vec![0u8; len];
     if r.one_in(2) {

@@ -36,6 +36,13 @@ ioctl_iow_nr!(SET_MP_STATE, KVMIO, 0x99, kvm_mp_state);
 ioctl_io_nr!(GET_TSC_KHZ, KVMIO, 0xa3);
 ioctl_ior_nr!(GET_XSAVE, KVMIO, 0xa4, kvm_xsave);
 ioctl_iow_nr!(SET_XSAVE, KVMIO, 0xa5, kvm_xsave);
+ioctl_ior_nr!(GET_LAPIC, KVMIO, 0x8e, kvm_lapic_state);
+ioctl_iow_nr!(SET_LAPIC, KVMIO, 0x8f, kvm_lapic_state);
+ioctl_ior_nr!(GET_VCPU_EVENTS, KVMIO, 0x9f, kvm_vcpu_events);
+ioctl_iow_nr!(SET_VCPU_EVENTS, KVMIO, 0xa0, kvm_vcpu_events);
+ioctl_ior_nr!(GET_DEBUGREGS, KVMIO, 0xa1, kvm_debugregs);
+ioctl_iow_nr!(SET_DEBUGREGS, KVMIO, 0xa2, kvm_debugregs);
+ioctl_io_nr!(GET_STATS_FD, KVMIO, 0xce);
 
 /// Figures and progress, in a MAP_SHARED page so that forked children (the worker and the
 /// children programs fork) count into the same numbers and the supervisor sees progress.

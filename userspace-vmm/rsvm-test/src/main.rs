@@ -18,7 +18,10 @@ mod memlock;
 mod apic;
 mod passthrough;
 mod vmtests;
+mod debugregs;
 mod lapicstate;
+mod statsfd;
+mod vcpuevents;
 mod vmsetup;
 #[cfg(test)]
 mod emulate_tests;

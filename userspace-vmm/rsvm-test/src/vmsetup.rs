@@ -2,7 +2,7 @@
 //! answers (arch/x86/kvm/x86.c, virt/kvm/kvm_main.c of Linux 7.2): KVM_SET_USER_MEMORY_REGION2,
 //! KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_NR_MMU_PAGES, the VM's
 //! KVM_GET_TSC_KHZ, KVM_ENABLE_CAP(KVM_CAP_MAX_VCPU_ID), the vCPU limits, and
-//! KVM_GET/HAS_DEVICE_ATTR on the system fd, KVM_GET/SET_LAPIC (`lapicstate`). The same checks run on kvm_amd
+//! KVM_GET/HAS_DEVICE_ATTR on the system fd, KVM_GET/SET_LAPIC (`lapicstate`), KVM_GET_STATS_FD (`statsfd`), KVM_GET/SET_DEBUGREGS (`debugregs`), KVM_GET/SET_VCPU_EVENTS (`vcpuevents`). The same checks run on kvm_amd
 //! (tests/l1/19-vm-setup.sh), which must pass them too.
 
 use crate::{check, TestResult};
@@ -59,6 +59,9 @@ pub fn vm_setup(dev: &str) -> TestResult {
     setup_ioctls(&kvm)?;
     max_vcpu_id(&kvm)?;
     crate::lapicstate::lapic_state(&kvm)?;
+    crate::statsfd::stats_fd(dev)?;
+    crate::debugregs::debugregs(dev)?;
+    crate::vcpuevents::vcpu_events(dev)?;
     max_vcpus(&kvm)
 }
 
