@@ -33,12 +33,14 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
             // MSRs (SPEC_CTRL, PRED_CMD, ARCH_CAPABILITIES): rsvm does not give guests
             // those MSRs, so it must not offer them.
             // No shadow stacks or IBT (CET state is not switched; CR4.CET stays reserved).
+            // No MPX: SVM has no BNDCFGS in the VMCB, as KVM on AMD (kvm_mpx_supported()).
             e.ecx &= !((1 << 3) | (1 << 4) | (1 << 7) | (1 << 22));
-            e.ebx &= !(1 << 1);
+            e.ebx &= !((1 << 1) | (1 << 14));
             e.edx &= !((1 << 20) | (1 << 26) | (1 << 27) | (1 << 29) | (1 << 31));
         }
         0xd if e.index == 0 => {
-            // XSAVE components: the host's, without PKRU.
+            // XSAVE components: the host's, without PKRU (`host_xcr0` is
+            // fpu::guest_supported_xcr0(), which has no MPX state either).
             let xcr0 = host_xcr0 & !XFEATURE_PKRU;
             e.eax = xcr0 as u32;
             e.edx = (xcr0 >> 32) as u32;

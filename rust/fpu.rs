@@ -22,6 +22,8 @@ pub(crate) const XFEATURE_FP: u64 = 1 << 0;
 pub(crate) const XFEATURE_SSE: u64 = 1 << 1;
 pub(crate) const XFEATURE_YMM: u64 = 1 << 2;
 const XFEATURE_PKRU: u64 = 1 << 9;
+/// MPX's BNDREGS and BNDCSR.
+const XFEATURE_MPX: u64 = (1 << 3) | (1 << 4);
 const XSAVE_HDR: usize = 512;
 const MXCSR_DEFAULT: u32 = 0x1f80;
 /// MXCSR bits 31:16 are reserved; XRSTOR of a set one raises #GP.
@@ -65,9 +67,10 @@ unsafe fn wrpkru(pkru: u32) {
     unsafe { asm!("wrpkru", in("eax") pkru, in("ecx") 0, in("edx") 0, options(nostack, preserves_flags)) };
 }
 
-/// The XSAVE components rsvm switches for guests: the host's, without PKRU.
+/// The XSAVE components rsvm switches for guests: the host's, without PKRU and without MPX
+/// (no MPX for guests on SVM, as KVM on AMD: cpuid.rs).
 pub(crate) fn guest_supported_xcr0() -> u64 {
-    xgetbv0() & !XFEATURE_PKRU
+    xgetbv0() & !(XFEATURE_PKRU | XFEATURE_MPX)
 }
 
 /// Checks at load that the CPU can do what this module assumes (XSAVE enabled by the host

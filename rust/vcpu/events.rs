@@ -10,7 +10,8 @@
 //!   through V_IRQ and not yet taken, or taken and cut short (`virq`, user or re-injected;
 //!   an in-kernel APIC's vectors stay in its IRR and show in KVM_GET_LAPIC instead);
 //! - the interrupt shadow (VMCB int_state bit 0, reported as MOV SS and STI, as kvm_amd);
-//! - the SIPI vector, kept for userspace.
+//! - the SIPI vector: never valid when reported (0, as KVM); set, it would be the vector of a
+//!   pending SIPI, and rsvm keeps a SIPI and its vector together, so it is accepted and unused.
 //!
 //! rsvm delivers no NMIs and has no SMM (Documentation/design.md): NMI and SMM state are
 //! reported as none, and setting an NMI (injected or pending) or SMM state is `EINVAL` rather
@@ -32,7 +33,6 @@ impl Vcpu {
         let mut st = self.state.lock();
         let mut e = KvmVcpuEvents {
             flags: KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM,
-            sipi_vector: st.sipi_vector,
             ..Default::default()
         };
         if let Some((ev, err)) = st.event {
@@ -89,9 +89,6 @@ impl Vcpu {
             } else {
                 v.control.int_state &= !INT_SHADOW;
             }
-        }
-        if e.flags & KVM_VCPUEVENT_VALID_SIPI_VECTOR != 0 {
-            st.sipi_vector = e.sipi_vector;
         }
         Ok(())
     }

@@ -90,9 +90,6 @@ pub(super) struct VcpuState {
     /// Wait-for-SIPI (KVM_MP_STATE_UNINITIALIZED / INIT_RECEIVED): an AP after creation or
     /// INIT sleeps until a SIPI says where to start.
     pub(super) wait_sipi: bool,
-    /// KVM_GET/SET_VCPU_EVENTS' `sipi_vector`, kept for userspace (KVM's
-    /// `vcpu->arch.sipi_vector`).
-    pub(super) sipi_vector: u32,
     /// Userspace changed the register state since the last entry: snapshot the save area
     /// first, so a state VMRUN refuses (KVM_EXIT_FAIL_ENTRY) is left exactly as userspace
     /// set it, as KVM leaves it (an emulated VMEXIT_INVALID may write the save area).
@@ -125,7 +122,6 @@ impl VcpuState {
             halted: false,
             intr_rip: None,
             wait_sipi: false,
-            sipi_vector: 0,
             user_state: true,
             history: ExitHistory::new(),
         };
