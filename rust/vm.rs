@@ -56,6 +56,7 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_XCRS => 1,
         c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
         c if c == KVM_CAP_X2APIC_API as u64 => (KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK) as isize,
+        KVM_CAP_SYNC_REGS => KVM_SYNC_X86_VALID_FIELDS as isize,
         KVM_CAP_NR_VCPUS => vmsetup::nr_vcpus() as isize,
         KVM_CAP_MAX_VCPUS => MAX_VCPUS as isize,
         KVM_CAP_MAX_VCPU_ID => MAX_VCPU_ID as isize,

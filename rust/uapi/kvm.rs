@@ -95,6 +95,12 @@ pub(crate) const KVM_CAP_SPLIT_IRQCHIP: u32 = 121;
 pub(crate) const KVM_CAP_X2APIC_API: u32 = 129;
 pub(crate) const KVM_CAP_BINARY_STATS_FD: u64 = 203;
 pub(crate) const KVM_CAP_DEBUGREGS: u64 = 50;
+pub(crate) const KVM_CAP_SYNC_REGS: u64 = 74;
+/// kvm_run.kvm_valid_regs / kvm_dirty_regs bits (KVM_CAP_SYNC_REGS).
+pub(crate) const KVM_SYNC_X86_REGS: u64 = 1 << 0;
+pub(crate) const KVM_SYNC_X86_SREGS: u64 = 1 << 1;
+pub(crate) const KVM_SYNC_X86_EVENTS: u64 = 1 << 2;
+pub(crate) const KVM_SYNC_X86_VALID_FIELDS: u64 = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 pub(crate) const KVM_CAP_VCPU_EVENTS: u64 = 41;
 pub(crate) const KVM_CAP_INTR_SHADOW: u64 = 49;
 // kvm_vcpu_events.flags

@@ -17,7 +17,7 @@
 //! reported as none, and setting an NMI (injected or pending) or SMM state is `EINVAL` rather
 //! than dropped. `nmi.masked` is accepted and has nothing to mask.
 
-use super::Vcpu;
+use super::{state::VcpuState, Vcpu};
 use crate::{
     svm::event::{EventInj, EventType, VirqSource},
     uapi::kvm::*,
@@ -30,7 +30,15 @@ const INT_SHADOW: u32 = 1;
 
 impl Vcpu {
     pub(super) fn get_vcpu_events(&self) -> KvmVcpuEvents {
-        let mut st = self.state.lock();
+        Self::events_of(&mut self.state.lock())
+    }
+
+    pub(super) fn set_vcpu_events(&self, e: &KvmVcpuEvents) -> Result {
+        Self::set_events_st(&mut self.state.lock(), e)
+    }
+
+    /// The events `st` holds, as KVM_GET_VCPU_EVENTS reports them.
+    pub(super) fn events_of(st: &mut VcpuState) -> KvmVcpuEvents {
         let mut e = KvmVcpuEvents {
             flags: KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM,
             ..Default::default()
@@ -57,10 +65,10 @@ impl Vcpu {
         e
     }
 
-    /// KVM's checks, in its order: unknown flags (exception payloads and triple-fault events
-    /// included, capabilities rsvm does not offer), an exception vector above 31 or NMI's;
-    /// then rsvm's: NMI and SMM state. All `EINVAL`, and nothing changed.
-    pub(super) fn set_vcpu_events(&self, e: &KvmVcpuEvents) -> Result {
+    /// KVM_SET_VCPU_EVENTS on `st`. KVM's checks, in its order: unknown flags (exception payloads
+    /// and triple-fault events included, capabilities rsvm does not offer), an exception vector
+    /// above 31 or NMI's; then rsvm's: NMI and SMM state. All `EINVAL`, and nothing changed.
+    pub(super) fn set_events_st(st: &mut VcpuState, e: &KvmVcpuEvents) -> Result {
         let known = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
         if e.flags & !known != 0 {
             return Err(EINVAL);
@@ -73,7 +81,6 @@ impl Vcpu {
         if e.nmi_injected != 0 || nmi_pending || smm {
             return Err(EINVAL);
         }
-        let mut st = self.state.lock();
         st.event = (e.exception_injected != 0).then(|| {
             let ev = EventInj::exception(e.exception_nr, e.exception_has_error_code != 0);
             (ev, e.exception_error_code)

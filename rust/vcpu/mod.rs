@@ -17,6 +17,7 @@
 //! | `ioctl.rs` | the vCPU fd's ioctls and the `extern "C"` fd entry points |
 //! | `xcrs.rs` | `KVM_GET/SET_XCRS` (XCR0 from userspace, KVM's checks) |
 //! | `dregs.rs` | `KVM_GET/SET_DEBUGREGS` (DR0-3, DR6, DR7 from userspace, KVM's checks) |
+//! | `regs.rs` | `KVM_GET/SET_REGS`, `KVM_GET/SET_SREGS`, and the same through the run page (KVM_CAP_SYNC_REGS) |
 //! | `events.rs` | `KVM_GET/SET_VCPU_EVENTS` (pending exception, interrupt, shadow, SIPI vector) |
 //! | `getcpuid.rs` | `KVM_GET_CPUID2` (the table as set, with the bits that follow vCPU state) |
 
@@ -24,6 +25,7 @@ mod apic;
 mod cr;
 mod dregs;
 mod events;
+mod regs;
 mod exit;
 mod history;
 mod ioctl;
@@ -46,6 +48,7 @@ use kernel::{
     str::CString,
     sync::{Arc, Mutex},
     time::{Instant, Monotonic},
+    transmute::{AsBytes, FromBytes},
 };
 use state::VcpuState;
 
@@ -83,6 +86,47 @@ impl RunPage {
     fn exit_as<T: RunExit>(self) -> T {
         // SAFETY: as above; any bit pattern is a valid T.
         unsafe { (*self.0).exit_as() }
+    }
+    fn valid_regs(self) -> u64 {
+        // SAFETY: as above.
+        unsafe { core::ptr::addr_of!((*self.0).kvm_valid_regs).read_volatile() }
+    }
+    fn dirty_regs(self) -> u64 {
+        // SAFETY: as above.
+        unsafe { core::ptr::addr_of!((*self.0).kvm_dirty_regs).read_volatile() }
+    }
+    fn clear_dirty(self, bits: u64) {
+        // SAFETY: as above. Userspace may write the word meanwhile, as it may under KVM.
+        unsafe {
+            let p = core::ptr::addr_of_mut!((*self.0).kvm_dirty_regs);
+            p.write_volatile(p.read_volatile() & !bits);
+        }
+    }
+    /// A copy of the `T` at `off` in kvm_run's `s` area (`struct kvm_sync_regs`).
+    fn sync<T: FromBytes + Default>(self, off: usize) -> T {
+        let mut v = T::default();
+        // SAFETY: as above; `off + size_of::<T>()` is within the 2048-byte `s` area (the
+        // sync-regs offsets are constants below 520), and any bit pattern is a valid T. A
+        // volatile byte copy: userspace may write the area meanwhile.
+        unsafe {
+            let src = core::ptr::addr_of!((*self.0).s).cast::<u8>().add(off);
+            let dst = (&mut v as *mut T).cast::<u8>();
+            for i in 0..core::mem::size_of::<T>().min(2048usize.saturating_sub(off)) {
+                dst.add(i).write(src.add(i).read_volatile());
+            }
+        }
+        v
+    }
+    /// Writes `v` at `off` in kvm_run's `s` area.
+    fn set_sync<T: AsBytes>(self, off: usize, v: T) {
+        let bytes = v.as_bytes();
+        // SAFETY: as in `sync`.
+        unsafe {
+            let dst = core::ptr::addr_of_mut!((*self.0).s).cast::<u8>().add(off);
+            for (i, b) in bytes.iter().enumerate().take(2048usize.saturating_sub(off)) {
+                dst.add(i).write_volatile(*b);
+            }
+        }
     }
     fn set_status(self, if_flag: bool, ready: bool, cr8: u64, apic_base: u64) {
         // SAFETY: as above.

@@ -37,7 +37,16 @@ impl Vcpu {
     pub(super) fn run(&self) -> Result<isize> {
         let run = self.run_page();
         let mut st = self.state.lock();
-        self.complete_pending(&mut st, run)?;
+        let r = self.run_locked(&mut st, run);
+        // Every return, errors included, as KVM's store_regs() at its `out:`.
+        Self::sync_regs_out(&mut st, run);
+        r
+    }
+
+    fn run_locked(&self, st: &mut VcpuState, run: RunPage) -> Result<isize> {
+        // KVM's order: register sets from the run page, then the I/O userspace completed.
+        self.sync_regs_in(st, run)?;
+        self.complete_pending(st, run)?;
         if run.immediate_exit() {
             // As KVM: EINTR with the exit reason left as it was. Clients rely on it: the KVM
             // selftests complete a ucall's IN with an immediate exit and then read the ucall
@@ -45,7 +54,7 @@ impl Vcpu {
             return Err(EINTR);
         }
         let sigmask = st.sigmask.map(ffi::SigmaskGuard::activate);
-        let r = self.run_loop(&mut st, run);
+        let r = self.run_loop(st, run);
         // The task's own mask back before the run page is updated, as before.
         drop(sigmask);
         let if_flag = st.vmcb().save.rflags & RFLAGS_IF != 0;

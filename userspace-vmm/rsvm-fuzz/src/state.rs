@@ -175,8 +175,6 @@ pub fn as_bytes<T: Copy>(t: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts((t as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
 }
 
-/// Random bytes with a few plausible fields (FCW/MXCSR, the XSAVE header's XSTATE_BV and
-/// XCOMP_BV), so that some images pass the checks and reach XRSTOR.
 /// `len` bytes: all random, or zero with a few random bytes (mostly valid images).
 pub fn raw_blob(r: &mut Rng, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
@@ -191,16 +189,10 @@ pub fn raw_blob(r: &mut Rng, len: usize) -> Vec<u8> {
     v
 }
 
+/// Random bytes with a few plausible fields (FCW/MXCSR, the XSAVE header's XSTATE_BV and
+/// XCOMP_BV), so that some images pass the checks and reach XRSTOR.
 pub fn fpu_blob(r: &mut Rng, len: usize, xsave: bool) -> Vec<u8> {
-    let mut v = vec![0u8; len];
-    if r.one_in(2) {
-        r.bytes(&mut v);
-    } else {
-        for _ in 0..r.below(16) {
-            let i = r.below(len as u64) as usize;
-            v[i] = r.next() as u8;
-        }
-    }
+    let mut v = raw_blob(r, len);
     // FCW and MXCSR: at 0 and 24 in the XSAVE legacy area, at 128 and 408 in kvm_fpu.
     let (fcw, mx) = if xsave { (0, 24) } else { (128, 408) };
     if r.one_in(2) && mx + 4 <= len {
