@@ -6,7 +6,7 @@
 //! the I/O or MMIO userspace handled.
 
 use super::{
-    history::Record,
+    history::{self, Record},
     state::{Pending, VcpuState},
     Action, RunPage, Vcpu,
 };
@@ -32,7 +32,39 @@ use kernel::prelude::*;
 /// (`svm->tsc_aux` after reset), never the host's CPU number.
 const GUEST_TSC_AUX: u64 = 0;
 
+/// The emulator's lost guest state (Documentation/testing.md, issue 12): QEMU's TCG has been
+/// seen to write the host's own state, as it was right after VMRUN (RIP in `__rsvm_vmrun`,
+/// the host's CR3 and stack), into the save area at a #VMEXIT, in place of the guest's. No
+/// CPU does that, and no guest can be at the host's CR3 and in the module's world switch
+/// unless the CPU put it there. Resuming that "guest" runs host addresses in the guest's
+/// context (it then dies in a triple fault or an emulation failure), so it is caught here
+/// and named instead.
+fn host_state_as_guest(v: &Vmcb) -> bool {
+    let start = ffi::__rsvm_vmrun as *const () as usize as u64;
+    const PFN: u64 = 0x000f_ffff_ffff_f000;
+    let host_cr3: u64;
+    // SAFETY: reading CR3 at CPL 0 has no side effects.
+    unsafe { core::arch::asm!("mov {}, cr3", out(reg) host_cr3, options(nomem, nostack, preserves_flags)) };
+    (start..start + 0x200).contains(&v.save.rip) && v.save.cr3 & PFN == host_cr3 & PFN
+}
+
 impl Vcpu {
+    /// After `host_state_as_guest`: the guest's registers are gone. The VMM gets
+    /// KVM_EXIT_INTERNAL_ERROR (unexpected exit reason: the exit code, the CPU) and the host's
+    /// log says what happened.
+    fn lost_guest_state(&self, st: &mut VcpuState, run: RunPage, code: ExitCode) {
+        if history::may_report() {
+            pr_err!(
+                "vm{} vcpu{}: #VMEXIT {:#x} saved the host's own state as the guest's (RIP {:#x} in __rsvm_vmrun, the host's CR3): emulator fault, the guest's state is lost\n",
+                self.vm.id, self.shared.id, code.0, st.vmcb().save.rip
+            );
+        }
+        let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, ndata: 2, ..Default::default() };
+        i.data[0] = code.0;
+        i.data[1] = ffi::this_cpu() as u64;
+        run.set_exit(KVM_EXIT_INTERNAL_ERROR, i);
+    }
+
     /// `KVM_RUN`: complete what userspace handled, then run until an exit needs it.
     pub(super) fn run(&self) -> Result<isize> {
         let run = self.run_page();
@@ -105,6 +137,10 @@ impl Vcpu {
             let rec = Record::exit(st.vmcb(), inj, virq);
             st.history.push(rec);
             let code = st.vmcb().exit_code();
+            if code != ExitCode::INVALID && host_state_as_guest(st.vmcb()) {
+                self.lost_guest_state(st, run, code);
+                return Ok(0);
+            }
             if let (ExitCode::INVALID, Some(b)) = (code, &snapshot) {
                 // SAFETY: `b` holds a copy of a `VmcbSave` taken above.
                 unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), &mut st.vmcb().save as *mut VmcbSave as *mut u8, b.len()) };

@@ -10,7 +10,8 @@
 # The same boots on kvm_amd, the reference, run in a VM of their own in which rsvm is never
 # loaded (ref-linux-guest.sh, started by tests/run.sh): QEMU's TCG can crash L1 under
 # kvm_amd's EVENTINJ injections (issue 12, Documentation/testing.md), and that crash must not
-# take rsvm's tests down with it, nor be retried in a VM where rsvm ran.
+# take rsvm's tests down with it, nor be retried in a VM where rsvm ran. rsvm's own boots get
+# one more run only when the module names the emulator's lost guest state (below).
 . ./lib.sh
 . ./l2lib.sh
 
@@ -29,4 +30,13 @@ rsvm-vmm --dev /dev/rsvm --kernel /work/no-such-kernel > /tmp/probe 2>&1
 if grep -q 'missing capability' /tmp/probe; then
 	fail "/dev/rsvm lacks what rsvm-vmm needs: $(sed 's/^rsvm-vmm: error: //' /tmp/probe)"
 fi
-l2_all /dev/rsvm rsvm || fail "the L2 guest on /dev/rsvm (see above)"
+m=$(dmesg_mark)
+if ! l2_all /dev/rsvm rsvm; then
+	# One more run only for the emulator's lost guest state, which the module detects and
+	# names (vcpu/run.rs, host_state_as_guest; issue 12, Documentation/testing.md): QEMU
+	# wrote the host's own registers into the guest's save area. Any other failure of
+	# rsvm's boots fails here.
+	dmesg_since $m | grep -q "saved the host's own state as the guest's" || fail "the L2 guest on /dev/rsvm (see above)"
+	echo "note: the emulator lost the L2 guest's state (rsvm's log above names it); one more run"
+	l2_all /dev/rsvm rsvm || fail "the L2 guest on /dev/rsvm, second run (see above)"
+fi
