@@ -59,12 +59,6 @@ pub(crate) const KVM_SET_XSAVE: u32 = _IOW::<KvmXsave>(KVMIO, 0xa5);
 pub(crate) const KVM_GET_TSC_KHZ: u32 = _IO(KVMIO, 0xa3);
 pub(crate) const KVM_GET_XCRS: u32 = _IOR::<KvmXcrs>(KVMIO, 0xa6);
 pub(crate) const KVM_SET_XCRS: u32 = _IOW::<KvmXcrs>(KVMIO, 0xa7);
-pub(crate) const KVM_GET_VCPU_EVENTS: u32 = _IOR::<KvmVcpuEvents>(KVMIO, 0x9f);
-pub(crate) const KVM_SET_VCPU_EVENTS: u32 = _IOW::<KvmVcpuEvents>(KVMIO, 0xa0);
-pub(crate) const KVM_GET_DEBUGREGS: u32 = _IOR::<KvmDebugregs>(KVMIO, 0xa1);
-pub(crate) const KVM_SET_DEBUGREGS: u32 = _IOW::<KvmDebugregs>(KVMIO, 0xa2);
-pub(crate) const KVM_GET_LAPIC: u32 = _IOR::<KvmLapicState>(KVMIO, 0x8e);
-pub(crate) const KVM_SET_LAPIC: u32 = _IOW::<KvmLapicState>(KVMIO, 0x8f);
 pub(crate) const KVM_GET_MP_STATE: u32 = _IOR::<u32>(KVMIO, 0x98);
 pub(crate) const KVM_SET_MP_STATE: u32 = _IOW::<u32>(KVMIO, 0x99);
 // struct kvm_mp_state values.
@@ -92,29 +86,6 @@ pub(crate) const KVM_CAP_TSC_DEADLINE_TIMER: u64 = 72;
 pub(crate) const KVM_CAP_SIGNAL_MSI: u64 = 77;
 pub(crate) const KVM_CAP_ENABLE_CAP_VM: u64 = 98;
 pub(crate) const KVM_CAP_SPLIT_IRQCHIP: u32 = 121;
-pub(crate) const KVM_CAP_X2APIC_API: u32 = 129;
-pub(crate) const KVM_CAP_BINARY_STATS_FD: u64 = 203;
-pub(crate) const KVM_CAP_DEBUGREGS: u64 = 50;
-pub(crate) const KVM_CAP_SYNC_REGS: u64 = 74;
-/// kvm_run.kvm_valid_regs / kvm_dirty_regs bits (KVM_CAP_SYNC_REGS).
-pub(crate) const KVM_SYNC_X86_REGS: u64 = 1 << 0;
-pub(crate) const KVM_SYNC_X86_SREGS: u64 = 1 << 1;
-pub(crate) const KVM_SYNC_X86_EVENTS: u64 = 1 << 2;
-pub(crate) const KVM_SYNC_X86_VALID_FIELDS: u64 = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-pub(crate) const KVM_CAP_VCPU_EVENTS: u64 = 41;
-pub(crate) const KVM_CAP_INTR_SHADOW: u64 = 49;
-// kvm_vcpu_events.flags
-pub(crate) const KVM_VCPUEVENT_VALID_NMI_PENDING: u32 = 1 << 0;
-pub(crate) const KVM_VCPUEVENT_VALID_SIPI_VECTOR: u32 = 1 << 1;
-pub(crate) const KVM_VCPUEVENT_VALID_SHADOW: u32 = 1 << 2;
-pub(crate) const KVM_VCPUEVENT_VALID_SMM: u32 = 1 << 3;
-/// KVM_X86_SHADOW_INT_MOV_SS | KVM_X86_SHADOW_INT_STI: SVM's one shadow bit is both.
-pub(crate) const KVM_X86_SHADOW_INT_BOTH: u8 = 3;
-/// KVM_CAP_X2APIC_API flags rsvm implements: 32-bit x2APIC IDs in KVM_GET/SET_LAPIC and in
-/// MSI addresses (bits 31:8 of address_hi), and no MSI broadcast quirk. KVM 7.2's
-/// suppress-EOI-broadcast flags (bits 2, 3) are EINVAL: rsvm does not honour SVR bit 12.
-pub(crate) const KVM_X2APIC_API_USE_32BIT_IDS: u64 = 1 << 0;
-pub(crate) const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK: u64 = 1 << 1;
 pub(crate) const KVM_CAP_MMU_SHADOW_CACHE_CONTROL: u64 = 2;
 pub(crate) const KVM_CAP_SET_TSS_ADDR: u64 = 4;
 pub(crate) const KVM_CAP_SET_IDENTITY_MAP_ADDR: u64 = 37;
@@ -354,53 +325,6 @@ pub(crate) struct KvmXcr {
     pub(crate) value: u64,
 }
 
-/// `struct kvm_vcpu_events`, its nested structs flattened (same offsets, asserted below).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct KvmVcpuEvents {
-    pub(crate) exception_injected: u8,
-    pub(crate) exception_nr: u8,
-    pub(crate) exception_has_error_code: u8,
-    pub(crate) exception_pending: u8,
-    pub(crate) exception_error_code: u32,
-    pub(crate) interrupt_injected: u8,
-    pub(crate) interrupt_nr: u8,
-    pub(crate) interrupt_soft: u8,
-    pub(crate) interrupt_shadow: u8,
-    pub(crate) nmi_injected: u8,
-    pub(crate) nmi_pending: u8,
-    pub(crate) nmi_masked: u8,
-    pub(crate) nmi_pad: u8,
-    pub(crate) sipi_vector: u32,
-    pub(crate) flags: u32,
-    pub(crate) smi_smm: u8,
-    pub(crate) smi_pending: u8,
-    pub(crate) smi_smm_inside_nmi: u8,
-    pub(crate) smi_latched_init: u8,
-    pub(crate) triple_fault_pending: u8,
-    pub(crate) reserved: [u8; 26],
-    pub(crate) exception_has_payload: u8,
-    pub(crate) exception_payload: u64,
-}
-
-/// `struct kvm_debugregs`
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct KvmDebugregs {
-    pub(crate) db: [u64; 4],
-    pub(crate) dr6: u64,
-    pub(crate) dr7: u64,
-    pub(crate) flags: u64,
-    pub(crate) reserved: [u64; 9],
-}
-
-/// `struct kvm_lapic_state`: the local APIC's register page (KVM_APIC_REG_SIZE).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct KvmLapicState {
-    pub(crate) regs: [u8; 1024],
-}
-
 /// `struct kvm_xcrs`
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -543,18 +467,6 @@ static_assert!(offset_of!(KvmUserspaceMemoryRegion2, guest_memfd) == 40);
 static_assert!(offset_of!(KvmUserspaceMemoryRegion2, pad2) == 48);
 static_assert!(size_of::<KvmDeviceAttr>() == 24);
 static_assert!(size_of::<KvmXcr>() == 16);
-static_assert!(size_of::<KvmLapicState>() == 1024);
-static_assert!(size_of::<KvmDebugregs>() == 128);
-static_assert!(size_of::<KvmVcpuEvents>() == 64);
-static_assert!(offset_of!(KvmVcpuEvents, interrupt_injected) == 8);
-static_assert!(offset_of!(KvmVcpuEvents, nmi_injected) == 12);
-static_assert!(offset_of!(KvmVcpuEvents, sipi_vector) == 16);
-static_assert!(offset_of!(KvmVcpuEvents, flags) == 20);
-static_assert!(offset_of!(KvmVcpuEvents, smi_smm) == 24);
-static_assert!(offset_of!(KvmVcpuEvents, triple_fault_pending) == 28);
-static_assert!(offset_of!(KvmVcpuEvents, exception_has_payload) == 55);
-static_assert!(offset_of!(KvmVcpuEvents, exception_payload) == 56);
-static_assert!(offset_of!(KvmDebugregs, flags) == 48);
 static_assert!(size_of::<KvmXcrs>() == 392);
 static_assert!(offset_of!(KvmXcrs, padding) == 264);
 static_assert!(size_of::<KvmRunIo>() == 16);
@@ -583,7 +495,12 @@ macro_rules! pod {
 }
 pod!(KvmRegs, KvmSegment, KvmDtable, KvmSregs, KvmFpu, KvmXsave, KvmMsrEntry, KvmMsrs, KvmMsrList,
      KvmCpuidEntry2, KvmCpuid2, KvmUserspaceMemoryRegion, KvmUserspaceMemoryRegion2, KvmDeviceAttr, KvmXcr, KvmXcrs,
-     KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi, KvmLapicState, KvmDebugregs, KvmVcpuEvents);
+     KvmInterrupt, KvmSignalMask, KvmEnableCap, KvmMsi);
+
+// The vCPU state a VMM saves and restores beyond the registers: events, debug registers,
+// the local APIC, the sync-regs and x2APIC-API flags.
+mod state;
+pub(crate) use state::*;
 
 /// Exit-union views that can be stored into `KvmRun::exit`.
 pub(crate) trait RunExit: Copy {}

@@ -20,10 +20,10 @@ use core::arch::asm;
 /// reads (the IOMMU) or atomic.
 pub(crate) unsafe fn cmpxchg128(p: *mut u64, old: [u64; 2], new: [u64; 2]) -> [u64; 2] {
     let (mut lo, mut hi) = (old[0], old[1]);
-    // SAFETY: `p` is valid and aligned (the caller); CMPXCHG16B compares RDX:RAX with the 128
-    // bits at `p` and, if equal, stores RCX:RBX, else loads them into RDX:RAX. RBX may be
-    // LLVM's: the new low half comes in R10 and RBX is restored; every operand has a fixed
-    // register, so none of them is RBX.
+    // CMPXCHG16B compares RDX:RAX with the 128 bits at `p` and, if equal, stores RCX:RBX,
+    // else loads them into RDX:RAX. RBX may be LLVM's: the new low half comes in R10 and RBX
+    // is restored; every operand has a fixed register, so none of them is RBX.
+    // SAFETY: `p` is valid for 16 bytes and 16-byte aligned (the caller), as the above needs.
     unsafe {
         asm!(
             "xchg r10, rbx",
