@@ -29,13 +29,15 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
         }
         7 => {
             // No PKU (guest PKRU is not context-switched) and OSPKE is dynamic; no RDPID
-            // (the guest's TSC_AUX is always 0: vcpu/run.rs). No TSC_ADJUST, and none of the speculation-control
+            // (the guest's TSC_AUX is always 0: vcpu/run.rs). None of the speculation-control
             // MSRs (SPEC_CTRL, PRED_CMD, ARCH_CAPABILITIES): rsvm does not give guests
-            // those MSRs, so it must not offer them.
+            // those MSRs, so it must not offer them. TSC_ADJUST whatever the host has: the
+            // MSR is emulated (vcpu/tsc.rs), as KVM's EMULATED_F(TSC_ADJUST).
             // No shadow stacks or IBT (CET state is not switched; CR4.CET stays reserved).
             // No MPX: SVM has no BNDCFGS in the VMCB, as KVM on AMD (kvm_mpx_supported()).
             e.ecx &= !((1 << 3) | (1 << 4) | (1 << 7) | (1 << 22));
-            e.ebx &= !((1 << 1) | (1 << 14));
+            e.ebx &= !(1 << 14);
+            e.ebx |= 1 << 1;
             e.edx &= !((1 << 20) | (1 << 26) | (1 << 27) | (1 << 29) | (1 << 31));
         }
         0xd if e.index == 0 => {
@@ -60,6 +62,31 @@ fn mask_supported(e: &mut KvmCpuidEntry2, host_xcr0: u64) {
     }
 }
 
+/// KVM's paravirtual leaves (Documentation/virt/kvm/x86/cpuid.rst), where KVM puts them.
+const KVM_CPUID_SIGNATURE: u32 = 0x4000_0000;
+const KVM_CPUID_FEATURES: u32 = 0x4000_0001;
+/// KVM_FEATURE_NOP_IO_DELAY: "not necessary to perform delays on PIO operations", a hint
+/// that needs nothing of the hypervisor.
+const KVM_FEATURE_NOP_IO_DELAY: u32 = 1 << 1;
+/// What rsvm offers: kvm-clock with both MSR pairs and a stable TSC (`kvmclock.rs`), and the
+/// hint. The other features (async page faults, PV EOI, steal time, PV IPIs and TLB
+/// flushes...) are not offered: rsvm implements none of their MSRs or hypercalls.
+const PV_FEATURES: u32 =
+    KVM_FEATURE_CLOCKSOURCE | KVM_FEATURE_NOP_IO_DELAY | KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
+
+/// Leaf 0x40000000: "KVMKVMKVM\0\0\0" in EBX, ECX, EDX and the highest PV leaf in EAX, as
+/// KVM gives it, so guests and KVM's selftests find the KVM interface they look for.
+fn pv_signature() -> KvmCpuidEntry2 {
+    let sig = *b"KVMKVMKVM\0\0\0";
+    let word = |i: usize| u32::from_le_bytes([sig[i], sig[i + 1], sig[i + 2], sig[i + 3]]);
+    KvmCpuidEntry2 { function: KVM_CPUID_SIGNATURE, eax: KVM_CPUID_FEATURES, ebx: word(0), ecx: word(4), edx: word(8), ..Default::default() }
+}
+
+/// Leaf 0x40000001: the PV features in EAX, the hints (none) in EDX.
+fn pv_features() -> KvmCpuidEntry2 {
+    KvmCpuidEntry2 { function: KVM_CPUID_FEATURES, eax: PV_FEATURES, ..Default::default() }
+}
+
 /// The `KVM_GET_SUPPORTED_CPUID` table.
 pub(crate) fn supported(host_xcr0: u64) -> Result<KVec<KvmCpuidEntry2>> {
     let mut v = KVec::new();
@@ -81,6 +108,8 @@ pub(crate) fn supported(host_xcr0: u64) -> Result<KVec<KvmCpuidEntry2>> {
             _ => v.push(entry(f, 0, 0), GFP_KERNEL)?,
         }
     }
+    v.push(pv_signature(), GFP_KERNEL)?;
+    v.push(pv_features(), GFP_KERNEL)?;
     for f in 0x8000_0000..=max_ext {
         // 8000_000Ah is SVM's own leaf.
         if f != 0x8000_000a {

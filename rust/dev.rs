@@ -63,9 +63,9 @@ fn ioctl(cmd: c_uint, arg: c_ulong) -> Result<isize> {
         KVM_GET_API_VERSION => Ok(KVM_API_VERSION),
         KVM_CHECK_EXTENSION => Ok(vm::check_extension(arg)),
         KVM_CREATE_VM => vm::create_vm(features, arg),
-        // kvm_run and the PIO data page.
+        // kvm_run, the PIO data page and the coalesced-I/O ring.
         KVM_GET_VCPU_MMAP_SIZE if arg != 0 => Err(EINVAL),
-        KVM_GET_VCPU_MMAP_SIZE => Ok(2 * 4096),
+        KVM_GET_VCPU_MMAP_SIZE => Ok((KVM_COALESCED_MMIO_PAGE_OFFSET as isize + 1) * 4096),
         KVM_GET_SUPPORTED_CPUID => get_supported_cpuid(arg as usize),
         KVM_GET_MSR_INDEX_LIST => get_msr_index_list(arg as usize),
         KVM_GET_DEVICE_ATTR => device_attr(arg as usize, true),

@@ -4,13 +4,14 @@
 //!
 //! MSRs that VMLOAD/VMSAVE switch (STAR, LSTAR, CSTAR, SFMASK, KernelGsBase, SYSENTER_*,
 //! FS/GS base) are passed through: the world switch saves and restores them. EFER, PAT and
-//! TSC are intercepted and emulated; a few AMD MSRs read as zero (as KVM); the machine-check
-//! globals describe a CPU with no banks; every other MSR is intercepted and raises #GP.
+//! TSC are intercepted and emulated (the TSC in `vcpu/tsc.rs`); a few AMD MSRs read as zero
+//! (as KVM); the machine-check globals describe a CPU with no banks; every other MSR is intercepted and raises #GP.
 
-use crate::{hwpage::HwPages, svm::vmcb::Vmcb, x86::*};
+use crate::{hwpage::HwPages, svm::vmcb::Vmcb, uapi::kvm::*, x86::*};
 use kernel::prelude::*;
 
 pub(crate) const MSR_IA32_TSC: u32 = 0x10;
+pub(crate) const MSR_IA32_TSC_ADJUST: u32 = 0x3b;
 pub(crate) const MSR_IA32_SYSENTER_CS: u32 = 0x174;
 pub(crate) const MSR_IA32_SYSENTER_ESP: u32 = 0x175;
 pub(crate) const MSR_IA32_SYSENTER_EIP: u32 = 0x176;
@@ -49,12 +50,17 @@ const PASSTHROUGH: [u32; 10] = [
     MSR_KERNEL_GS_BASE,
 ];
 
-/// MSRs intercepted and emulated.
-const EMULATED: [u32; 5] = [MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_EFER, MSR_IA32_MCG_CAP, MSR_IA32_MCG_STATUS];
+/// MSRs intercepted and emulated: here, and the TSC's two in `vcpu/tsc.rs` (they need the
+/// vCPU's IA32_TSC_ADJUST).
+const EMULATED: [u32; 6] = [MSR_IA32_TSC, MSR_IA32_TSC_ADJUST, MSR_IA32_CR_PAT, MSR_EFER, MSR_IA32_MCG_CAP, MSR_IA32_MCG_STATUS];
 
-/// The MSRs `KVM_GET_MSR_INDEX_LIST` reports: everything `get`/`set` handle.
+/// kvm-clock's MSRs, emulated in `vcpu/pvclock.rs`.
+const KVM_CLOCK: [u32; 4] = [MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW];
+
+/// The MSRs `KVM_GET_MSR_INDEX_LIST` reports: everything `get`/`set` and the vCPU's
+/// TSC and kvm-clock emulation handle.
 pub(crate) fn index_list() -> impl Iterator<Item = u32> {
-    Iterator::chain(EMULATED.into_iter(), PASSTHROUGH)
+    Iterator::chain(Iterator::chain(EMULATED.into_iter(), PASSTHROUGH), KVM_CLOCK)
 }
 
 /// Byte offset and bit of `msr`'s read-intercept bit in the MSRPM (the write bit follows).
@@ -96,7 +102,6 @@ fn pat_valid(v: u64) -> bool {
 pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
     let s = &vmcb.save;
     Ok(match msr {
-        MSR_IA32_TSC => crate::ffi::rdtsc().wrapping_add(vmcb.control.tsc_offset),
         MSR_IA32_SYSENTER_CS => s.sysenter_cs,
         MSR_IA32_SYSENTER_ESP => s.sysenter_esp,
         MSR_IA32_SYSENTER_EIP => s.sysenter_eip,
@@ -122,10 +127,9 @@ pub(crate) fn get(vmcb: &Vmcb, msr: u32) -> Result<u64, MsrFault> {
 /// Writes an MSR. `host` is true for `KVM_SET_MSRS` (the VMM may set what the guest may
 /// not, such as EFER.LMA).
 pub(crate) fn set(vmcb: &mut Vmcb, msr: u32, v: u64, host: bool, efer_allowed: u64) -> Result<(), MsrFault> {
-    // TSC_OFFSET, G_PAT and EFER are cached by CPUs with VMCB clean bits: their setters mark
-    // them dirty. The rest is VMLOAD/VMSAVE state, loaded on every entry.
+    // G_PAT and EFER are cached by CPUs with VMCB clean bits: their setters mark them dirty.
+    // The rest is VMLOAD/VMSAVE state, loaded on every entry.
     match msr {
-        MSR_IA32_TSC => vmcb.set_tsc_offset(v.wrapping_sub(crate::ffi::rdtsc())),
         MSR_IA32_CR_PAT if pat_valid(v) => vmcb.set_g_pat(v),
         MSR_EFER => {
             if v & !(EFER_GUEST_VALID & efer_allowed) != 0 {

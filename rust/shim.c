@@ -211,7 +211,8 @@ int rsvm_shim_anon_fd(int kind, void *priv)
 }
 
 /*
- * The vCPU mmap: kvm_run at page 0, the PIO data page at page 1 (KVM_PIO_PAGE_OFFSET).
+ * The vCPU mmap: kvm_run at page 0, the PIO data page at page 1 (KVM_PIO_PAGE_OFFSET), the
+ * VM's coalesced-I/O ring at page 2 (KVM_COALESCED_MMIO_PAGE_OFFSET).
  * vm_insert_page() takes its own page references, so the pages outlive the vCPU if the
  * mapping does.
  * Why C: virt_to_page() and vm_flags_set() are macros/static inlines without a binding (the

@@ -53,10 +53,15 @@ pub(crate) fn check_extension(cap: c_ulong) -> isize {
         | KVM_CAP_DEBUGREGS
         | KVM_CAP_VCPU_EVENTS
         | KVM_CAP_INTR_SHADOW
+        | KVM_CAP_VCPU_ATTRIBUTES
         | KVM_CAP_XCRS => 1,
+        c if c == KVM_CAP_EXIT_ON_EMULATION_FAILURE as u64 => 1,
         c if c == KVM_CAP_SPLIT_IRQCHIP as u64 => 1,
         c if c == KVM_CAP_X2APIC_API as u64 => (KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK) as isize,
         KVM_CAP_SYNC_REGS => KVM_SYNC_X86_VALID_FIELDS as isize,
+        KVM_CAP_ADJUST_CLOCK => KVM_CLOCK_VALID_FLAGS as isize,
+        KVM_CAP_COALESCED_MMIO => KVM_COALESCED_MMIO_PAGE_OFFSET as isize,
+        KVM_CAP_COALESCED_PIO => 1,
         KVM_CAP_NR_VCPUS => vmsetup::nr_vcpus() as isize,
         KVM_CAP_MAX_VCPUS => MAX_VCPUS as isize,
         KVM_CAP_MAX_VCPU_ID => MAX_VCPU_ID as isize,
@@ -212,6 +217,14 @@ impl Vm {
                 }
                 Ok(0)
             }
+            KVM_CAP_EXIT_ON_EMULATION_FAILURE => {
+                // As KVM: 0 or 1, any time.
+                if c.args[0] & !1 != 0 {
+                    return Err(EINVAL);
+                }
+                self.shared.exit_on_emulation_failure.store(c.args[0] != 0, Ordering::Relaxed);
+                Ok(0)
+            }
             _ => Err(EINVAL),
         }
     }
@@ -264,6 +277,20 @@ impl Vm {
             }
             KVM_SET_NR_MMU_PAGES => self.setup.set_nr_mmu_pages(arg as u64),
             KVM_GET_TSC_KHZ => vmsetup::tsc_khz(),
+            KVM_REGISTER_COALESCED_MMIO | KVM_UNREGISTER_COALESCED_MMIO => {
+                let z: KvmCoalescedMmioZone =
+                    UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmCoalescedMmioZone>()).reader().read()?;
+                let c = &self.shared.coalesced;
+                if cmd == KVM_REGISTER_COALESCED_MMIO { c.register(&z) } else { c.unregister(&z) }.map(|_| 0)
+            }
+            KVM_GET_CLOCK => {
+                let d = self.shared.clock.get();
+                UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmClockData>()).writer().write(&d).map(|_| 0)
+            }
+            KVM_SET_CLOCK => {
+                let d: KvmClockData = UserSlice::new(UserPtr::from_addr(arg as usize), size_of::<KvmClockData>()).reader().read()?;
+                self.shared.clock.set(&d).map(|_| 0)
+            }
             KVM_ENABLE_CAP => self.enable_cap(arg as usize),
             KVM_SIGNAL_MSI => self.signal_msi(arg as usize),
             _ => {

@@ -10,6 +10,8 @@ use crate::{
     ffi::{self, WaitQueue},
     hwpage::HwPages,
     iommu::{passthrough, Guest, GuestMem},
+    coalesced::Coalesced,
+    kvmclock::KvmClock,
     lapic::{Message, Route, DM_FIXED, DM_INIT, DM_LOWEST, DM_SIPI},
     memslot::Memslots,
     npt::Npt,
@@ -233,9 +235,20 @@ pub(crate) struct VmShared {
     /// broadcast quirk turned off (KVM_X2APIC_API_* flags, `uapi::kvm`).
     pub(crate) x2apic_format: AtomicBool,
     pub(crate) x2apic_bcast_quirk_off: AtomicBool,
+    /// KVM_CAP_EXIT_ON_EMULATION_FAILURE: emulation-failure exits carry the instruction's
+    /// bytes (`Vcpu::emulation_failure_insn`).
+    pub(crate) exit_on_emulation_failure: AtomicBool,
     /// Assigned devices' INTx routed to this VM: a level-triggered EOI looks for them only
     /// if there is one (`level_eoi`).
     pub(crate) intx_routes: AtomicU32,
+    /// kvm-clock (KVM_GET/SET_CLOCK, the vCPUs' pvclock pages).
+    #[pin]
+    pub(crate) clock: KvmClock,
+    /// Coalesced MMIO and PIO zones and their ring.
+    #[pin]
+    pub(crate) coalesced: Coalesced,
+    /// MSR_KVM_WALL_CLOCK(_NEW): the GPA the guest last asked for the wall clock at.
+    pub(crate) wall_clock: AtomicU64,
     /// Guest TSC = host TSC + this, the same for every vCPU (a synchronised TSC that starts
     /// near 0 at VM creation, as KVM's).
     pub(crate) tsc_offset: u64,
@@ -250,6 +263,7 @@ impl VmShared {
         let mut iopm = HwPages::new(2)?; // 12 KiB used: intercept every port
         iopm.fill(0xff);
         let msrpm = crate::msr::new_msrpm()?;
+        let coalesced = Coalesced::new()?;
         let mm = ffi::OwnerMm::current()?;
         Arc::pin_init(
             try_pin_init!(Self {
@@ -265,7 +279,11 @@ impl VmShared {
                 split_irqchip: AtomicBool::new(false),
                 x2apic_format: AtomicBool::new(false),
                 x2apic_bcast_quirk_off: AtomicBool::new(false),
+                exit_on_emulation_failure: AtomicBool::new(false),
                 intx_routes: AtomicU32::new(0),
+                clock <- KvmClock::new(),
+                coalesced <- coalesced,
+                wall_clock: AtomicU64::new(0),
                 tsc_offset: 0u64.wrapping_sub(ffi::rdtsc()),
             }? Error),
             GFP_KERNEL_ACCOUNT,

@@ -28,10 +28,15 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/src"
 (cd "$ksrc" && tar cf - --exclude=.git Makefile Kbuild Kconfig scripts include arch tools usr \
 	$(ls -d init kernel lib 2>/dev/null)) | tar xf - -C "$work/src"
+# Not as a sub-make of `make test`: the selftests' lib.mk sets OUTPUT (where objects and
+# programs go) only at MAKELEVEL 0, and an empty OUTPUT puts them in / and /lib. Measured: a
+# cold-cache `make test` wrote 249 files to /x86, /lib and / that way. So the parent make's
+# variables are dropped and OUTPUT is given.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 make -C "$work/src" ARCH=x86_64 LLVM= -s headers >"$work/headers.log" 2>&1 \
 	|| { tail -n 30 "$work/headers.log" >&2; die "make headers failed"; }
 kdir="$work/src/tools/testing/selftests/kvm"
-make -C "$kdir" ARCH=x86_64 LLVM= EXTRA_CFLAGS=-static -j"$(nproc)" >"$work/build.log" 2>&1 \
+make -C "$kdir" OUTPUT="$kdir" ARCH=x86_64 LLVM= EXTRA_CFLAGS=-static -j"$(nproc)" >"$work/build.log" 2>&1 \
 	|| { cp "$work/build.log" "$out.build.log"; tail -n 40 "$work/build.log" >&2
 	     die "selftests build failed (log kept: $out.build.log)"; }
 
@@ -39,6 +44,7 @@ rm -rf "$out"; mkdir -p "$out"
 # The test programs: the executables the build made (not the .sh wrappers, not objects).
 (cd "$kdir" && find . -type f -perm -u+x ! -name '*.sh' ! -name '*.o' ! -name '*.d' -printf '%P\n') \
 	| sort >"$out/list"
+[ "$(wc -l <"$out/list")" -ge 100 ] || die "the selftests build made $(wc -l <"$out/list") programs (want 103): output went elsewhere?"
 while IFS= read -r t; do
 	file "$kdir/$t" | grep -q 'statically linked' || die "$t is not static"
 	mkdir -p "$out/$(dirname "$t")"

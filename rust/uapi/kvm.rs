@@ -24,6 +24,7 @@ pub(crate) const KVM_GET_SUPPORTED_CPUID: u32 = _IOWR::<KvmCpuid2>(KVMIO, 0x05);
 /// On the system fd: group 0 (KVM_X86_GRP_SYSTEM) attributes; also vCPU and device fds in KVM.
 pub(crate) const KVM_GET_DEVICE_ATTR: u32 = _IOW::<KvmDeviceAttr>(KVMIO, 0xe2);
 pub(crate) const KVM_HAS_DEVICE_ATTR: u32 = _IOW::<KvmDeviceAttr>(KVMIO, 0xe3);
+pub(crate) const KVM_SET_DEVICE_ATTR: u32 = _IOW::<KvmDeviceAttr>(KVMIO, 0xe1);
 /// `KVM_X86_GRP_SYSTEM`'s attribute: the XSAVE features a guest may be given (supported XCR0).
 pub(crate) const KVM_X86_GRP_SYSTEM: u32 = 0;
 pub(crate) const KVM_X86_XCOMP_GUEST_SUPP: u64 = 0;
@@ -108,6 +109,8 @@ pub(crate) const KVM_EXIT_IO_IN: u8 = 0;
 pub(crate) const KVM_EXIT_IO_OUT: u8 = 1;
 // kvm_run.internal.suberror
 pub(crate) const KVM_INTERNAL_ERROR_EMULATION: u32 = 1;
+pub(crate) const KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES: u64 = 1 << 0;
+pub(crate) const KVM_CAP_EXIT_ON_EMULATION_FAILURE: u32 = 204;
 /// An event's delivery needed emulation (e.g. the IDT in MMIO).
 pub(crate) const KVM_INTERNAL_ERROR_DELIVERY_EV: u32 = 3;
 pub(crate) const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: u32 = 4;
@@ -501,6 +504,12 @@ pod!(KvmRegs, KvmSegment, KvmDtable, KvmSregs, KvmFpu, KvmXsave, KvmMsrEntry, Kv
 // the local APIC, the sync-regs and x2APIC-API flags.
 mod state;
 pub(crate) use state::*;
+// kvm-clock: KVM_GET/SET_CLOCK, the pvclock MSRs and pages.
+mod clock;
+pub(crate) use clock::*;
+// Coalesced MMIO and PIO: the zones and the ring.
+mod coalesced;
+pub(crate) use coalesced::*;
 
 /// Exit-union views that can be stored into `KvmRun::exit`.
 pub(crate) trait RunExit: Copy {}

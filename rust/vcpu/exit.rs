@@ -18,6 +18,7 @@ use crate::{
     uapi::kvm::*,
     x86::{CR4_OSXSAVE, GP_VECTOR, UD_VECTOR},
 };
+use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// VMMCALL's answers (KVM's uapi kvm_para.h): no such hypercall, or not from CPL > 0.
@@ -43,11 +44,35 @@ impl Vcpu {
     }
 
     pub(super) fn emulation_failure(&self, st: &mut VcpuState, run: RunPage) -> Action {
-        let rip = st.rip();
-        let code = st.vmcb().exit_code();
-        let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_EMULATION, ndata: 2, ..Default::default() };
-        i.data[0] = code.0;
-        i.data[1] = rip;
+        self.emulation_failure_insn(st, run, &[])
+    }
+
+    /// `KVM_EXIT_INTERNAL_ERROR` / KVM_INTERNAL_ERROR_EMULATION in KVM's layout
+    /// (`prepare_emulation_failure_exit()`, arch/x86/kvm/x86.c): data[0] the flags; with
+    /// KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled and the instruction's bytes known (`insn`),
+    /// KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES and data[1..3] `insn_size` and
+    /// `insn_bytes` (0x90-padded); then SVM's exit information as `svm_get_exit_info()`
+    /// gives it: exit code, EXITINFO1, EXITINFO2, EXITINTINFO, its error code.
+    pub(super) fn emulation_failure_insn(&self, st: &mut VcpuState, run: RunPage, insn: &[u8]) -> Action {
+        let v = st.vmcb();
+        let c = &v.control;
+        let err = if c.exit_int_info.error_valid() { c.exit_int_info_err } else { 0 };
+        let info = [v.exit_code().0, c.exit_info_1, c.exit_info_2, c.exit_int_info.0 as u64, err as u64];
+        let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_EMULATION, ..Default::default() };
+        let insn = if self.vm.exit_on_emulation_failure.load(Ordering::Relaxed) { insn } else { &[] };
+        let start = if let Some(n) = (1..=15).contains(&insn.len()).then_some(insn.len()) {
+            i.data[0] = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+            let mut b = [0x90u8; 16];
+            b[0] = n as u8;
+            b[1..=n].copy_from_slice(insn);
+            i.data[1] = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+            i.data[2] = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+            3
+        } else {
+            1
+        };
+        i.data[start..start + info.len()].copy_from_slice(&info);
+        i.ndata = (start + info.len()) as u32;
         run.set_exit(KVM_EXIT_INTERNAL_ERROR, i);
         Action::User
     }
@@ -190,7 +215,8 @@ impl Vcpu {
     fn msr_exit(&self, st: &mut VcpuState, run: RunPage, write: bool) -> Action {
         let index = st.gprs[1] as u32;
         let value = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
-        let apic = self.apic_msr(st, index, write.then_some(value), false);
+        let w = write.then_some(value);
+        let apic = self.tsc_msr(st, index, w, false).or_else(|| self.pvclock_msr(st, index, w)).map(Ok).or_else(|| self.apic_msr(st, index, w, false));
         let ok = if let Some(r) = apic {
             match r {
                 Ok(v) if !write => {

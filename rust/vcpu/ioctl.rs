@@ -60,7 +60,8 @@ impl Vcpu {
         let mut done = 0;
         for _ in 0..n {
             let mut e: KvmMsrEntry = r.read()?;
-            let apic = self.apic_msr(&mut st, e.index, write.then_some(e.data), true);
+            let val = write.then_some(e.data);
+            let apic = self.tsc_msr(&mut st, e.index, val, true).or_else(|| self.pvclock_msr(&mut st, e.index, val)).map(Ok).or_else(|| self.apic_msr(&mut st, e.index, val, true));
             let ok = if let Some(res) = apic {
                 match res {
                     Ok(v) => {
@@ -92,26 +93,6 @@ impl Vcpu {
             done += 1;
         }
         Ok(done)
-    }
-
-    fn set_cpuid(&self, arg: usize) -> Result<isize> {
-        let hdr: KvmCpuid2 = UserSlice::new(UserPtr::from_addr(arg), size_of::<KvmCpuid2>()).reader().read()?;
-        if hdr.nent > KVM_MAX_CPUID_ENTRIES {
-            return Err(E2BIG);
-        }
-        let base = arg.checked_add(size_of::<KvmCpuid2>()).ok_or(EFAULT)?;
-        let mut r = UserSlice::new(UserPtr::from_addr(base), hdr.nent as usize * size_of::<KvmCpuidEntry2>()).reader();
-        let mut v = KVec::with_capacity(hdr.nent as usize, GFP_KERNEL_ACCOUNT)?;
-        for _ in 0..hdr.nent {
-            v.push(r.read::<KvmCpuidEntry2>()?, GFP_KERNEL_ACCOUNT)?;
-        }
-        let (x2, dl) = (cpuid::has(&v, 1, 2, 21), cpuid::has(&v, 1, 2, 24));
-        let mut st = self.state.lock();
-        st.cpuid = v;
-        if let Some(l) = st.lapic.as_mut() {
-            l.set_cpuid(x2, dl);
-        }
-        Ok(0)
     }
 
     fn interrupt(&self, arg: usize) -> Result<isize> {
@@ -221,6 +202,7 @@ impl Vcpu {
                 k => Ok(k as isize),
             },
             KVM_SET_SIGNAL_MASK => self.set_signal_mask(a),
+            KVM_HAS_DEVICE_ATTR | KVM_GET_DEVICE_ATTR | KVM_SET_DEVICE_ATTR => self.tsc_attr(cmd, a),
             KVM_GET_STATS_FD => crate::stats::open(&self.vm, Some(&self.shared)),
             RSVM_GET_VCPU_STATS => {
                 let mut s = RsvmVcpuStats::default();
@@ -267,8 +249,9 @@ unsafe extern "C" fn rsvm_vcpu_release(_inode: *mut bindings::inode, file: *mut 
 unsafe extern "C" fn rsvm_vcpu_mmap(file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
     // SAFETY: as in `rsvm_vcpu_ioctl`.
     let v = unsafe { crate::anonfd::borrow::<Vcpu>(file) };
-    let pages = [v.run.as_mut_ptr::<u8>() as c_ulong, v.pio.as_mut_ptr::<u8>() as c_ulong];
-    // SAFETY: `vma` is the mapping being set up (this is the fd's mmap handler); both pages
-    // are order-0 direct-map pages the vCPU holds.
+    let pages = [v.run.as_mut_ptr::<u8>() as c_ulong, v.pio.as_mut_ptr::<u8>() as c_ulong, v.vm.coalesced.ring_va() as c_ulong];
+    // SAFETY: `vma` is the mapping being set up (this is the fd's mmap handler); the pages
+    // are order-0 direct-map pages the vCPU and its VM hold (KVM_COALESCED_MMIO_PAGE_OFFSET
+    // is the third).
     unsafe { ffi::mmap_pages(vma, &pages) }
 }

@@ -41,12 +41,14 @@ impl Vcpu {
         let mode = st.mode();
         let fetched = st.fetch(&mut mem, self.vm.features.decode_assists);
         drop(mem);
-        let insn = match fetched {
-            Ok((b, n)) => emulate::decode_mmio(&b[..n], mode),
-            Err(WalkError::PageFault(_)) | Err(WalkError::NotRam) => None,
+        let (bytes, n) = match fetched {
+            Ok(f) => f,
+            Err(WalkError::PageFault(_)) | Err(WalkError::NotRam) => return Ok(self.emulation_failure(st, run)),
         };
-        let Some(insn) = insn else {
-            return Ok(self.emulation_failure(st, run));
+        let bytes = bytes.get(..n).unwrap_or(&[]);
+        // An access rsvm does not decode: the VMM gets the bytes (KVM_CAP_EXIT_ON_EMULATION_FAILURE).
+        let Some(insn) = emulate::decode_mmio(bytes, mode) else {
+            return Ok(self.emulation_failure_insn(st, run, bytes));
         };
         if let Some(base) = st.lapic.as_ref().and_then(|l| l.mmio_base()) {
             if gpa & !0xfff == base {
@@ -68,6 +70,9 @@ impl Vcpu {
                 // A store is complete once the VMM has the data: RIP moves on now (as KVM).
                 let next = rip.wrapping_add(insn.len as u64);
                 st.set_rip(if mode == CpuMode::Bits64 { next } else { next & 0xffff_ffff });
+                if self.vm.coalesced.write(false, gpa, m.data.get(..insn.size as usize).unwrap_or(&[])) {
+                    return Ok(Action::Resume);
+                }
             }
             MmioOp::Load { .. } => st.pending = Pending::MmioRead { rip, insn },
         }

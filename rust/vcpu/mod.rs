@@ -32,9 +32,11 @@ mod ioctl;
 mod mmio;
 mod pio;
 mod run;
+mod pvclock;
 mod state;
+mod tsc;
 mod xcrs;
-mod getcpuid;
+mod cpuid2;
 
 use crate::{
     hwpage::HwPages,

@@ -66,7 +66,13 @@ impl Vcpu {
             }
         } else if !io.is_in() {
             let v = st.gprs[0].to_le_bytes();
-            self.pio_write(&v[..size as usize]);
+            let v = v.get(..size as usize).unwrap_or(&[]);
+            // A coalesced port takes the OUT into the ring (string OUTS always exit).
+            if self.vm.coalesced.write(true, port as u64, v) {
+                st.set_rip(next_rip);
+                return Ok(Action::Resume);
+            }
+            self.pio_write(v);
         }
         st.pending = Pending::Pio { rip, next_rip, size, input: io.is_in(), string };
         let dir = if io.is_in() { KVM_EXIT_IO_IN } else { KVM_EXIT_IO_OUT };

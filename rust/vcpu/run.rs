@@ -117,6 +117,7 @@ impl Vcpu {
                 run.set_reason(KVM_EXIT_IRQ_WINDOW_OPEN);
                 return Ok(0);
             }
+            self.pvclock_update(st);
             self.prepare_events(st, want_window);
             let snapshot = if core::mem::take(&mut st.user_state) {
                 // Userspace (or an INIT) rewrote registers behind the VMCB setters.
@@ -275,6 +276,7 @@ impl Vcpu {
             let npt_gen = vm.npt_gen.load(Ordering::SeqCst);
             let vmcb_pa = st.vmcb.phys();
             let vmcb_cpu = st.vmcb_cpu.replace(cpu_id);
+            st.ran = true;
             let (asid, tlb, ibpb, cached) = svm.with_asid(&np, |c| {
                 let ibpb = c.last_vm != vm.id;
                 c.last_vm = vm.id;

@@ -96,6 +96,15 @@ pub(super) struct VcpuState {
     pub(super) user_state: bool,
     /// The last exits, for the report of a shutdown (`history.rs`).
     pub(super) history: ExitHistory,
+    /// IA32_TSC_ADJUST (`tsc.rs`).
+    pub(super) tsc_adjust: u64,
+    /// MSR_KVM_SYSTEM_TIME(_NEW): the pvclock page's GPA, bit 0 enable (`pvclock.rs`).
+    pub(super) pvclock_msr: u64,
+    /// The (clock generation, TSC offset) the page was last written for; `None` forces a
+    /// write at the next entry.
+    pub(super) pvclock_written: Option<(u64, u64)>,
+    /// KVM_RUN has entered the guest: the CPUID is fixed from now on (`set_cpuid`).
+    pub(super) ran: bool,
 }
 
 impl VcpuState {
@@ -124,6 +133,10 @@ impl VcpuState {
             wait_sipi: false,
             user_state: true,
             history: ExitHistory::new(),
+            tsc_adjust: 0,
+            pvclock_msr: 0,
+            pvclock_written: None,
+            ran: false,
         };
         st.reset(vm, id, false);
         // With an in-kernel APIC, every vCPU but the BSP (id 0) starts waiting for a SIPI,
@@ -142,6 +155,7 @@ impl VcpuState {
     /// `init`: an INIT-like reset (after a shutdown), which keeps CR0.CD and CR0.NW.
     pub(super) fn reset(&mut self, vm: &VmShared, id: u32, init: bool) {
         let old_cr0 = self.vmcb().save.cr0;
+        let old_tsc_offset = self.vmcb().control.tsc_offset;
         let rdx = self.cpuid.iter().find(|e| e.function == 1).map(|e| e.eax as u64).unwrap_or(0x600);
         self.gprs = [0; 16];
         self.gprs[2] = rdx;
@@ -172,7 +186,8 @@ impl VcpuState {
         // SAFETY: all-zero is a valid `Vmcb`; the page is ours (see `vmcb()`).
         unsafe { core::ptr::write_bytes(v as *mut Vmcb, 0, 1) };
         v.init_control(iopm, msrpm, npt_root);
-        v.control.tsc_offset = vm.tsc_offset;
+        // INIT leaves the TSC running (SDM vol. 3 table 10-1); RESET starts it at the VM's.
+        v.control.tsc_offset = if init { old_tsc_offset } else { vm.tsc_offset };
         v.set_reset_segments(0xf000, 0xffff_0000);
         let s = &mut v.save;
         s.cr0 = CR0_ET | if init { old_cr0 & (CR0_CD | CR0_NW) } else { CR0_CD | CR0_NW };

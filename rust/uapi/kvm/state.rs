@@ -2,7 +2,7 @@
 
 //! The vCPU state a VMM saves and restores beyond registers and FPU (KVM_GET/SET_VCPU_EVENTS,
 //! KVM_GET/SET_DEBUGREGS, KVM_GET/SET_LAPIC), the capabilities and flags around them
-//! (KVM_CAP_SYNC_REGS, KVM_CAP_X2APIC_API, binary stats), as in Linux 7.2's uapi headers.
+//! (KVM_CAP_SYNC_REGS, KVM_CAP_X2APIC_API, binary stats, the TSC attribute), as in Linux 7.2's uapi headers.
 
 use super::KVMIO;
 use core::mem::{offset_of, size_of};
@@ -28,6 +28,11 @@ pub(crate) const KVM_SYNC_X86_SREGS: u64 = 1 << 1;
 pub(crate) const KVM_SYNC_X86_EVENTS: u64 = 1 << 2;
 pub(crate) const KVM_SYNC_X86_VALID_FIELDS: u64 = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 pub(crate) const KVM_CAP_VCPU_EVENTS: u64 = 41;
+/// vCPU device attributes (KVM_{HAS,GET,SET}_DEVICE_ATTR on the vCPU fd): the TSC group and
+/// its one attribute, the guest's TSC offset (arch/x86/include/uapi/asm/kvm.h).
+pub(crate) const KVM_CAP_VCPU_ATTRIBUTES: u64 = 127;
+pub(crate) const KVM_VCPU_TSC_CTRL: u32 = 0;
+pub(crate) const KVM_VCPU_TSC_OFFSET: u64 = 0;
 pub(crate) const KVM_CAP_INTR_SHADOW: u64 = 49;
 // kvm_vcpu_events.flags
 pub(crate) const KVM_VCPUEVENT_VALID_NMI_PENDING: u32 = 1 << 0;

@@ -49,6 +49,9 @@ pub enum Op {
     EnableCap { vm: u8, cap: u32, flags: u32, arg0: u64 },
     SignalMsi { vm: u8, addr_lo: u32, addr_hi: u32, data: u32, flags: u32 },
     CheckExtVm { vm: u8, cap: u64 },
+    /// VM state: SET_CLOCK with a random image (0), GET_CLOCK (1), REGISTER (2) or
+    /// UNREGISTER (3) _COALESCED_MMIO with a zone near the guest's I/O (or random).
+    VmState { vm: u8, which: u8, seed: u64, ptr: Ptr },
     /// The device-assignment ioctls (0x83..0x8a) with an edu-like or random function.
     Device { vm: u8, nr: u8, seg: u16, bus: u8, devfn: u8, flags: u32, a: u32, b: u32, c: u32, d: u64 },
     CloseVm { vm: u8 },
@@ -63,7 +66,9 @@ pub enum Op {
     /// GET_REGS, GET_SREGS, GET_FPU, GET_XSAVE, GET_MP_STATE, GET_TSC_KHZ, RSVM_GET_VCPU_STATS,
     /// GET_LAPIC, GET_DEBUGREGS, GET_VCPU_EVENTS, GET_STATS_FD (the fd closed at once).
     Get { vcpu: u8, which: u8, ptr: Ptr },
-    /// SET_LAPIC, SET_DEBUGREGS or SET_VCPU_EVENTS (`which` 0-2) with a random image.
+    /// SET_LAPIC, SET_DEBUGREGS, SET_VCPU_EVENTS, SET_DEVICE_ATTR or GET_DEVICE_ATTR
+    /// (`which` 0-4) with a random image (the attribute's group/attr mostly the TSC offset's,
+    /// its address a scratch buffer or a random one).
     SetState { vcpu: u8, which: u8, seed: u64, ptr: Ptr },
     Interrupt { vcpu: u8, irq: u32 },
     SetMp { vcpu: u8, state: u32 },
@@ -95,7 +100,7 @@ pub fn cheap(op: &Op) -> bool {
     matches!(
         op,
         Op::SysSimple { .. } | Op::MsrIndexList { .. } | Op::RawIoctl { .. } | Op::SetSlot { .. } | Op::EnableCap { .. }
-            | Op::SignalMsi { .. } | Op::CheckExtVm { .. } | Op::Device { .. } | Op::SetRegs { .. } | Op::SetSregs { .. }
+            | Op::SignalMsi { .. } | Op::CheckExtVm { .. } | Op::VmState { .. } | Op::Device { .. } | Op::SetRegs { .. } | Op::SetSregs { .. }
             | Op::SetMsrs { .. } | Op::GetMsrs { .. } | Op::SetCpuid { .. } | Op::SetFpu { .. } | Op::SetXsave { .. }
             | Op::Get { .. } | Op::SetState { .. } | Op::Interrupt { .. } | Op::SetMp { .. } | Op::SignalMask { .. }
     )
@@ -188,9 +193,10 @@ pub fn gen_op(r: &mut Rng, big_slots: bool) -> Op {
                 ptr: ptr(r),
             }
         }
-        330..=359 => Op::EnableCap {
+        350..=359 => Op::VmState { vm: res(r), which: r.below(4) as u8, seed: r.fork(), ptr: ptr(r) },
+        330..=349 => Op::EnableCap {
             vm: res(r),
-            cap: if r.one_in(4) { cap(r) as u32 } else { 121 },
+            cap: if r.one_in(4) { cap(r) as u32 } else { r.pick(&[121, 121, 204]) },
             flags: if r.one_in(6) { r.special_u64() as u32 } else { 0 },
             arg0: r.pick(&[0, 24, 4096, 4097, u64::MAX]),
         },
@@ -227,7 +233,7 @@ pub fn gen_op(r: &mut Rng, big_slots: bool) -> Op {
         635..=654 => Op::GetMsrs { vcpu: res(r), n: r.pick(&[0, 1, 4, 16, 255, 256]), seed: r.fork(), ptr: ptr(r) },
         655..=684 => Op::SetCpuid { vcpu: res(r), n: r.pick(&[0, 1, 2, 8, 40, 256, 257, u32::MAX]), seed: r.fork(), ptr: ptr(r) },
         685..=689 => Op::SetFpu { vcpu: res(r), seed: r.fork(), ptr: ptr(r) },
-        690..=694 => Op::SetState { vcpu: res(r), which: r.below(3) as u8, seed: r.fork(), ptr: ptr(r) },
+        690..=694 => Op::SetState { vcpu: res(r), which: r.below(5) as u8, seed: r.fork(), ptr: ptr(r) },
         695..=709 => Op::SetXsave { vcpu: res(r), seed: r.fork(), ptr: ptr(r) },
         710..=759 => Op::Get { vcpu: res(r), which: r.below(11) as u8, ptr: ptr(r) },
         760..=779 => Op::Interrupt { vcpu: res(r), irq: if r.one_in(5) { r.special_u64() as u32 } else { r.below(256) as u32 } },
@@ -283,8 +289,8 @@ mod tests {
         let mut r = Rng::new(1);
         let kinds: std::collections::HashSet<String> =
             (0..100_000).map(|_| format!("{:?}", gen_op(&mut r, false)).split([' ', '{']).next().unwrap_or("").to_string()).collect();
-        // 36 variants in Op.
-        assert_eq!(kinds.len(), 36, "{kinds:?}");
+        // 37 variants in Op.
+        assert_eq!(kinds.len(), 37, "{kinds:?}");
     }
 
     #[test]

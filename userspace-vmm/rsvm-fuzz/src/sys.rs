@@ -43,6 +43,12 @@ ioctl_iow_nr!(SET_VCPU_EVENTS, KVMIO, 0xa0, kvm_vcpu_events);
 ioctl_ior_nr!(GET_DEBUGREGS, KVMIO, 0xa1, kvm_debugregs);
 ioctl_iow_nr!(SET_DEBUGREGS, KVMIO, 0xa2, kvm_debugregs);
 ioctl_io_nr!(GET_STATS_FD, KVMIO, 0xce);
+ioctl_iow_nr!(SET_DEVICE_ATTR, KVMIO, 0xe1, kvm_device_attr);
+ioctl_iow_nr!(GET_DEVICE_ATTR, KVMIO, 0xe2, kvm_device_attr);
+ioctl_iow_nr!(SET_CLOCK, KVMIO, 0x7b, kvm_clock_data);
+ioctl_ior_nr!(GET_CLOCK, KVMIO, 0x7c, kvm_clock_data);
+ioctl_iow_nr!(REGISTER_COALESCED_MMIO, KVMIO, 0x67, kvm_coalesced_mmio_zone);
+ioctl_iow_nr!(UNREGISTER_COALESCED_MMIO, KVMIO, 0x68, kvm_coalesced_mmio_zone);
 
 /// Figures and progress, in a MAP_SHARED page so that forked children (the worker and the
 /// children programs fork) count into the same numbers and the supervisor sees progress.

@@ -63,6 +63,14 @@ impl HostMem {
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(off as usize), data.len()) };
     }
 
+    /// `len` bytes at `off` (what the guest or the hypervisor wrote there).
+    pub fn read(&self, off: u64, len: usize) -> Vec<u8> {
+        assert!(off as usize + len <= self.len, "read outside guest memory");
+        let mut v = vec![0u8; len];
+        // SAFETY: bounds checked above; the mapping is ours.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(off as usize), v.as_mut_ptr(), len) };
+        v
+    }
 }
 
 impl Drop for HostMem {

@@ -22,6 +22,10 @@ mod debugregs;
 mod lapicstate;
 mod statsfd;
 mod vcpuevents;
+mod tsc;
+mod coalesced;
+mod kvmclock;
+mod emufail;
 mod vmsetup;
 #[cfg(test)]
 mod emulate_tests;
@@ -171,9 +175,9 @@ fn api(dev: &str) -> TestResult {
     // SAFETY: sysconf has no memory effects.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) } as i32;
     let want: &[(u64, i32)] = &[
-        (2, 1), (3, 1), (4, 1), (7, 1), (9, online), (10, 32764), (14, 1), (21, 1), (30, 1), (37, 1), (41, 1), (49, 1), (50, 1), (55, 1),
-        (56, 1), (61, 1), (66, 1024), (72, 1), (74, 7), (77, 1), (81, 1), (98, 1), (105, 1), (121, 1), (128, 4096), (129, 3), (136, 1),
-        (203, 1), (209, 1), (231, 1),
+        (2, 1), (3, 1), (4, 1), (7, 1), (9, online), (10, 32764), (14, 1), (15, 2), (21, 1), (30, 1), (37, 1), (39, 14), (41, 1), (49, 1), (50, 1), (55, 1),
+        (56, 1), (61, 1), (66, 1024), (72, 1), (74, 7), (77, 1), (81, 1), (98, 1), (105, 1), (121, 1), (127, 1), (128, 4096), (129, 3),
+        (136, 1), (162, 1), (203, 1), (204, 1), (209, 1), (231, 1),
     ];
     let claimed: Vec<(u64, i32)> = (0..512u64).map(|c| (c, kvm.check_extension_raw(c))).filter(|&(_, v)| v != 0).collect();
     check(claimed == want, || format!("KVM_CHECK_EXTENSION claims {claimed:?} (want {want:?})"))?;
@@ -183,7 +187,7 @@ fn api(dev: &str) -> TestResult {
     let on_vm: Vec<(u64, i32)> = (0..512u64).map(|c| (c, vm.check_extension_raw(c))).filter(|&(_, v)| v != 0).collect();
     check(on_vm == want, || format!("VM fd KVM_CHECK_EXTENSION claims {on_vm:?}"))?;
     let n = kvm.get_vcpu_mmap_size().map_err(|e| e.to_string())?;
-    check(n == 8192, || format!("KVM_GET_VCPU_MMAP_SIZE = {n} (kvm_run page + PIO page)"))?;
+    check(n == 3 * 4096, || format!("KVM_GET_VCPU_MMAP_SIZE = {n} (kvm_run page, PIO page, coalesced-I/O ring)"))?;
     let cpuid = kvm.get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
     let ent = cpuid.as_slice();
     let leaf = |f: u32| ent.iter().find(|e| e.function == f);
@@ -191,6 +195,11 @@ fn api(dev: &str) -> TestResult {
     check(leaf(0x8000_0001).map(|e| e.ecx & 4 == 0).unwrap_or(false), || "supported CPUID hides SVM (8000_0001h ECX bit 2)".into())?;
     check(leaf(0x8000_000a).is_none(), || "supported CPUID has no SVM leaf 8000_000Ah".into())?;
     check(leaf(1).map(|e| e.ecx & (1 << 5) == 0 && e.ecx & (1 << 31) != 0).unwrap_or(false), || "supported CPUID: no VMX, hypervisor bit set".into())?;
+    // KVM's PV leaves: the signature and only the features rsvm has.
+    let sig = leaf(0x4000_0000).map(|e| (e.eax, e.ebx, e.ecx, e.edx));
+    check(sig == Some((0x4000_0001, 0x4b4d_564b, 0x564b_4d56, 0x4d)), || format!("supported CPUID 4000_0000h is KVM's signature, max leaf 4000_0001h ({sig:x?})"))?;
+    let pv = leaf(0x4000_0001).map(|e| (e.eax, e.ebx, e.ecx, e.edx));
+    check(pv == Some((0x100_000b, 0, 0, 0)), || format!("supported CPUID 4000_0001h offers kvm-clock (both MSR pairs, stable bit) and NOP_IO_DELAY ({pv:x?})"))?;
     let msrs = kvm.get_msr_index_list().map_err(|e| format!("KVM_GET_MSR_INDEX_LIST: {e}"))?;
     let m = msrs.as_slice();
     check(m.contains(&0xc000_0080) && m.contains(&0x10) && m.contains(&0xc000_0082), || format!("MSR index list has EFER, TSC, LSTAR ({m:x?})"))

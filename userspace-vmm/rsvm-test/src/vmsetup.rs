@@ -62,6 +62,10 @@ pub fn vm_setup(dev: &str) -> TestResult {
     crate::statsfd::stats_fd(dev)?;
     crate::debugregs::debugregs(dev)?;
     crate::vcpuevents::vcpu_events(dev)?;
+    crate::tsc::tsc(dev)?;
+    crate::coalesced::coalesced(dev)?;
+    crate::kvmclock::kvmclock(dev)?;
+    crate::emufail::emulation_failure(dev)?;
     max_vcpus(&kvm)
 }
 
