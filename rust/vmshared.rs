@@ -235,8 +235,8 @@ pub(crate) struct VmShared {
     /// broadcast quirk turned off (KVM_X2APIC_API_* flags, `uapi::kvm`).
     pub(crate) x2apic_format: AtomicBool,
     pub(crate) x2apic_bcast_quirk_off: AtomicBool,
-    /// KVM_CAP_EXIT_ON_EMULATION_FAILURE: emulation-failure exits carry the instruction's
-    /// bytes (`Vcpu::emulation_failure_insn`).
+    /// KVM_CAP_EXIT_ON_EMULATION_FAILURE: an access rsvm cannot decode always exits to the
+    /// VMM, without #UD for the guest (`Vcpu::undecodable`).
     pub(crate) exit_on_emulation_failure: AtomicBool,
     /// Assigned devices' INTx routed to this VM: a level-triggered EOI looks for them only
     /// if there is one (`level_eoi`).

@@ -47,19 +47,31 @@ impl Vcpu {
         self.emulation_failure_insn(st, run, &[])
     }
 
+    /// An MMIO access rsvm's decoder does not know (`insn` its bytes), as KVM's
+    /// handle_emulation_failure(): with KVM_CAP_EXIT_ON_EMULATION_FAILURE the VMM gets it;
+    /// without, the guest gets #UD, and the VMM gets the exit too if the guest is at CPL 0.
+    pub(super) fn undecodable(&self, st: &mut VcpuState, run: RunPage, insn: &[u8]) -> Action {
+        if !self.vm.exit_on_emulation_failure.load(Ordering::Relaxed) {
+            st.queue_exception(UD_VECTOR, None);
+            if st.vmcb().save.cpl != 0 {
+                return Action::Resume;
+            }
+        }
+        self.emulation_failure_insn(st, run, insn)
+    }
+
     /// `KVM_EXIT_INTERNAL_ERROR` / KVM_INTERNAL_ERROR_EMULATION in KVM's layout
-    /// (`prepare_emulation_failure_exit()`, arch/x86/kvm/x86.c): data[0] the flags; with
-    /// KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled and the instruction's bytes known (`insn`),
-    /// KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES and data[1..3] `insn_size` and
-    /// `insn_bytes` (0x90-padded); then SVM's exit information as `svm_get_exit_info()`
-    /// gives it: exit code, EXITINFO1, EXITINFO2, EXITINTINFO, its error code.
+    /// (`prepare_emulation_failure_exit()`, arch/x86/kvm/x86.c): data[0] the flags; with the
+    /// instruction's bytes known (`insn`), KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
+    /// and data[1..3] `insn_size` and `insn_bytes` (0x90-padded); then SVM's exit information
+    /// as `svm_get_exit_info()` gives it: exit code, EXITINFO1, EXITINFO2, EXITINTINFO, its
+    /// error code.
     pub(super) fn emulation_failure_insn(&self, st: &mut VcpuState, run: RunPage, insn: &[u8]) -> Action {
         let v = st.vmcb();
         let c = &v.control;
         let err = if c.exit_int_info.error_valid() { c.exit_int_info_err } else { 0 };
         let info = [v.exit_code().0, c.exit_info_1, c.exit_info_2, c.exit_int_info.0 as u64, err as u64];
         let mut i = KvmRunInternal { suberror: KVM_INTERNAL_ERROR_EMULATION, ..Default::default() };
-        let insn = if self.vm.exit_on_emulation_failure.load(Ordering::Relaxed) { insn } else { &[] };
         let start = if let Some(n) = (1..=15).contains(&insn.len()).then_some(insn.len()) {
             i.data[0] = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
             let mut b = [0x90u8; 16];

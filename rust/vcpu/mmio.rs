@@ -46,9 +46,8 @@ impl Vcpu {
             Err(WalkError::PageFault(_)) | Err(WalkError::NotRam) => return Ok(self.emulation_failure(st, run)),
         };
         let bytes = bytes.get(..n).unwrap_or(&[]);
-        // An access rsvm does not decode: the VMM gets the bytes (KVM_CAP_EXIT_ON_EMULATION_FAILURE).
         let Some(insn) = emulate::decode_mmio(bytes, mode) else {
-            return Ok(self.emulation_failure_insn(st, run, bytes));
+            return Ok(self.undecodable(st, run, bytes));
         };
         if let Some(base) = st.lapic.as_ref().and_then(|l| l.mmio_base()) {
             if gpa & !0xfff == base {

@@ -1,9 +1,10 @@
 //! Two answers a VMM gets after the first KVM_RUN, as KVM gives them (Linux 7.2):
 //! - an instruction the hypervisor cannot emulate (FLDS from MMIO, which KVM's emulator does
-//!   not implement either) ends in KVM_EXIT_INTERNAL_ERROR / KVM_INTERNAL_ERROR_EMULATION; with
-//!   KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled the exit carries the instruction's bytes
-//!   (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES), without it not; the cap takes 0
-//!   or 1 (else EINVAL). x86.c prepare_emulation_failure_exit().
+//!   not implement either) at CPL 0 ends in KVM_EXIT_INTERNAL_ERROR /
+//!   KVM_INTERNAL_ERROR_EMULATION carrying the instruction's bytes
+//!   (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES), with
+//!   KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled or not; the cap takes 0 or 1 (else EINVAL).
+//!   x86.c handle_emulation_failure(), prepare_emulation_failure_exit().
 //! - KVM_SET_CPUID2 after KVM_RUN takes the same table again but refuses a changed one with
 //!   EINVAL (kvm_set_cpuid(), kvm_cpuid_check_equal()).
 //! Run by `rsvm-test vm-setup` on rsvm and on kvm_amd (tests/l1/19-vm-setup.sh), which must
@@ -44,8 +45,8 @@ pub fn emulation_failure(dev: &str) -> TestResult {
 
     let mut g = Guest::new(dev, Mode::Real, &CODE, &cpuid)?;
     let (sub, ndata, data) = flds_exit(&mut g)?;
-    check(sub == KVM_INTERNAL_ERROR_EMULATION && ndata >= 1 && data[0] & FLAG_INSTRUCTION_BYTES == 0, || {
-        format!("without the cap: suberror {sub} (want 1), ndata {ndata}, flags {:#x} (no instruction bytes)", data[0])
+    check(sub == KVM_INTERNAL_ERROR_EMULATION && ndata >= 3 && data[0] & FLAG_INSTRUCTION_BYTES != 0, || {
+        format!("without the cap, at CPL 0: suberror {sub} (want 1), ndata {ndata} (want >= 3), flags {:#x} (want instruction bytes)", data[0])
     })?;
 
     let mut g = Guest::new(dev, Mode::Real, &CODE, &cpuid)?;
