@@ -179,6 +179,15 @@ pub(crate) fn efer_allowed(table: &[KvmCpuidEntry2]) -> u64 {
     a
 }
 
+/// The guest's physical-address width, as KVM's cpuid_query_maxphyaddr(): 8000_0008h EAX
+/// bits 7:0 if the table goes that far, else 36.
+pub(crate) fn maxphyaddr(table: &[KvmCpuidEntry2]) -> u32 {
+    match (lookup(table, 0x8000_0000, 0), lookup(table, 0x8000_0008, 0)) {
+        (Some(m), Some(e)) if m.eax >= 0x8000_0008 => e.eax & 0xff,
+        _ => 36,
+    }
+}
+
 /// Is the guest's CPU vendor Intel (which decides out-of-range leaf behaviour)?
 fn vendor_intel(table: &[KvmCpuidEntry2]) -> bool {
     table.iter().any(|e| e.function == 0 && e.ebx == 0x756e_6547 && e.edx == 0x4965_6e69 && e.ecx == 0x6c65_746e)

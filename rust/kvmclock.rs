@@ -39,9 +39,10 @@ impl ClockRef {
         ClockRef { tsc, ns, mul, shift }
     }
 
-    /// The kvm-clock at host TSC `tsc` (not before the reference).
+    /// The kvm-clock at host TSC `tsc`; a TSC behind the reference (another CPU's, read
+    /// just after a `KVM_SET_CLOCK`) counts as the reference, so the clock never jumps back.
     pub(crate) fn ns_at(&self, tsc: u64) -> u64 {
-        self.ns.wrapping_add(scale_delta(tsc.wrapping_sub(self.tsc), self.mul, self.shift))
+        self.ns.wrapping_add(scale_delta(tsc.saturating_sub(self.tsc), self.mul, self.shift))
     }
 }
 

@@ -27,6 +27,7 @@ mod kvmclock;
 mod lapic;
 mod memslot;
 mod msr;
+mod mtrr;
 mod npt;
 mod selftest;
 mod stats;

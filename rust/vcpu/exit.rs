@@ -228,7 +228,7 @@ impl Vcpu {
         let index = st.gprs[1] as u32;
         let value = (st.gprs[2] << 32) | (st.gprs[0] & 0xffff_ffff);
         let w = write.then_some(value);
-        let apic = self.tsc_msr(st, index, w, false).or_else(|| self.pvclock_msr(st, index, w)).map(Ok).or_else(|| self.apic_msr(st, index, w, false));
+        let apic = self.tsc_msr(st, index, w, false).or_else(|| self.pvclock_msr(st, index, w)).map(Ok).or_else(|| st.mtrr_msr(index, w)).or_else(|| self.apic_msr(st, index, w, false));
         let ok = if let Some(r) = apic {
             match r {
                 Ok(v) if !write => {

@@ -61,7 +61,7 @@ impl Vcpu {
         for _ in 0..n {
             let mut e: KvmMsrEntry = r.read()?;
             let val = write.then_some(e.data);
-            let apic = self.tsc_msr(&mut st, e.index, val, true).or_else(|| self.pvclock_msr(&mut st, e.index, val)).map(Ok).or_else(|| self.apic_msr(&mut st, e.index, val, true));
+            let apic = self.tsc_msr(&mut st, e.index, val, true).or_else(|| self.pvclock_msr(&mut st, e.index, val)).map(Ok).or_else(|| st.mtrr_msr(e.index, val)).or_else(|| self.apic_msr(&mut st, e.index, val, true));
             let ok = if let Some(res) = apic {
                 match res {
                     Ok(v) => {

@@ -13,6 +13,7 @@ use crate::{
     gmem::{self, AccessKind, Paging, WalkError},
     hwpage::HwPages,
     lapic::Lapic,
+    mtrr::Mtrrs,
     svm::{
         assist,
         event::{EventInj, Virq},
@@ -103,6 +104,8 @@ pub(super) struct VcpuState {
     /// The (clock generation, TSC offset) the page was last written for; `None` forces a
     /// write at the next entry.
     pub(super) pvclock_written: Option<(u64, u64)>,
+    /// The MTRRs (kept, not applied: `mtrr.rs`).
+    pub(super) mtrrs: Mtrrs,
     /// KVM_RUN has entered the guest: the CPUID is fixed from now on (`set_cpuid`).
     pub(super) ran: bool,
 }
@@ -137,6 +140,7 @@ impl VcpuState {
             pvclock_msr: 0,
             pvclock_written: None,
             ran: false,
+            mtrrs: Mtrrs::default(),
         };
         st.reset(vm, id, false);
         // With an in-kernel APIC, every vCPU but the BSP (id 0) starts waiting for a SIPI,
@@ -200,6 +204,18 @@ impl VcpuState {
         // A fresh VMCB needs a fresh ASID decision.
         self.asid = VcpuAsid::default();
         self.vmcb_cpu = None;
+    }
+
+    /// The MTRR MSRs, read (`write` None) or written, by the guest or the VMM alike: `None`
+    /// if `msr` is not one, `Err` where the guest gets #GP.
+    pub(super) fn mtrr_msr(&mut self, msr: u32, write: Option<u64>) -> Option<Result<u64, ()>> {
+        match write {
+            None => self.mtrrs.get(msr),
+            Some(v) => {
+                let maxphyaddr = cpuid::maxphyaddr(&self.cpuid);
+                self.mtrrs.set(msr, v, maxphyaddr).map(|r| r.map(|()| 0))
+            }
+        }
     }
 
     pub(super) fn mode(&mut self) -> CpuMode {

@@ -39,7 +39,21 @@ fn realtime_ns() -> u64 {
     t.as_nanos() as u64
 }
 
+/// Whether the host's clocksource is the TSC. KVM's "master clock" needs it: without it
+/// (L1 here switches away from the TSC when it sees a TSC go backwards between CPUs, which
+/// this emulator does) KVM_GET_CLOCK has no REALTIME/HOST_TSC and its value is not tied to
+/// the pvclock page; the selftests' kvm_clock_test skips then. rsvm's clock is always tied
+/// to the TSC, so on /dev/rsvm everything is checked whatever the clocksource.
+fn strict(dev: &str) -> bool {
+    dev.contains("rsvm")
+        || std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource").map(|s| s.trim() == "tsc").unwrap_or(false)
+}
+
 pub fn kvmclock(dev: &str) -> TestResult {
+    let strict = strict(dev);
+    if !strict {
+        println!("# note: the host's clocksource is not the TSC: KVM's clock flags and its pvclock agreement are not checked");
+    }
     let kvm = rsvm_guest::guest::open(dev)?;
     let flags = kvm.check_extension_raw(KVM_CAP_ADJUST_CLOCK) as u32;
     let want = KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC;
@@ -65,7 +79,7 @@ pub fn kvmclock(dev: &str) -> TestResult {
     // KVM reports the wall clock and host TSC with the clock once its "master clock" is in
     // use, which KVM_SET_CLOCK sets up (with a TSC clocksource); rsvm always does.
     let both = KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC;
-    check(b.flags & both == both, || format!("KVM_GET_CLOCK after KVM_SET_CLOCK: flags {:#x} have REALTIME and HOST_TSC", b.flags))?;
+    check(!strict || b.flags & both == both, || format!("KVM_GET_CLOCK after KVM_SET_CLOCK: flags {:#x} have REALTIME and HOST_TSC", b.flags))?;
     check((1010 * SECOND..1070 * SECOND).contains(&b.clock), || format!("after KVM_SET_CLOCK(1000 s, REALTIME 10 s ago) the clock reads {} ns (want 1010 s and a little)", b.clock))?;
 
     let end = g.run(16)?;
@@ -81,7 +95,7 @@ pub fn kvmclock(dev: &str) -> TestResult {
     let after = g.vm.get_clock().map_err(|e| format!("KVM_GET_CLOCK: {e}"))?;
     check(version != 0 && version % 2 == 0 && mul != 0 && pflags & 1 != 0, || format!("pvclock page: version {version} (even, not 0), mul {mul:#x} (not 0), flags {pflags:#x} (TSC stable)"))?;
     let now = system_time.wrapping_add(scale(guest_tsc.wrapping_sub(ts), mul, shift));
-    check(before.clock <= now && now <= after.clock, || format!("the pvclock page gives {now} ns at the guest's TSC, within KVM_GET_CLOCK's [{}, {}]", before.clock, after.clock))?;
+    check(!strict || (before.clock <= now && now <= after.clock), || format!("the pvclock page gives {now} ns at the guest's TSC, within KVM_GET_CLOCK's [{}, {}]", before.clock, after.clock))?;
     let w = g.mem.read(WALL, 12);
     let (wversion, wall) = (u32_at(&w, 0), u32_at(&w, 4) as u64 * SECOND + u32_at(&w, 8) as u64);
     let boot = after.realtime.wrapping_sub(after.clock);

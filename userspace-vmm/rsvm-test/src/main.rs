@@ -23,6 +23,7 @@ mod lapicstate;
 mod statsfd;
 mod vcpuevents;
 mod tsc;
+mod mtrr;
 mod coalesced;
 mod kvmclock;
 mod emufail;

@@ -94,8 +94,11 @@ pub fn tsc(dev: &str) -> TestResult {
     let offset = 1000 * UNIT;
     let set = kvm_device_attr { group: KVM_VCPU_TSC_CTRL, attr: KVM_VCPU_TSC_OFFSET, addr: &offset as *const u64 as u64, flags: 0 };
     attr_ioctl(&g, KVM_SET_DEVICE_ATTR, &set).map_err(|e| format!("KVM_SET_DEVICE_ATTR(TSC_OFFSET): errno {e}"))?;
-    let got = get_attr(&g, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET, 0);
-    check(got == Ok(offset), || format!("KVM_GET_DEVICE_ATTR(TSC_OFFSET) reads back {got:x?} (want {offset:#x})"))?;
+    // In units: where the host's TSC is unstable (this emulator's, as L1 sees it), KVM moves
+    // a vCPU's offset at each vcpu_load() on another CPU so that the guest's TSC does not
+    // jump (kvm_arch_vcpu_load(), "tsc_catchup"): it lags by the time since, far below a unit.
+    let got = get_attr(&g, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET, 0).map(units);
+    check(got == Ok(1000), || format!("KVM_GET_DEVICE_ATTR(TSC_OFFSET) reads back {got:?} units of 2^30 (want 1000)"))?;
     check(msr(&g, MSR_IA32_TSC_ADJUST)? == 0, || "IA32_TSC_ADJUST is 0 after the host set the offset".into())?;
     let start = rdtsc().wrapping_add(offset);
     let end_kind = g.run(16)?;
@@ -103,7 +106,7 @@ pub fn tsc(dev: &str) -> TestResult {
     let words: Vec<u64> = g.results.iter().filter_map(|r| r.as_slice().try_into().ok().map(|b| u32::from_le_bytes(b) as u64)).collect();
     check(end_kind == "hlt" && words.len() == 2, || format!("the guest ran RDTSC, two OUTs, WRMSR to HLT (ended {end_kind}, {} OUTs)", words.len()))?;
     let seen = words[0] | words[1] << 32;
-    check(start <= seen && seen <= end, || format!("the guest's RDTSC {seen:#x} within [{start:#x}, {end:#x}] (host TSC + the offset)"))?;
+    check(start <= seen.saturating_add(UNIT) && seen <= end, || format!("the guest's RDTSC {seen:#x} within [{start:#x} - 2^30, {end:#x}] (host TSC + the offset; the slack is KVM's catch-up, above)"))?;
 
     // The guest wrote IA32_TSC_ADJUST = 2^32: the TSC moved by 2^32 too.
     let adj = msr(&g, MSR_IA32_TSC_ADJUST)?;

@@ -63,6 +63,7 @@ pub fn vm_setup(dev: &str) -> TestResult {
     crate::debugregs::debugregs(dev)?;
     crate::vcpuevents::vcpu_events(dev)?;
     crate::tsc::tsc(dev)?;
+    crate::mtrr::mtrr(dev)?;
     crate::coalesced::coalesced(dev)?;
     crate::kvmclock::kvmclock(dev)?;
     crate::emufail::emulation_failure(dev)?;
