@@ -28,6 +28,10 @@ impl Vcpu {
     /// IA32_TSC_ADJUST reads whatever the CPUID says, and writes to it are dropped when the
     /// guest's CPUID lacks the feature.
     pub(super) fn tsc_msr(&self, st: &mut VcpuState, msr: u32, write: Option<u64>, host: bool) -> Option<u64> {
+        // Every MSR exit asks here first: one compare for the others (no RDTSC).
+        if msr != MSR_IA32_TSC && msr != MSR_IA32_TSC_ADJUST {
+            return None;
+        }
         let now = ffi::rdtsc();
         let offset = st.vmcb().control.tsc_offset;
         match (msr, write) {
