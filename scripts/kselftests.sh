@@ -21,7 +21,7 @@ if [ -f "$out/.rsvm-built" ]; then
 fi
 
 log "building the KVM selftests ($srcver, key $key) in $out; this takes about 4 minutes"
-work=$(mktemp -d "$RSVM_CACHE/kselftests-work.XXXXXX")
+work=$(mktemp -d --tmpdir="$RSVM_CACHE")
 trap 'rm -rf "$work"' EXIT
 # Only what `make headers` and the selftests read: the top-level build files, scripts, the
 # uapi headers and tools/.
